@@ -1,0 +1,219 @@
+#include "jsonrpc/peer.hpp"
+
+#include <asio/post.hpp>
+#include <asio/steady_timer.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace mcpd::jsonrpc {
+
+struct Peer::Pending {
+  std::string method;
+  ResponseCallback done;
+  std::unique_ptr<asio::steady_timer> timer;
+};
+
+namespace {
+
+std::string excerpt(std::string_view line) {
+  constexpr std::size_t kMax = 160;
+  if (line.size() <= kMax) return std::string(line);
+  return std::string(line.substr(0, kMax)) + "...";
+}
+
+Error remote_error(const Json& err) {
+  Error e;
+  e.code = Errc::internal;
+  if (err.is_object()) {
+    if (auto it = err.find("code"); it != err.end() && it->is_number_integer()) e.rpc_code = it->get<int>();
+    if (auto it = err.find("message"); it != err.end() && it->is_string()) e.message = it->get<std::string>();
+  }
+  if (e.rpc_code == 0) e.rpc_code = kInternalError;
+  if (e.message.empty()) e.message = "error " + std::to_string(e.rpc_code) + " without a message";
+  return e;
+}
+
+}  // namespace
+
+std::shared_ptr<Peer> Peer::create(io::Strand strand, std::string name, SendFn send) {
+  return std::shared_ptr<Peer>(new Peer(std::move(strand), std::move(name), std::move(send)));
+}
+
+Peer::Peer(io::Strand strand, std::string name, SendFn send)
+    : strand_(std::move(strand)), name_(std::move(name)), send_(std::move(send)) {}
+
+Peer::~Peer() = default;
+
+RequestId Peer::request(std::string method, Json params, Duration timeout, ResponseCallback done) {
+  const RequestId id = next_id_.fetch_add(1, std::memory_order_relaxed);
+  // Serialise on the caller's thread: it spreads the JSON work off the loop.
+  Json msg = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
+  if (!params.is_null()) msg["params"] = std::move(params);
+  std::string wire = msg.dump(-1, ' ', false, Json::error_handler_t::replace);
+  asio::post(strand_, [self = shared_from_this(), id, method = std::move(method), wire = std::move(wire),
+                       timeout, done = std::move(done)]() mutable {
+    self->start_request(id, std::move(method), std::move(wire), timeout, std::move(done));
+  });
+  return id;
+}
+
+void Peer::start_request(RequestId id, std::string method, std::string wire, Duration timeout,
+                         ResponseCallback done) {
+  if (closed_.load()) {
+    done(close_reason_);
+    return;
+  }
+  auto pending = std::make_unique<Pending>();
+  pending->method = std::move(method);
+  pending->done = std::move(done);
+  if (timeout.count() > 0) {
+    pending->timer = std::make_unique<asio::steady_timer>(strand_, timeout);
+    pending->timer->async_wait([weak = weak_from_this(), id, timeout](const std::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      auto it = self->pending_.find(id);
+      if (it == self->pending_.end()) return;
+      const std::string method = it->second->method;
+      self->complete(id, make_error(Errc::timeout, self->name_ + ": " + method + " timed out after " +
+                                                       std::to_string(timeout.count()) + " ms"));
+      if (self->timeout_hook_) self->timeout_hook_(id, method);
+    });
+  }
+  pending_.emplace(id, std::move(pending));
+  in_flight_.store(pending_.size(), std::memory_order_relaxed);
+  sent_.fetch_add(1, std::memory_order_relaxed);
+  if (!send_(std::move(wire))) {
+    complete(id, make_error(Errc::unavailable, name_ + ": cannot send, the connection is closed"));
+  }
+}
+
+void Peer::complete(RequestId id, Result<Json> outcome) {
+  auto it = pending_.find(id);
+  if (it == pending_.end()) return;
+  auto pending = std::move(it->second);
+  pending_.erase(it);
+  in_flight_.store(pending_.size(), std::memory_order_relaxed);
+  if (pending->timer) pending->timer->cancel();
+  pending->done(std::move(outcome));
+}
+
+void Peer::notify(std::string method, Json params) {
+  Json msg = {{"jsonrpc", "2.0"}, {"method", std::move(method)}};
+  if (!params.is_null()) msg["params"] = std::move(params);
+  if (closed_.load()) return;
+  send_(msg.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void Peer::cancel(RequestId id, Error reason) {
+  asio::post(strand_, [self = shared_from_this(), id, reason = std::move(reason)]() mutable {
+    self->complete(id, std::move(reason));
+  });
+}
+
+void Peer::on_request(std::string method, RequestHandler handler) {
+  request_handlers_[std::move(method)] = std::move(handler);
+}
+
+void Peer::on_notification(std::string method, NotificationHandler handler) {
+  notification_handlers_[std::move(method)] = std::move(handler);
+}
+
+void Peer::on_timeout(TimeoutHook hook) { timeout_hook_ = std::move(hook); }
+
+void Peer::receive(std::string_view line) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;  // blank lines are noise, not errors
+  Json msg = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (msg.is_discarded() || !msg.is_object()) {
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("[{}] ignored a line that is not a JSON-RPC message: {}", name_, excerpt(line));
+    return;
+  }
+  const bool has_method = msg.contains("method") && msg["method"].is_string();
+  const bool has_id = msg.contains("id") && !msg["id"].is_null();
+  if (has_method && has_id) {
+    handle_request(msg);
+  } else if (has_method) {
+    const auto& method = msg["method"].get_ref<const std::string&>();
+    auto it = notification_handlers_.find(method);
+    if (it != notification_handlers_.end()) {
+      static const Json kEmpty = Json::object();
+      auto params = msg.find("params");
+      it->second(params != msg.end() ? *params : kEmpty);
+    } else {
+      spdlog::debug("[{}] unhandled notification {}", name_, method);
+    }
+  } else if (msg.contains("id") && (msg.contains("result") || msg.contains("error"))) {
+    handle_response(msg);
+  } else {
+    malformed_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("[{}] ignored a JSON object that is neither request, notification nor response: {}",
+                 name_, excerpt(line));
+  }
+}
+
+void Peer::handle_response(Json& msg) {
+  const Json& id = msg["id"];
+  RequestId key = 0;
+  if (id.is_number_integer()) {
+    key = id.get<RequestId>();
+  } else {
+    // We only ever send integer ids; a string id here answers nothing of ours.
+    late_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("[{}] response with an id we never sent: {}", name_, id.dump());
+    return;
+  }
+  if (pending_.find(key) == pending_.end()) {
+    late_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::debug("[{}] dropped a late response to request {}", name_, key);
+    return;
+  }
+  if (auto err = msg.find("error"); err != msg.end()) {
+    complete(key, remote_error(*err));
+  } else {
+    complete(key, Result<Json>(std::move(msg["result"])));
+  }
+}
+
+void Peer::handle_request(Json& msg) {
+  const auto& method = msg["method"].get_ref<const std::string&>();
+  auto it = request_handlers_.find(method);
+  if (it == request_handlers_.end()) {
+    reply(msg["id"], make_error(Errc::invalid_request, "Method not found: " + method, kMethodNotFound));
+    return;
+  }
+  static const Json kEmpty = Json::object();
+  auto params = msg.find("params");
+  reply(msg["id"], it->second(params != msg.end() ? *params : kEmpty));
+}
+
+void Peer::reply(const Json& id, Result<Json> outcome) {
+  Json msg = {{"jsonrpc", "2.0"}, {"id", id}};
+  if (outcome.ok()) {
+    msg["result"] = std::move(outcome).value();
+  } else {
+    const Error& e = outcome.error();
+    msg["error"] = {{"code", e.rpc_code != 0 ? e.rpc_code : kInternalError}, {"message", e.message}};
+  }
+  if (!closed_.load()) send_(msg.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+void Peer::close(Error reason) {
+  asio::post(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
+    if (self->closed_.load()) return;
+    self->close_reason_ = reason;
+    self->closed_.store(true);
+    auto pending = std::move(self->pending_);
+    self->pending_.clear();
+    self->in_flight_.store(0, std::memory_order_relaxed);
+    for (auto& [id, p] : pending) {
+      if (p->timer) p->timer->cancel();
+      p->done(reason);
+    }
+  });
+}
+
+PeerStats Peer::stats() const {
+  return PeerStats{malformed_.load(), late_.load(), sent_.load(), in_flight_.load()};
+}
+
+}  // namespace mcpd::jsonrpc

@@ -1,0 +1,107 @@
+// A JSON-RPC 2.0 peer over any line-oriented channel: allocates request ids, keeps the
+// in-flight map, enforces a deadline per request, routes responses by id, dispatches incoming
+// requests and notifications to handlers, and drops late or unknown responses.
+//
+// The peer knows nothing of the channel: it is given a send function and fed each incoming
+// line with receive(). All of its state lives on one strand; request() and notify() may be
+// called from any thread. Callbacks run on the strand and must not block.
+#pragma once
+
+#include "common/error.hpp"
+#include "io/loop.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace mcpd::jsonrpc {
+
+using Json = nlohmann::json;
+using Duration = std::chrono::milliseconds;
+using RequestId = std::int64_t;
+
+// Standard JSON-RPC error codes.
+inline constexpr int kParseError = -32700;
+inline constexpr int kInvalidRequest = -32600;
+inline constexpr int kMethodNotFound = -32601;
+inline constexpr int kInvalidParams = -32602;
+inline constexpr int kInternalError = -32603;
+
+struct PeerStats {
+  std::uint64_t malformed_lines = 0;   // lines that were not a JSON-RPC message
+  std::uint64_t late_responses = 0;    // responses to ids no longer in flight (timed out, cancelled)
+  std::uint64_t requests_sent = 0;
+  std::uint64_t in_flight = 0;
+};
+
+class Peer : public std::enable_shared_from_this<Peer> {
+ public:
+  // Sends one serialized message (no trailing newline). Returns false if it cannot be sent.
+  using SendFn = std::function<bool(std::string)>;
+  // Completes a request: the `result` member, or an Error (remote errors carry rpc_code).
+  using ResponseCallback = std::function<void(Result<Json>)>;
+  // Answers an incoming request. A returned Error becomes a JSON-RPC error response with its
+  // rpc_code (kInternalError when 0).
+  using RequestHandler = std::function<Result<Json>(const Json& params)>;
+  using NotificationHandler = std::function<void(const Json& params)>;
+  // Told when a request of ours timed out, so a protocol layer can notify the other side.
+  using TimeoutHook = std::function<void(RequestId id, const std::string& method)>;
+
+  static std::shared_ptr<Peer> create(io::Strand strand, std::string name, SendFn send);
+  ~Peer();
+
+  // Sends a request; `done` is called exactly once: with the result, a remote error, a
+  // timeout, or the reason the peer closed. A timeout of zero or less means no deadline.
+  // `params` may be null to omit the member. Returns the id used on the wire.
+  RequestId request(std::string method, Json params, Duration timeout, ResponseCallback done);
+  // Sends a notification (fire and forget).
+  void notify(std::string method, Json params);
+  // Fails an in-flight request now with `reason`; a response arriving later is dropped.
+  // Returns immediately; nothing happens if the request already completed.
+  void cancel(RequestId id, Error reason);
+
+  // Handlers are installed before the first receive(); they run on the strand.
+  void on_request(std::string method, RequestHandler handler);
+  void on_notification(std::string method, NotificationHandler handler);
+  void on_timeout(TimeoutHook hook);
+
+  // Feeds one incoming line. Must be called on the strand.
+  void receive(std::string_view line);
+  // Fails every in-flight request with `reason` and refuses new ones. Any thread.
+  void close(Error reason);
+
+  PeerStats stats() const;
+  const std::string& name() const { return name_; }
+  const io::Strand& strand() const { return strand_; }
+
+ private:
+  struct Pending;
+  Peer(io::Strand strand, std::string name, SendFn send);
+  void start_request(RequestId id, std::string method, std::string wire, Duration timeout,
+                     ResponseCallback done);
+  void complete(RequestId id, Result<Json> outcome);
+  void handle_response(Json& msg);
+  void handle_request(Json& msg);
+  void reply(const Json& id, Result<Json> outcome);
+
+  io::Strand strand_;
+  std::string name_;
+  SendFn send_;
+  std::atomic<RequestId> next_id_{1};
+  std::atomic<bool> closed_{false};
+  Error close_reason_;  // valid once closed_ is set; written on the strand
+  std::unordered_map<RequestId, std::unique_ptr<Pending>> pending_;  // strand only
+  std::unordered_map<std::string, RequestHandler> request_handlers_;
+  std::unordered_map<std::string, NotificationHandler> notification_handlers_;
+  TimeoutHook timeout_hook_;
+  std::atomic<std::uint64_t> malformed_{0}, late_{0}, sent_{0}, in_flight_{0};
+};
+
+}  // namespace mcpd::jsonrpc

@@ -1,0 +1,49 @@
+#include "mcp/protocol.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace mcpd::mcp {
+
+bool is_supported_protocol_version(std::string_view version) {
+  for (auto v : kSupportedProtocolVersions)
+    if (v == version) return true;
+  return false;
+}
+
+std::string supported_protocol_versions() {
+  std::string s;
+  for (auto v : kSupportedProtocolVersions) {
+    if (!s.empty()) s += ", ";
+    s += v;
+  }
+  return s;
+}
+
+std::string result_text(const Json& result) {
+  std::string text;
+  auto content = result.find("content");
+  if (content == result.end() || !content->is_array()) return text;
+  bool first = true;
+  for (const auto& item : *content) {
+    if (!item.is_object()) continue;
+    auto type = item.find("type");
+    auto t = item.find("text");
+    if (type == item.end() || *type != "text" || t == item.end() || !t->is_string()) continue;
+    if (!first) text += '\n';
+    text += t->get_ref<const std::string&>();
+    first = false;
+  }
+  return text;
+}
+
+Json compat_result(const Json& result) {
+  if (auto sc = result.find("structuredContent"); sc != result.end() && !sc->is_null()) return *sc;
+  return result_text(result);
+}
+
+bool is_tool_error(const Json& result) {
+  auto it = result.find("isError");
+  return it != result.end() && it->is_boolean() && it->get<bool>();
+}
+
+}  // namespace mcpd::mcp

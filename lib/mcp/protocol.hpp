@@ -1,0 +1,37 @@
+// MCP protocol facts the client relies on: the revisions we speak, method names, and helpers
+// that read tool results without losing anything.
+#pragma once
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <array>
+#include <string>
+#include <string_view>
+
+namespace mcpd::mcp {
+
+using Json = nlohmann::json;
+
+// Newest first; the first is what we ask for in initialize.
+inline constexpr std::array<std::string_view, 3> kSupportedProtocolVersions = {"2025-11-25", "2025-06-18",
+                                                                                "2025-03-26"};
+inline constexpr std::string_view kLatestProtocolVersion = kSupportedProtocolVersions[0];
+
+bool is_supported_protocol_version(std::string_view version);
+// "2025-11-25, 2025-06-18, 2025-03-26" — for error messages.
+std::string supported_protocol_versions();
+
+// The client name and version we announce in initialize.
+inline constexpr std::string_view kClientName = "mcpd";
+inline constexpr std::string_view kClientVersion = "0.1.0";
+
+// The text content of a CallToolResult joined with newlines, or its structuredContent when
+// present (the "compat" reply format). Non-text content is left out of the text form; callers
+// who need it ask for the whole result.
+Json compat_result(const Json& call_tool_result);
+// True when a CallToolResult says the tool failed (isError: true).
+bool is_tool_error(const Json& call_tool_result);
+// The joined text of a result's text content (used for error messages).
+std::string result_text(const Json& call_tool_result);
+
+}  // namespace mcpd::mcp
