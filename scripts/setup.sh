@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything mcpd needs to build, test and run on a Debian machine (run as root, or
+# with sudo available): the Debian packages, Node.js if missing, and the pinned npm MCP
+# servers under tests/. Safe to run again: it only installs what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libnats-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev catch2
+  libtomlplusplus-dev libasio-dev libcurl4-openssl-dev libsystemd-dev
+  nats-server sqlite3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "==> Debian packages: all present"
+fi
+
+if [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ] ||
+   [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
+  echo "==> installing the pinned npm MCP servers (tests/package-lock.json)"
+  npm ci --prefix tests --no-audit --no-fund --loglevel=error
+else
+  echo "==> npm MCP servers: present"
+fi
