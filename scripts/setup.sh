@@ -30,6 +30,19 @@ else
   echo "==> Debian packages: all present"
 fi
 
+# valijson (JSON Schema validation, header-only): Debian's package pulls in Qt, Poco and ~100
+# other packages for adapters we do not use, so we unpack just its headers into .cache/.
+VALIJSON_DIR=.cache/valijson
+if [ ! -f "$VALIJSON_DIR/usr/include/valijson/validator.hpp" ] && [ ! -f /usr/include/valijson/validator.hpp ]; then
+  echo "==> unpacking the valijson headers into $VALIJSON_DIR"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && apt-get download libvalijson-dev >/dev/null 2>&1 ||
+     { $SUDO apt-get update -qq && apt-get download libvalijson-dev >/dev/null 2>&1; })
+  mkdir -p "$VALIJSON_DIR"
+  dpkg -x "$tmp"/libvalijson-dev_*.deb "$VALIJSON_DIR"
+  rm -rf "$tmp"
+fi
+
 if [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ] ||
    [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
   echo "==> installing the pinned npm MCP servers (tests/package-lock.json)"

@@ -1,0 +1,106 @@
+// SessionPool: every MCP session mcpd keeps for one server.
+//
+//  - Shared sessions: `min_sessions` started eagerly, grown up to `max_sessions` under load;
+//    each call goes to the least-loaded ready session with a free slot (at most
+//    `max_inflight_per_session` each), else waits in a bounded queue, else is refused at once
+//    with `overloaded`.
+//  - Isolated sessions (isolate_by_session_id): a call with a session_id gets an MCP session
+//    (for stdio: a process) of its own, kept until idle for `idle_ttl`; at most
+//    `max_isolated_sessions`, the least-recently-used idle one evicted first.
+//  - Health: sessions ping their server; a session that dies is restarted with exponential
+//    backoff and jitter; after repeated failures the circuit opens and calls fail with
+//    `unavailable` at once, naming the last error; after a cool-down one attempt is let through.
+//  - Tools: one list per server, cached, refreshed when a session reports list_changed; a call
+//    to a tool not on the list is `unknown_tool` (after listing again once, in case it changed).
+//  - Close: new calls are refused, in-flight and queued calls finish up to `drain_timeout`,
+//    then every session (and process) is stopped.
+//
+// Thread-safety: every public method may be called from any thread; completion callbacks run on
+// the pool's strand or a session's strand and must not block.
+#pragma once
+
+#include "common/error.hpp"
+#include "io/loop.hpp"
+#include "mcp/client_session.hpp"
+#include "pool/backoff.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace mcpd::pool {
+
+using Json = nlohmann::json;
+
+struct PoolOptions {
+  std::string name;                                   // the server's name
+  int min_sessions = 1;
+  int max_sessions = 4;
+  int max_inflight_per_session = 32;
+  int max_queue = 256;
+  bool isolate_by_session_id = true;                  // isolation "session" (else "shared")
+  int max_isolated_sessions = 32;
+  std::chrono::milliseconds idle_ttl{300'000};
+  std::chrono::milliseconds call_timeout{30'000};     // default deadline of a call
+  std::chrono::milliseconds drain_timeout{10'000};    // close(): how long in-flight calls may take
+  BackoffPolicy backoff;
+};
+
+// Makes a new, not yet started session for this server; `label` names it in logs
+// ("everything#2", "everything@sess-42").
+using SessionFactory = std::function<std::shared_ptr<mcp::ClientSession>(const std::string& label)>;
+
+struct CallRequest {
+  std::string tool;
+  Json arguments = Json::object();
+  std::optional<std::string> session_id;              // routes to an isolated session
+  std::chrono::milliseconds timeout{0};               // 0: the pool's call_timeout
+  std::function<void(const Json& progress)> on_progress;
+};
+
+struct CallResult {
+  Json result;                  // the whole CallToolResult, untouched (isError included)
+  bool session_reset = false;   // the isolated session for this session_id was lost and started anew
+};
+
+struct PoolStats {
+  int sessions_ready = 0;       // shared sessions able to take calls
+  int sessions_starting = 0;
+  int isolated_sessions = 0;
+  int in_flight = 0;
+  int queued = 0;
+  std::uint64_t calls = 0;
+  std::uint64_t restarts = 0;
+  CircuitState circuit = CircuitState::closed;
+  std::string last_error;       // why the last session failed, with the server's last stderr line
+};
+
+class SessionPool : public std::enable_shared_from_this<SessionPool> {
+ public:
+  static std::shared_ptr<SessionPool> create(io::Loop& loop, PoolOptions options, SessionFactory factory);
+  ~SessionPool();
+
+  // Starts the eager sessions. Calls may be made at once; they wait for a session.
+  void start();
+  // Runs a tool call; `done` runs exactly once.
+  void call(CallRequest request, std::function<void(Result<CallResult>)> done);
+  // The server's tools (all pages), from the cache when fresh.
+  void list_tools(std::function<void(Result<mcp::Tools>)> done, bool refresh = false);
+  // Stops taking calls, lets in-flight ones finish (up to drain_timeout), stops every session.
+  void close(std::function<void()> done = {});
+
+  PoolStats stats() const;
+  const PoolOptions& options() const;
+  const std::string& name() const;
+
+ private:
+  SessionPool() = default;
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mcpd::pool
