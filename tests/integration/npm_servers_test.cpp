@@ -78,7 +78,7 @@ TEST_CASE("server-everything: every tool is listed with its full definition") {
   }
 }
 
-TEST_CASE("server-everything: echo, the tiny image intact, and structured content") {
+TEST_CASE("server-everything: echo - the tiny image intact - and structured content") {
   NpmServer ev("everything", "mcp-server-everything", {});
   auto echo = ev.call("echo", {{"message", "hello from mcpd"}});
   REQUIRE(echo.ok());
@@ -109,7 +109,7 @@ TEST_CASE("server-everything: echo, the tiny image intact, and structured conten
   CHECK_THAT(result_text(sum.value()), Catch::Contains("42"));
 }
 
-TEST_CASE("server-everything: 500 concurrent calls on one session, each reply matched to its caller") {
+TEST_CASE("server-everything: 500 concurrent calls on one session - each reply matched to its caller") {
   NpmServer ev("everything", "mcp-server-everything", {});
   constexpr int kCalls = 500;
   std::vector<Slot<Result<Json>>> slots(kCalls);
@@ -133,7 +133,7 @@ TEST_CASE("server-everything: progress notifications of a long-running operation
   CHECK(progress.load() == 3);
 }
 
-TEST_CASE("server-filesystem: reads a file in a temporary directory, refuses one outside it") {
+TEST_CASE("server-filesystem: reads a file in a temporary directory - refuses one outside it") {
   TempDir dir;
   auto root = std::filesystem::canonical(dir.path());
   {

@@ -43,7 +43,7 @@ struct Harness {
 
 }  // namespace
 
-TEST_CASE("responses are routed to their callers by id, in any order") {
+TEST_CASE("responses are routed to their callers by id - in any order") {
   Harness h;
   Slot<Result<Json>> a, b;
   auto id_a = h.peer->request("m", Json{{"x", 1}}, 5000ms, a.callback());
@@ -60,7 +60,7 @@ TEST_CASE("responses are routed to their callers by id, in any order") {
   CHECK(first["params"]["x"] == 1);
 }
 
-TEST_CASE("a request past its deadline fails with timeout, tells the hook, and its late response is dropped") {
+TEST_CASE("a request past its deadline fails with timeout - tells the hook - and its late response is dropped") {
   Harness h;
   Slot<std::pair<jsonrpc::RequestId, std::string>> hook;
   h.peer->on_timeout([cb = hook.callback()](jsonrpc::RequestId id, const std::string& m) { cb({id, m}); });
@@ -107,7 +107,7 @@ TEST_CASE("a remote error keeps its JSON-RPC code and message") {
   CHECK(outcome.error().message == "bad params");
 }
 
-TEST_CASE("incoming requests go to their handler, unknown methods get -32601, and notifications are dispatched") {
+TEST_CASE("incoming requests go to their handler - unknown methods get -32601 - and notifications are dispatched") {
   Harness h;
   Slot<Json> note;
   h.peer->on_request("ping", [](const Json&) -> Result<Json> { return Json::object(); });

@@ -220,7 +220,7 @@ TEST_CASE("progress notifications reach the caller of that call") {
   CHECK(seen[0]["message"] == "step 1");
 }
 
-TEST_CASE("results come back whole: images, structured content, isError, and multi-megabyte text") {
+TEST_CASE("results come back whole: images - structured content - isError - and multi-megabyte text") {
   Session f({});
   REQUIRE(f.open().ok());
   auto image = f.call("image", Json::object());
@@ -236,7 +236,7 @@ TEST_CASE("results come back whole: images, structured content, isError, and mul
   CHECK(text_of(big.value()).size() == 3'000'000);
 }
 
-TEST_CASE("an unknown tool is the server's JSON-RPC error, code kept") {
+TEST_CASE("an unknown tool is the server's JSON-RPC error - code kept") {
   Session f({});
   REQUIRE(f.open().ok());
   auto r = f.call("no_such_tool", Json::object());
@@ -245,7 +245,7 @@ TEST_CASE("an unknown tool is the server's JSON-RPC error, code kept") {
   CHECK_THAT(r.error().message, Catch::Contains("no_such_tool"));
 }
 
-TEST_CASE("server requests: ping is answered, sampling/elicitation/roots are refused with -32601") {
+TEST_CASE("server requests: ping is answered - sampling/elicitation/roots are refused with -32601") {
   Session f({});
   REQUIRE(f.open().ok());
   for (const char* method : {"sampling/createMessage", "elicitation/create", "roots/list"}) {
@@ -258,7 +258,7 @@ TEST_CASE("server requests: ping is answered, sampling/elicitation/roots are ref
   CHECK(Json::parse(text_of(pong.value()))["result"] == Json::object());
 }
 
-TEST_CASE("ping answers on a live session, and a server that stops answering misses its ping and is closed") {
+TEST_CASE("ping answers on a live session - and a server that stops answering misses its ping and is closed") {
   {
     Session f({});
     REQUIRE(f.open().ok());
@@ -277,7 +277,7 @@ TEST_CASE("ping answers on a live session, and a server that stops answering mis
   CHECK(wait_until([&] { return !transport::process_alive(hung.transport->pid()); }));
 }
 
-TEST_CASE("a crash mid-call fails every pending call promptly, naming the server and its exit status") {
+TEST_CASE("a crash mid-call fails every pending call promptly - naming the server and its exit status") {
   Session f({"--mode", "crash-on-call", "--crash-after=11"});
   REQUIRE(f.open().ok());
   std::vector<Slot<Result<Json>>> slow(10);
@@ -298,7 +298,7 @@ TEST_CASE("a crash mid-call fails every pending call promptly, naming the server
   CHECK(f.call("echo", {{"message", "x"}}).error().code == Errc::unavailable);
 }
 
-TEST_CASE("garbage on stdout is logged and counted, and the session keeps working") {
+TEST_CASE("garbage on stdout is logged and counted - and the session keeps working") {
   Session f({"--mode", "garbage"});
   REQUIRE(f.open().ok());
   for (int i = 0; i < 5; ++i) CHECK(text_of(f.call("echo", {{"message", "ok"}}).value()) == "ok");

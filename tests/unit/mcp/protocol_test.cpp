@@ -6,7 +6,7 @@
 
 using namespace mcpd::mcp;
 
-TEST_CASE("the three legacy-era revisions are supported, newest first") {
+TEST_CASE("the three legacy-era revisions are supported - newest first") {
   CHECK(kLatestProtocolVersion == "2025-11-25");
   CHECK(is_supported_protocol_version("2025-06-18"));
   CHECK(is_supported_protocol_version("2025-03-26"));
@@ -14,7 +14,7 @@ TEST_CASE("the three legacy-era revisions are supported, newest first") {
   CHECK(supported_protocol_versions() == "2025-11-25, 2025-06-18, 2025-03-26");
 }
 
-TEST_CASE("compat format joins text content, prefers structuredContent, and detects isError") {
+TEST_CASE("compat format joins text content - prefers structuredContent - and detects isError") {
   Json text = {{"content", {{{"type", "text"}, {"text", "a"}}, {{"type", "image"}, {"data", "x"}, {"mimeType", "image/png"}}, {{"type", "text"}, {"text", "b"}}}}};
   CHECK(compat_result(text) == "a\nb");
   CHECK_FALSE(is_tool_error(text));

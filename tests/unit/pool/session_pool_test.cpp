@@ -130,7 +130,7 @@ TEST_CASE("a queued call whose deadline passes fails with timeout") {
   CHECK(running.get().ok());
 }
 
-TEST_CASE("isolation by session id: each session id has its own server state, calls without one share") {
+TEST_CASE("isolation by session id: each session id has its own server state - calls without one share") {
   Pool p(opts(1, 1), {});
   CHECK(p.text("counter", {}, "alice") == "1");
   CHECK(p.text("counter", {}, "alice") == "2");
@@ -151,7 +151,7 @@ TEST_CASE("isolation shared ignores the session id") {
   CHECK(p.pool->stats().isolated_sessions == 0);
 }
 
-TEST_CASE("an isolated session idle past its TTL is closed, its process stopped") {
+TEST_CASE("an isolated session idle past its TTL is closed - its process stopped") {
   auto o = opts(1, 1);
   o.idle_ttl = 200ms;
   Pool p(o, {});
@@ -164,7 +164,7 @@ TEST_CASE("an isolated session idle past its TTL is closed, its process stopped"
   CHECK_FALSE(again.value().session_reset);  // expiry is expected, not a loss
 }
 
-TEST_CASE("at max isolated sessions the least-recently-used idle one is evicted, and all busy is overloaded") {
+TEST_CASE("at max isolated sessions the least-recently-used idle one is evicted - and all busy is overloaded") {
   auto o = opts(1, 1);
   o.max_isolated_sessions = 2;
   Pool p(o, {});
@@ -248,7 +248,7 @@ TEST_CASE("a tool added by the server is callable: the list is fetched again on 
   CHECK(p.text("dynamic_1", {{"message", "b"}}) == "b");
 }
 
-TEST_CASE("close lets in-flight calls finish, then stops every process, and refuses new calls") {
+TEST_CASE("close lets in-flight calls finish - then stops every process - and refuses new calls") {
   Pool p(opts(2, 2), {});
   REQUIRE(wait_until([&] { return p.pool->stats().sessions_ready == 2; }));
   std::set<int> pids;

@@ -144,7 +144,7 @@ TEST_CASE("a crash is reported with the exit status and the last stderr lines") 
   CHECK_FALSE(process_alive(c.t->pid()));
 }
 
-TEST_CASE("a server that ignores stdin EOF and SIGTERM is killed by SIGKILL, and nothing of its group survives") {
+TEST_CASE("a server that ignores stdin EOF and SIGTERM is killed by SIGKILL - and nothing of its group survives") {
   Child c(fake({"--mode", "ignore-eof", "--mode", "spawn-grandchild"}));
   json r = c.rpc(1, "tools/call", call("grandchild_pid"), 0);
   int grandchild = std::stoi(r["result"]["content"][0]["text"].get<std::string>());
@@ -168,7 +168,7 @@ TEST_CASE("a server that ignores stdin EOF and SIGTERM is killed by SIGKILL, and
   CHECK_FALSE(group_alive(pid));
 }
 
-TEST_CASE("a well-behaved server stops at stdin EOF, and its grandchild is stopped with it") {
+TEST_CASE("a well-behaved server stops at stdin EOF - and its grandchild is stopped with it") {
   Child c(fake({"--mode", "spawn-grandchild"}));
   json r = c.rpc(1, "tools/call", call("grandchild_pid"), 0);
   int grandchild = std::stoi(r["result"]["content"][0]["text"].get<std::string>());

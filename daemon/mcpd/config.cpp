@@ -1,0 +1,180 @@
+#include "config.hpp"
+
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+namespace mcpd::daemon {
+namespace {
+
+using Json = nlohmann::json;
+
+std::string hostname() {
+  char buf[256] = {0};
+  if (::gethostname(buf, sizeof buf - 1) == 0 && buf[0]) return buf;
+  return "mcpd";
+}
+
+// Refuses keys a section does not know: a typo must not silently become a default.
+void check_keys(const toml::table& t, const std::string& section, const std::set<std::string>& known,
+                const std::string& file) {
+  for (const auto& [key, node] : t) {
+    if (known.count(std::string(key.str()))) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw ConfigError(file + ": unknown key '" + std::string(key.str()) + "' in [" + section + "] (known keys: " + list + ")");
+  }
+}
+
+template <typename T>
+void read(const toml::table& t, const char* key, T& out, const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!n->is_string()) throw ConfigError(where + "." + key + ": expected a string");
+    out = n->as_string()->get();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!n->is_boolean()) throw ConfigError(where + "." + key + ": expected true or false");
+    out = n->as_boolean()->get();
+  } else {
+    if (!n->is_integer()) throw ConfigError(where + "." + key + ": expected an integer");
+    auto v = n->as_integer()->get();
+    if (v < 0) throw ConfigError(where + "." + key + ": must not be negative");
+    out = static_cast<T>(v);
+  }
+}
+
+void read_ms(const toml::table& t, const char* key, std::chrono::milliseconds& out, const std::string& where) {
+  std::int64_t v = out.count();
+  read(t, key, v, where);
+  out = std::chrono::milliseconds(v);
+}
+
+// The TOML table as JSON (same field names as the MCPServer JSON).
+Json to_json(const toml::table& t) {
+  std::ostringstream os;
+  os << toml::json_formatter{t};
+  return Json::parse(os.str());
+}
+
+const toml::table* section(const toml::table& root, const char* name, const std::string& file) {
+  const toml::node* n = root.get(name);
+  if (!n) return nullptr;
+  if (!n->is_table()) throw ConfigError(file + ": [" + name + "] must be a table");
+  return n->as_table();
+}
+
+void apply_environment(DaemonConfig& c) {
+  if (const char* v = std::getenv("MCPD_NATS_URL")) c.nats_url = v;
+  if (const char* v = std::getenv("MCPD_STORE_PATH")) c.store_path = v;
+  if (const char* v = std::getenv("MCPD_NODE_ID")) c.node_id = v;
+  if (const char* v = std::getenv("MCPD_LOG_LEVEL")) c.log_level = v;
+}
+
+}  // namespace
+
+Json with_server_defaults(const Json& server, const Json& defaults) {
+  Json out = server;
+  for (auto it = defaults.begin(); it != defaults.end(); ++it)
+    if (!out.contains(it.key())) out[it.key()] = it.value();
+  return out;
+}
+
+DaemonConfig load_config(const std::string& path) {
+  DaemonConfig c;
+  c.node_id = hostname();
+  toml::table root;
+  if (!path.empty()) {
+    try {
+      root = toml::parse_file(path);
+    } catch (const toml::parse_error& e) {
+      std::ostringstream os;
+      os << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+      throw ConfigError(os.str());
+    }
+  }
+  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers"}, path);
+
+  if (auto* t = section(root, "node", path)) {
+    check_keys(*t, "node", {"id", "loop_threads"}, path);
+    read(*t, "id", c.node_id, "node");
+    read(*t, "loop_threads", c.loop_threads, "node");
+  }
+  if (auto* t = section(root, "nats", path)) {
+    check_keys(*t, "nats",
+               {"url", "user", "password", "token", "creds_file", "nkey_seed_file", "tls_ca_file", "tls_cert_file",
+                "tls_key_file", "tls_required", "prefix", "queue_group", "embedded"},
+               path);
+    read(*t, "url", c.nats_url, "nats");
+    read(*t, "user", c.nats_user, "nats");
+    read(*t, "password", c.nats_password, "nats");
+    read(*t, "token", c.nats_token, "nats");
+    read(*t, "creds_file", c.nats_creds_file, "nats");
+    read(*t, "nkey_seed_file", c.nats_nkey_seed_file, "nats");
+    read(*t, "tls_ca_file", c.nats_tls_ca_file, "nats");
+    read(*t, "tls_cert_file", c.nats_tls_cert_file, "nats");
+    read(*t, "tls_key_file", c.nats_tls_key_file, "nats");
+    read(*t, "tls_required", c.nats_tls_required, "nats");
+    read(*t, "prefix", c.prefix, "nats");
+    read(*t, "queue_group", c.queue_group, "nats");
+    if (auto* e = section(*t, "embedded", path)) {
+      check_keys(*e, "nats.embedded", {"host", "port", "binary"}, path);
+      read(*e, "host", c.embedded_host, "nats.embedded");
+      read(*e, "port", c.embedded_port, "nats.embedded");
+      read(*e, "binary", c.embedded_binary, "nats.embedded");
+    }
+  }
+  if (auto* t = section(root, "store", path)) {
+    check_keys(*t, "store", {"path"}, path);
+    read(*t, "path", c.store_path, "store");
+  }
+  if (auto* t = section(root, "log", path)) {
+    check_keys(*t, "log", {"level", "format"}, path);
+    read(*t, "level", c.log_level, "log");
+    read(*t, "format", c.log_format, "log");
+  }
+  if (auto* t = section(root, "defaults", path)) {
+    check_keys(*t, "defaults",
+               {"drain_timeout_ms", "max_request_bytes", "stop_grace_ms", "restart_backoff_initial_ms",
+                "restart_backoff_max_ms", "failures_to_open_circuit", "circuit_cooldown_ms", "server"},
+               path);
+    read_ms(*t, "drain_timeout_ms", c.drain_timeout, "defaults");
+    read(*t, "max_request_bytes", c.max_request_bytes, "defaults");
+    read_ms(*t, "stop_grace_ms", c.stop_grace, "defaults");
+    read_ms(*t, "restart_backoff_initial_ms", c.backoff_initial, "defaults");
+    read_ms(*t, "restart_backoff_max_ms", c.backoff_max, "defaults");
+    read(*t, "failures_to_open_circuit", c.failures_to_open_circuit, "defaults");
+    read_ms(*t, "circuit_cooldown_ms", c.circuit_cooldown, "defaults");
+    if (auto* s = section(*t, "server", path)) c.server_defaults = to_json(*s);
+  }
+  apply_environment(c);
+
+  if (const toml::node* servers = root.get("servers")) {
+    if (!servers->is_array_of_tables()) throw ConfigError(path + ": 'servers' must be [[servers]] tables");
+    int i = 0;
+    for (const auto& entry : *servers->as_array()) {
+      ++i;
+      Json j = with_server_defaults(to_json(*entry.as_table()), c.server_defaults);
+      auto parsed = catalog::parse_server_config(j);
+      if (!parsed.ok())
+        throw ConfigError(path + ": [[servers]] #" + std::to_string(i) +
+                          (j.contains("name") && j["name"].is_string() ? " (" + j["name"].get<std::string>() + ")" : "") +
+                          ": " + parsed.error().message);
+      c.servers.push_back(std::move(parsed).value());
+    }
+  }
+
+  if (c.log_format != "text" && c.log_format != "json")
+    throw ConfigError(path + ": log.format must be \"text\" or \"json\", got \"" + c.log_format + "\"");
+  if (c.loop_threads == 0 || c.loop_threads > 64) throw ConfigError(path + ": node.loop_threads must be 1..64");
+  if (c.embedded_port <= 0 || c.embedded_port > 65535) throw ConfigError(path + ": nats.embedded.port must be 1..65535");
+  if (c.prefix.empty() || c.prefix.find_first_of(" *>") != std::string::npos)
+    throw ConfigError(path + ": nats.prefix must be a NATS subject without spaces or wildcards");
+  if (c.node_id.empty()) throw ConfigError("node id is empty (set [node] id or MCPD_NODE_ID)");
+  return c;
+}
+
+}  // namespace mcpd::daemon

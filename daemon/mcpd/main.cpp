@@ -1,0 +1,195 @@
+// mcpd: the daemon. Reads its config, opens the catalog, connects to NATS (or starts an
+// embedded nats-server), serves every registered MCP server's tools, and on SIGTERM/SIGINT
+// stops taking requests, finishes in-flight calls, stops every child and exits 0.
+#include "bus/connection.hpp"
+#include "catalog/store.hpp"
+#include "config.hpp"
+#include "embedded_nats.hpp"
+#include "io/loop.hpp"
+#include "logging.hpp"
+#include "node/manager.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#ifdef MCPD_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+constexpr const char* kUsage = R"(mcpd — a distributed MCP session-pool daemon over NATS
+
+Usage:
+  mcpd [--config FILE]     run a node
+  mcpd --check [--config FILE]
+                           validate the configuration and exit
+  mcpd --version | --help
+
+Without --config (and without MCPD_NATS_URL), mcpd runs with built-in defaults: a local
+nats-server on 127.0.0.1:4222 started for you, and the catalog at /var/lib/mcpd/catalog.db.
+
+Environment overrides: MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL.
+
+Callers send NATS requests:
+  mcp.<server>.execute      {"tool": "echo", "args": {"message": "hi"}}
+  mcp.<server>.list-tools   {}
+and administer servers with mcpctl (mcpctl --help). See README.md and config.example.toml.
+)";
+
+void notify_systemd([[maybe_unused]] const std::string& state) {
+#ifdef MCPD_HAVE_SYSTEMD
+  sd_notify(0, state.c_str());
+#endif
+}
+
+mcpd::bus::Options bus_options(const mcpd::daemon::DaemonConfig& c, const std::string& url) {
+  mcpd::bus::Options o;
+  o.servers = {url};
+  o.name = "mcpd/" + c.node_id;
+  o.user = c.nats_user;
+  o.password = c.nats_password;
+  o.token = c.nats_token;
+  o.creds_file = c.nats_creds_file;
+  o.nkey_seed_file = c.nats_nkey_seed_file;
+  o.tls_ca_file = c.nats_tls_ca_file;
+  o.tls_cert_file = c.nats_tls_cert_file;
+  o.tls_key_file = c.nats_tls_key_file;
+  o.tls_required = c.nats_tls_required;
+  o.retry_on_failed_connect = true;  // start while NATS is down; serve once it is up
+  return o;
+}
+
+// Imports [[servers]] from the config file; returns those whose definition changed.
+std::vector<mcpd::catalog::ServerConfig> import_servers(const mcpd::daemon::DaemonConfig& c, mcpd::catalog::Store& store) {
+  std::vector<mcpd::catalog::ServerConfig> changed;
+  for (const auto& s : c.servers) {
+    auto existing = store.get(s.name);
+    if (existing && mcpd::catalog::same_definition(*existing, s)) continue;
+    auto stored = store.put(s);
+    if (!stored.ok()) throw std::runtime_error("cannot import server '" + s.name + "': " + stored.error().message);
+    spdlog::info("[{}] imported from the config file (revision {})", s.name, stored->revision);
+    changed.push_back(stored.value());
+  }
+  return changed;
+}
+
+int run(const mcpd::daemon::DaemonConfig& config) {
+  // Signals are taken by sigwait() in this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  spdlog::info("mcpd {} starting: node {}", kVersion, config.node_id);
+  mcpd::bus::Library nats_library;  // declared first: torn down after every connection
+  std::filesystem::path store_path(config.store_path);
+  if (store_path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(store_path.parent_path(), ec);
+  }
+  auto store = mcpd::catalog::Store::open(config.store_path);
+  if (!store.ok()) throw std::runtime_error(store.error().message);
+  auto imported = import_servers(config, *store.value());
+
+  mcpd::io::Loop loop(config.loop_threads);
+  std::optional<mcpd::daemon::EmbeddedNats> embedded;
+  std::string url = config.nats_url;
+  if (url.empty()) {
+    embedded.emplace(loop, config.embedded_binary, config.embedded_host, config.embedded_port);
+    url = embedded->url();
+  }
+  auto bus = mcpd::bus::Connection::connect(bus_options(config, url));
+  if (!bus.ok()) throw std::runtime_error(bus.error().message);
+  if (!bus.value()->connected()) spdlog::warn("NATS at {} is not reachable yet; serving once it is", url);
+
+  mcpd::node::ManagerOptions mo;
+  mo.node_id = config.node_id;
+  mo.subjects.prefix = config.prefix;
+  mo.queue_group = config.queue_group;
+  mo.max_request_bytes = config.max_request_bytes;
+  mo.pool_defaults.drain_timeout = config.drain_timeout;
+  mo.pool_defaults.stop_grace = config.stop_grace;
+  mo.pool_defaults.backoff.initial = config.backoff_initial;
+  mo.pool_defaults.backoff.max = config.backoff_max;
+  mo.pool_defaults.backoff.cooldown = config.circuit_cooldown;
+  mo.pool_defaults.backoff.failures_to_open = config.failures_to_open_circuit;
+  mcpd::node::Manager manager(mo, loop, *store.value(), bus.value());
+  if (auto err = manager.start()) throw std::runtime_error(err->message);
+  for (const auto& s : imported)  // other nodes learn of servers added to this node's file
+    bus.value()->publish(mo.subjects.servers_created(), mcpd::catalog::to_json(s).dump());
+
+  const auto servers = manager.running_servers().size();
+  spdlog::info("serving {} MCP servers on {} (subjects {}.<server>.execute, queue group {})", servers, url,
+               config.prefix, config.queue_group);
+  notify_systemd("READY=1\nSTATUS=serving " + std::to_string(servers) + " MCP servers");
+
+  int sig = 0;
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig == SIGHUP) {
+      spdlog::info("SIGHUP: nothing to reload (servers change through mcpctl or the admin API)");
+      continue;
+    }
+    break;
+  }
+  spdlog::info("{}: draining (up to {} ms for in-flight calls)", ::strsignal(sig), config.drain_timeout.count());
+  notify_systemd("STOPPING=1\nSTATUS=draining");
+  manager.shutdown(config.drain_timeout);
+  bus.value()->drain(std::chrono::seconds(5));
+  if (embedded) embedded->stop();
+  loop.stop();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string config_path;
+  bool check_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      return 0;
+    } else if (a == "--version") {
+      std::cout << "mcpd " << kVersion << "\n";
+      return 0;
+    } else if (a == "--check") {
+      check_only = true;
+    } else if ((a == "--config" || a == "-c") && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_path = a.substr(9);
+    } else {
+      std::cerr << "mcpd: unknown argument '" << a << "'\n\n" << kUsage;
+      return 2;
+    }
+  }
+  try {
+    auto config = mcpd::daemon::load_config(config_path);
+    mcpd::daemon::setup_logging(config.log_level, config.log_format, config.node_id);
+    if (check_only) {
+      std::cout << "configuration OK: node " << config.node_id << ", " << config.servers.size()
+                << " servers in the file, NATS " << (config.nats_url.empty() ? "embedded" : config.nats_url) << "\n";
+      return 0;
+    }
+    return run(config);
+  } catch (const std::exception& e) {
+    std::cerr << "mcpd: " << e.what() << "\n";
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,114 @@
+// One MCP server record (the "MCPServer" JSON of the admin API and the catalog events): what
+// to start or connect to, how to pool its sessions, and the revision that orders changes to it
+// across nodes. Parsing validates everything a person can get wrong and says how to fix it;
+// a ServerConfig that passed parse_server_config() or validate() is safe to act on.
+//
+// The record is published on the bus, so secrets stay out of it: auth names an environment
+// variable or a file (a literal token is refused), and env/headers values may say `${VAR}`,
+// expanded only at spawn/connect time (expand_references). A literal value written in env or
+// headers is stored and published as given; nothing can tell it is a secret.
+#pragma once
+
+#include "common/error.hpp"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpd::catalog {
+
+enum class Transport { stdio, http, sse };
+enum class Isolation { session, shared };
+
+std::string_view to_string(Transport t);
+std::string_view to_string(Isolation i);
+
+// A bearer token taken from the daemon's environment or from a file at connect time.
+// Exactly one of the two is set.
+struct BearerAuth {
+  std::string token_env;   // name of an environment variable holding the token
+  std::string token_file;  // absolute path of a file holding the token
+  bool operator==(const BearerAuth&) const = default;
+};
+
+struct ServerConfig {
+  std::string name;
+  std::string description;
+  Transport transport = Transport::stdio;
+
+  // stdio
+  std::string command;
+  std::vector<std::string> args;
+  std::map<std::string, std::string> env;  // values may hold ${VAR} references
+  bool inherit_env = false;                // pass the daemon's whole environment to the child
+  std::string cwd;
+
+  // http / sse
+  std::string url;
+  std::map<std::string, std::string> headers;  // values may hold ${VAR} references
+  std::optional<BearerAuth> auth;
+  std::string ca_file;
+  bool tls_verify = true;
+
+  // timing
+  int connect_timeout_seconds = 30;
+  int call_timeout_ms = 30000;
+  int ping_interval_seconds = 30;  // 0 = never ping
+
+  // pool
+  int min_sessions = 1;
+  int max_sessions = 4;
+  int max_inflight_per_session = 32;
+  int max_queue = 256;
+  Isolation isolation = Isolation::session;
+  int max_isolated_sessions = 32;
+  int idle_ttl_seconds = 300;
+
+  bool enabled = true;
+
+  // Bookkeeping, assigned by the catalog store (see store.hpp), not by the admin.
+  std::int64_t revision = 0;
+  std::string created_at;  // RFC 3339, empty when not yet stored
+  std::string updated_at;
+
+  bool operator==(const ServerConfig&) const = default;
+};
+
+// Parses and validates an MCPServer JSON object. Errors have code Errc::invalid_request and a
+// message naming the field and what is accepted.
+Result<ServerConfig> parse_server_config(const nlohmann::json& j);
+
+// The same rules for a config built in code (e.g. from the daemon's TOML file).
+std::optional<Error> validate(const ServerConfig& config);
+
+// The full record, defaults written out, fields of the other transports left out; parses back
+// to an equal ServerConfig.
+nlohmann::json to_json(const ServerConfig& config);
+
+// Whether `name` can name a server (and so be a NATS subject token). `why` gets the reason.
+bool valid_server_name(std::string_view name, std::string* why = nullptr);
+
+// Equal ignoring revision, createdAt and updatedAt: whether a running pool still matches.
+bool same_definition(const ServerConfig& a, const ServerConfig& b);
+
+// Expands `${VAR}` references through `lookup`; `$${` stands for a literal `${`, any other `$`
+// is kept as is. On an undefined variable or a malformed reference returns "" and, if `error`
+// is given, sets it to a message naming the problem.
+std::string expand_references(std::string_view value,
+                              const std::function<std::optional<std::string>(const std::string&)>& lookup,
+                              std::string* error);
+
+// A lookup over the daemon's own environment, for expand_references.
+std::optional<std::string> environment_variable(const std::string& name);
+
+// `t` as RFC 3339 UTC with milliseconds: "2026-11-22T01:02:03.456Z" (sorts chronologically).
+std::string format_timestamp(std::chrono::system_clock::time_point t);
+
+}  // namespace mcpd::catalog

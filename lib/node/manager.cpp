@@ -1,0 +1,412 @@
+#include "node/manager.hpp"
+
+#include "node/replies.hpp"
+#include "schema/schema.hpp"
+
+#include <asio/post.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <future>
+#include <thread>
+
+namespace mcpd::node {
+
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+struct Manager::Impl : std::enable_shared_from_this<Impl> {
+  struct Worker {
+    catalog::ServerConfig config;
+    std::shared_ptr<pool::SessionPool> pool;
+  };
+
+  Impl(ManagerOptions o, io::Loop& l, catalog::Store& s, std::shared_ptr<bus::Connection> b)
+      : opts(std::move(o)), loop(l), store(s), bus(std::move(b)) {}
+
+  ManagerOptions opts;
+  io::Loop& loop;
+  catalog::Store& store;
+  std::shared_ptr<bus::Connection> bus;
+  std::unique_ptr<bus::Subscription> requests_sub, events_sub;
+
+  mutable std::mutex mu;
+  std::map<std::string, Worker> workers;  // guarded by mu
+
+  std::atomic<int> in_flight{0};
+  std::atomic<std::uint64_t> requests{0}, errors{0};
+  std::atomic<bool> accepting{true};
+
+  // --- workers -------------------------------------------------------------------------------
+  void start_worker(const catalog::ServerConfig& config) {
+    std::shared_ptr<pool::SessionPool> old;
+    {
+      std::lock_guard lock(mu);
+      auto it = workers.find(config.name);
+      if (it != workers.end() && catalog::same_definition(it->second.config, config)) {
+        it->second.config = config;  // same pool; newer bookkeeping
+        return;
+      }
+      if (it != workers.end()) {
+        old = std::move(it->second.pool);
+        workers.erase(it);
+      }
+      if (config.enabled) {
+        auto p = pool::SessionPool::create(loop, pool_options(config, opts.pool_defaults),
+                                           session_factory(loop, config, opts.pool_defaults));
+        p->start();
+        workers.emplace(config.name, Worker{config, p});
+      }
+    }
+    if (old) {
+      spdlog::info("[{}] configuration changed (revision {}); replacing its sessions", config.name, config.revision);
+      old->close();
+    } else if (config.enabled) {
+      spdlog::info("[{}] serving ({} {})", config.name, catalog::to_string(config.transport),
+                   config.transport == catalog::Transport::stdio ? config.command : config.url);
+    }
+    if (!config.enabled) spdlog::info("[{}] disabled; not serving", config.name);
+  }
+
+  void stop_worker(const std::string& name, std::function<void()> done) {
+    std::shared_ptr<pool::SessionPool> p;
+    {
+      std::lock_guard lock(mu);
+      auto it = workers.find(name);
+      if (it != workers.end()) {
+        p = std::move(it->second.pool);
+        workers.erase(it);
+      }
+    }
+    if (!p) {
+      if (done) done();
+      return;
+    }
+    spdlog::info("[{}] stopping", name);
+    p->close(std::move(done));
+  }
+
+  void stop_all(std::function<void()> done) {
+    std::vector<std::shared_ptr<pool::SessionPool>> pools;
+    {
+      std::lock_guard lock(mu);
+      for (auto& [name, w] : workers) pools.push_back(std::move(w.pool));
+      workers.clear();
+    }
+    if (pools.empty()) {
+      if (done) done();
+      return;
+    }
+    auto remaining = std::make_shared<std::atomic<std::size_t>>(pools.size());
+    auto finish = std::make_shared<std::function<void()>>(std::move(done));
+    for (auto& p : pools) {
+      p->close([remaining, finish] {
+        if (--*remaining == 0 && *finish) (*finish)();
+      });
+    }
+  }
+
+  std::shared_ptr<pool::SessionPool> find(const std::string& name) const {
+    std::lock_guard lock(mu);
+    auto it = workers.find(name);
+    return it == workers.end() ? nullptr : it->second.pool;
+  }
+
+  // --- requests ------------------------------------------------------------------------------
+  // On a NATS delivery thread: take the message and return at once.
+  void receive(bus::Message msg) {
+    if (msg.reply().empty()) return;  // a publish, not a request: nothing to answer
+    ++in_flight;
+    ++requests;
+    auto m = std::make_shared<bus::Message>(std::move(msg));
+    asio::post(loop.context(), [self = shared_from_this(), m] { self->handle(*m); });
+  }
+
+  // Publishes the answer to a request and closes its accounting.
+  void answer(const std::string& reply_to, const Reply& reply) {
+    if (!reply.headers.empty()) ++errors;
+    if (!bus->respond(reply_to, reply.body, reply.headers))
+      spdlog::warn("could not publish a reply to {} ({} bytes)", reply_to, reply.body.size());
+    --in_flight;
+  }
+
+  void handle(const bus::Message& msg) {
+    const std::string reply_to(msg.reply());
+    Route route = parse_route(opts.subjects, msg.subject());
+    if (route.kind == RouteKind::event) {  // a request to an event subject: tell the caller
+      --in_flight;
+      return;
+    }
+    if (route.kind == RouteKind::invalid) {
+      answer(reply_to, error_reply(make_error(Errc::invalid_request, route.problem)));
+      return;
+    }
+    if (msg.data().size() > opts.max_request_bytes) {
+      answer(reply_to, error_reply(make_error(Errc::too_large, "request body is " + std::to_string(msg.data().size()) +
+                                                                   " bytes; this node accepts at most " +
+                                                                   std::to_string(opts.max_request_bytes))));
+      return;
+    }
+    Json body;
+    if (auto err = parse_body(msg.data(), route.kind, body)) {
+      Json extra = route.kind == RouteKind::list_tools ? Json{{"tools", Json::array()}} : Json::object();
+      answer(reply_to, error_reply(*err, extra));
+      return;
+    }
+    switch (route.kind) {
+      case RouteKind::execute: return execute(route.server, std::move(body), reply_to);
+      case RouteKind::list_tools: return list_tools(route.server, reply_to);
+      case RouteKind::admin_put: return answer(reply_to, admin_put(body));
+      case RouteKind::admin_delete: return answer(reply_to, admin_delete(body));
+      case RouteKind::admin_get: return answer(reply_to, admin_get(body));
+      case RouteKind::admin_list: return answer(reply_to, admin_list());
+      default: answer(reply_to, error_reply(make_error(Errc::internal, "unhandled route")));
+    }
+  }
+
+  // Parses and validates a request body against its schema. An empty body means {}.
+  std::optional<Error> parse_body(std::string_view data, RouteKind kind, Json& out) {
+    if (data.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+      out = Json::object();
+    } else {
+      try {
+        out = Json::parse(data);
+      } catch (const Json::parse_error& e) {
+        return make_error(Errc::invalid_request, std::string("request body is not valid JSON: ") + e.what());
+      }
+    }
+    schema::Payload payload;
+    switch (kind) {
+      case RouteKind::execute: payload = schema::Payload::tool_request; break;
+      case RouteKind::list_tools: payload = schema::Payload::tool_list_request; break;
+      case RouteKind::admin_put: payload = schema::Payload::server; break;
+      case RouteKind::admin_delete:
+      case RouteKind::admin_get: payload = schema::Payload::admin_name_request; break;
+      default: payload = schema::Payload::admin_list_request; break;
+    }
+    if (auto err = schema::validate(payload, out)) {
+      Error e = *err;
+      e.message = "invalid " + std::string(schema::name(payload)) + ": " + e.message;
+      return e;
+    }
+    return std::nullopt;
+  }
+
+  Error unknown_server(const std::string& name) const {
+    std::string why;
+    if (!catalog::valid_server_name(name, &why)) return make_error(Errc::invalid_request, why);
+    return make_error(Errc::invalid_request, "no MCP server named '" + name + "' is registered on this cluster" +
+                                                 " (list them with: mcpctl server ls)");
+  }
+
+  void execute(const std::string& server, Json body, const std::string& reply_to) {
+    std::optional<std::string> request_id;
+    if (auto it = body.find("request_id"); it != body.end() && it->is_string()) request_id = it->get<std::string>();
+    Json extra = Json::object();
+    if (request_id) extra["request_id"] = *request_id;
+    auto p = find(server);
+    if (!p) {
+      answer(reply_to, error_reply(unknown_server(server), extra));
+      return;
+    }
+    pool::CallRequest req;
+    req.tool = body["tool"].get<std::string>();
+    if (auto a = body.find("args"); a != body.end() && a->is_object()) req.arguments = std::move(*a);
+    if (auto s = body.find("session_id"); s != body.end() && s->is_string()) req.session_id = s->get<std::string>();
+    if (auto t = body.find("timeout_ms"); t != body.end() && t->is_number_integer())
+      req.timeout = std::chrono::milliseconds(t->get<std::int64_t>());
+    const ReplyFormat format = body.value("format", std::string("compat")) == "mcp" ? ReplyFormat::mcp : ReplyFormat::compat;
+    p->call(std::move(req), [self = shared_from_this(), reply_to, format, request_id, extra](Result<pool::CallResult> r) {
+      if (r.ok()) {
+        self->answer(reply_to, tool_reply(r.value().result, format, r.value().session_reset, request_id));
+      } else {
+        self->answer(reply_to, error_reply(r.error(), extra));
+      }
+    });
+  }
+
+  void list_tools(const std::string& server, const std::string& reply_to) {
+    auto p = find(server);
+    if (!p) {
+      answer(reply_to, error_reply(unknown_server(server), Json{{"tools", Json::array()}}));
+      return;
+    }
+    p->list_tools([self = shared_from_this(), reply_to](Result<mcp::Tools> r) {
+      if (!r.ok()) {
+        self->answer(reply_to, error_reply(r.error(), Json{{"tools", Json::array()}}));
+        return;
+      }
+      Json tools = Json::array();
+      for (const auto& t : *r.value()) tools.push_back(t);
+      self->answer(reply_to, Reply{Json{{"tools", std::move(tools)}}.dump(-1, ' ', false, Json::error_handler_t::replace), {}});
+    });
+  }
+
+  // --- admin ---------------------------------------------------------------------------------
+  static Reply ok(Json body) { return Reply{body.dump(-1, ' ', false, Json::error_handler_t::replace), {}}; }
+
+  void publish_event(const std::string& subject, const Json& event) {
+    if (auto err = bus->publish(subject, event.dump()))
+      spdlog::warn("could not publish {} ({}); other nodes learn of this change when they next sync", subject,
+                   err->message);
+  }
+
+  Reply admin_put(const Json& body) {
+    auto parsed = catalog::parse_server_config(body);
+    if (!parsed.ok()) return error_reply(parsed.error());
+    auto stored = store.put(parsed.value());
+    if (!stored.ok()) return error_reply(stored.error());
+    start_worker(stored.value());
+    Json record = catalog::to_json(stored.value());
+    publish_event(opts.subjects.servers_created(), record);
+    spdlog::info("[{}] registered (revision {})", stored->name, stored->revision);
+    return ok(Json{{"server", std::move(record)}});
+  }
+
+  Reply admin_delete(const Json& body) {
+    const std::string name = body["name"].get<std::string>();
+    auto removed = store.remove(name);
+    if (!removed.ok()) return error_reply(removed.error());
+    if (!removed.value()) return error_reply(unknown_server(name));
+    stop_worker(name, {});
+    publish_event(opts.subjects.servers_deleted(), Json{{"name", name}, {"revision", *removed.value()}});
+    spdlog::info("[{}] deleted (revision {})", name, *removed.value());
+    return ok(Json{{"deleted", name}});
+  }
+
+  Reply admin_get(const Json& body) {
+    const std::string name = body["name"].get<std::string>();
+    auto config = store.get(name);
+    if (!config) return error_reply(unknown_server(name));
+    return ok(Json{{"server", catalog::to_json(*config)}});
+  }
+
+  Reply admin_list() {
+    Json list = Json::array();
+    for (const auto& c : store.list()) list.push_back(catalog::to_json(c));
+    return ok(Json{{"servers", std::move(list)}});
+  }
+
+  // --- events --------------------------------------------------------------------------------
+  void on_event(bus::Message msg) {
+    auto m = std::make_shared<bus::Message>(std::move(msg));
+    asio::post(loop.context(), [self = shared_from_this(), m] { self->apply_event(*m); });
+  }
+
+  void apply_event(const bus::Message& msg) {
+    const std::string subject(msg.subject());
+    Json body = Json::parse(msg.data(), nullptr, false);
+    if (body.is_discarded() || !body.is_object()) {
+      spdlog::warn("ignored an event on {} that is not a JSON object", subject);
+      return;
+    }
+    if (subject == opts.subjects.servers_created()) {
+      auto parsed = catalog::parse_server_config(body);
+      if (!parsed.ok()) {
+        spdlog::warn("ignored a created event that is not a valid server: {}", parsed.error().message);
+        return;
+      }
+      // An event without a revision comes from an older publisher: take it as a new change.
+      Result<catalog::Applied> applied = body.contains("revision")
+                                             ? store.apply_remote_put(parsed.value())
+                                             : Result<catalog::Applied>(store.put(parsed.value()).ok()
+                                                                            ? catalog::Applied::applied
+                                                                            : catalog::Applied::stale);
+      if (!applied.ok()) {
+        spdlog::error("[{}] could not store a created event: {}", parsed->name, applied.error().message);
+        return;
+      }
+      if (applied.value() == catalog::Applied::applied) {
+        auto current = store.get(parsed->name);
+        if (current) start_worker(*current);
+      } else {
+        spdlog::debug("[{}] created event (revision {}) is {}", parsed->name, parsed->revision,
+                      catalog::to_string(applied.value()));
+      }
+    } else if (subject == opts.subjects.servers_deleted()) {
+      auto name = body.find("name");
+      if (name == body.end() || !name->is_string()) {
+        spdlog::warn("ignored a deleted event without a name");
+        return;
+      }
+      std::optional<std::int64_t> revision;
+      if (auto r = body.find("revision"); r != body.end() && r->is_number_integer()) revision = r->get<std::int64_t>();
+      auto applied = store.apply_remote_delete(name->get<std::string>(), revision);
+      if (applied.ok() && applied.value() == catalog::Applied::applied) {
+        stop_worker(name->get<std::string>(), {});
+      }
+    }
+  }
+};
+
+Manager::Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, std::shared_ptr<bus::Connection> bus)
+    : impl_(std::make_shared<Impl>(std::move(options), loop, store, std::move(bus))) {}
+
+Manager::~Manager() {
+  impl_->requests_sub.reset();
+  impl_->events_sub.reset();
+}
+
+std::optional<Error> Manager::start() {
+  if (auto err = schema::self_check()) return err;
+  auto configs = impl_->store.list();
+  for (const auto& c : configs) impl_->start_worker(c);
+  spdlog::info("node {}: {} servers in the catalog", impl_->opts.node_id, configs.size());
+  std::weak_ptr<Impl> weak = impl_;
+  auto events = impl_->bus->subscribe(impl_->opts.subjects.servers_events(), [weak](bus::Message m) {
+    if (auto self = weak.lock()) self->on_event(std::move(m));
+  });
+  if (!events.ok()) return events.error();
+  impl_->events_sub = std::move(events).value();
+  auto requests = impl_->bus->subscribe(impl_->opts.subjects.all_requests(), impl_->opts.queue_group,
+                                        [weak](bus::Message m) {
+                                          if (auto self = weak.lock()) self->receive(std::move(m));
+                                        });
+  if (!requests.ok()) return requests.error();
+  impl_->requests_sub = std::move(requests).value();
+  return std::nullopt;
+}
+
+void Manager::start_worker(const catalog::ServerConfig& config) { impl_->start_worker(config); }
+void Manager::stop_worker(const std::string& name, std::function<void()> done) { impl_->stop_worker(name, std::move(done)); }
+void Manager::stop_all(std::function<void()> done) { impl_->stop_all(std::move(done)); }
+
+void Manager::shutdown(std::chrono::milliseconds drain_timeout) {
+  const auto deadline = Clock::now() + drain_timeout;
+  if (impl_->requests_sub) {
+    impl_->requests_sub->drain(drain_timeout);
+    impl_->requests_sub->wait_drained(drain_timeout);
+  }
+  while (impl_->in_flight.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (impl_->in_flight.load() > 0)
+    spdlog::warn("drain timeout: {} requests still in flight are abandoned", impl_->in_flight.load());
+  impl_->events_sub.reset();
+  std::promise<void> stopped;
+  auto future = stopped.get_future();
+  impl_->stop_all([&stopped] { stopped.set_value(); });
+  future.wait();
+  impl_->requests_sub.reset();
+}
+
+ManagerStats Manager::stats() const {
+  ManagerStats s;
+  {
+    std::lock_guard lock(impl_->mu);
+    s.servers = impl_->workers.size();
+  }
+  s.in_flight = impl_->in_flight.load();
+  s.requests = impl_->requests.load();
+  s.errors = impl_->errors.load();
+  return s;
+}
+
+std::vector<std::string> Manager::running_servers() const {
+  std::vector<std::string> names;
+  std::lock_guard lock(impl_->mu);
+  for (const auto& [name, w] : impl_->workers) names.push_back(name);
+  return names;
+}
+
+std::shared_ptr<pool::SessionPool> Manager::find_pool(const std::string& name) const { return impl_->find(name); }
+
+}  // namespace mcpd::node

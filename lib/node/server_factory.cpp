@@ -1,0 +1,95 @@
+#include "node/server_factory.hpp"
+
+#include "transport/stdio_transport.hpp"
+
+#include <asio/post.hpp>
+
+
+namespace mcpd::node {
+namespace {
+
+// A transport that never starts: it reports why at once. Used for configs that cannot run here.
+class FailedTransport final : public transport::Transport, public std::enable_shared_from_this<FailedTransport> {
+ public:
+  FailedTransport(io::Strand strand, std::string reason) : strand_(std::move(strand)), reason_(std::move(reason)) {}
+  const io::Strand& strand() const override { return strand_; }
+  void start(Handlers handlers) override {
+    asio::post(strand_, [self = shared_from_this(), handlers = std::move(handlers)] {
+      transport::Closed c;
+      c.reason = self->reason_;
+      if (handlers.on_closed) handlers.on_closed(c);
+    });
+  }
+  bool send(std::string) override { return false; }
+  void close(std::function<void()> done) override {
+    if (done) asio::post(strand_, std::move(done));
+  }
+  std::string describe() const override { return "unstartable (" + reason_ + ")"; }
+
+ private:
+  io::Strand strand_;
+  std::string reason_;
+};
+
+}  // namespace
+
+pool::PoolOptions pool_options(const catalog::ServerConfig& c, const PoolDefaults& d) {
+  pool::PoolOptions o;
+  o.name = c.name;
+  o.min_sessions = c.min_sessions;
+  o.max_sessions = c.max_sessions;
+  o.max_inflight_per_session = c.max_inflight_per_session;
+  o.max_queue = c.max_queue;
+  o.isolate_by_session_id = c.isolation == catalog::Isolation::session;
+  o.max_isolated_sessions = c.max_isolated_sessions;
+  o.idle_ttl = std::chrono::seconds(c.idle_ttl_seconds);
+  o.call_timeout = std::chrono::milliseconds(c.call_timeout_ms);
+  o.drain_timeout = d.drain_timeout;
+  o.backoff = d.backoff;
+  return o;
+}
+
+pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig& config, const PoolDefaults& d) {
+  return [&loop, config, d](const std::string& label) {
+    mcp::SessionOptions so;
+    so.name = config.name;
+    so.open_timeout = std::chrono::seconds(config.connect_timeout_seconds);
+    so.request_timeout = std::chrono::milliseconds(config.call_timeout_ms);
+    so.ping_interval = std::chrono::seconds(config.ping_interval_seconds);
+    so.ping_timeout = std::chrono::seconds(10);
+    auto strand = loop.make_strand();
+
+    std::shared_ptr<transport::Transport> t;
+    if (config.transport == catalog::Transport::stdio) {
+      transport::StdioOptions o;
+      o.name = label;
+      o.command = config.command;
+      o.args = config.args;
+      o.inherit_env = config.inherit_env;
+      o.cwd = config.cwd;
+      o.eof_grace = d.stop_grace;
+      o.term_grace = d.stop_grace;
+      std::string problem;
+      for (const auto& [k, v] : config.env) {
+        std::string error;
+        std::string value = catalog::expand_references(v, catalog::environment_variable, &error);
+        if (!error.empty()) {
+          problem = "cannot start: env " + k + ": " + error;
+          break;
+        }
+        o.env[k] = std::move(value);
+      }
+      if (problem.empty()) {
+        t = transport::make_stdio_transport(strand, std::move(o));
+      } else {
+        t = std::make_shared<FailedTransport>(strand, problem);
+      }
+    } else {
+      t = std::make_shared<FailedTransport>(
+          strand, "transport '" + std::string(catalog::to_string(config.transport)) + "' is not supported by this mcpd build yet");
+    }
+    return mcp::ClientSession::create(std::move(t), so);
+  };
+}
+
+}  // namespace mcpd::node

@@ -1,0 +1,48 @@
+// The NATS subjects of the mcpd contract (v1) under a configurable prefix ("mcp" by default),
+// and the parsing of an incoming request subject into what it asks for.
+//
+//   <prefix>.<name>.execute          tool call            (queue group)
+//   <prefix>.<name>.list-tools       tool list            (queue group)
+//   <prefix>.servers.created|deleted catalog events       (every node)
+//   <prefix>.admin.servers.<verb>    admin API            (queue group), verb: put|delete|get|list
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace mcpd::node {
+
+struct Subjects {
+  std::string prefix = "mcp";
+
+  std::string execute(std::string_view server) const { return prefix + "." + std::string(server) + ".execute"; }
+  std::string list_tools(std::string_view server) const { return prefix + "." + std::string(server) + ".list-tools"; }
+  std::string servers_created() const { return prefix + ".servers.created"; }
+  std::string servers_deleted() const { return prefix + ".servers.deleted"; }
+  std::string servers_events() const { return prefix + ".servers.*"; }
+  std::string admin(std::string_view verb) const { return prefix + ".admin.servers." + std::string(verb); }
+  // Everything under the prefix: one queue subscription serves every request subject.
+  std::string all_requests() const { return prefix + ".>"; }
+};
+
+enum class RouteKind {
+  execute,
+  list_tools,
+  admin_put,
+  admin_delete,
+  admin_get,
+  admin_list,
+  event,    // <prefix>.servers.*: handled by the event subscription, not as a request
+  invalid,  // a subject under the prefix that means nothing; `problem` says why
+};
+
+struct Route {
+  RouteKind kind = RouteKind::invalid;
+  std::string server;   // for execute and list_tools
+  std::string problem;  // for invalid: a sentence a person can act on
+};
+
+// Parses `subject` (which must start with "<prefix>.").
+Route parse_route(const Subjects& subjects, std::string_view subject);
+
+}  // namespace mcpd::node

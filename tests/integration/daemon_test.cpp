@@ -1,0 +1,274 @@
+// The mcpd daemon end to end: a real nats-server, the real mcpd binary, the native fake MCP
+// server and the npm reference servers. Every subject, every error code a caller can provoke,
+// bad input, isolation, crash recovery, event ordering, and a graceful SIGTERM.
+#include "bus/connection.hpp"
+#include "support/daemon_process.hpp"
+#include "support/nats_server.hpp"
+#include "support/test_support.hpp"
+#include "transport/process_group.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <csignal>
+#include <future>
+#include <fstream>
+#include <set>
+
+using namespace mcpd;
+using namespace mcpd::test;
+using Json = nlohmann::json;
+
+namespace {
+
+struct Reply {
+  Json body;
+  std::optional<std::string> error_header, code_header;
+};
+
+NatsServerOptions big_payload_nats(const std::filesystem::path& dir) {
+  auto conf = dir / "nats.conf";
+  std::ofstream(conf) << "max_payload: 8388608\n";
+  NatsServerOptions o;
+  o.extra_args = {"-c", conf.string()};
+  return o;
+}
+
+std::string fake_servers() {
+  const std::string fake = fake_server_path();
+  return R"(
+[[servers]]
+name = "fake"
+command = ")" + fake + R"("
+minSessions = 1
+maxSessions = 2
+
+[[servers]]
+name = "tight"
+command = ")" + fake + R"("
+minSessions = 1
+maxSessions = 1
+maxInflightPerSession = 1
+maxQueue = 0
+
+[[servers]]
+name = "broken"
+command = "/nonexistent/mcp-server"
+minSessions = 0
+)";
+}
+
+struct Node {
+  TempDir scratch;
+  NatsServer nats{big_payload_nats(scratch.path())};
+  std::unique_ptr<DaemonProcess> daemon;
+  std::shared_ptr<bus::Connection> client;
+
+  explicit Node(const std::string& extra_toml = "", const std::string& servers = fake_servers()) {
+    bus::Options o;
+    o.servers = {nats.url()};
+    o.name = "test-client";
+    client = bus::Connection::connect(o).value();
+    daemon = std::make_unique<DaemonProcess>("[node]\nid = \"test-node\"\n[nats]\nurl = \"" + nats.url() + "\"\n" +
+                                             extra_toml + servers);
+    daemon->wait_serving(*client);
+  }
+  ~Node() {
+    if (daemon) {
+      daemon->signal(SIGTERM);
+      daemon->wait_exit();
+    }
+  }
+
+  Reply request(const std::string& subject, const std::string& body, std::chrono::milliseconds timeout = 20s) {
+    auto r = client->request(subject, body, timeout);
+    if (!r.ok()) FAIL("request to " << subject << " failed: " << r.error().message << "\nmcpd log:\n" << daemon->log());
+    Reply out;
+    out.body = Json::parse(r.value().data(), nullptr, false);
+    out.error_header = r.value().header("Nats-Service-Error");
+    out.code_header = r.value().header("Nats-Service-Error-Code");
+    return out;
+  }
+  Reply call(const std::string& server, Json body, std::chrono::milliseconds timeout = 20s) {
+    return request("mcp." + server + ".execute", body.dump(), timeout);
+  }
+  std::string text(const std::string& server, Json body) {
+    auto r = call(server, std::move(body));
+    if (!r.body.contains("result")) FAIL("no result: " << r.body.dump());
+    return r.body["result"].is_string() ? r.body["result"].get<std::string>() : r.body["result"].dump();
+  }
+};
+
+void check_error(const Reply& r, const std::string& code, const std::string& fragment) {
+  INFO(r.body.dump());
+  CHECK(r.body["code"] == code);
+  CHECK_THAT(r.body["error"].get<std::string>(), Catch::Contains(fragment, Catch::CaseSensitive::No));
+  REQUIRE(r.error_header);
+  CHECK(*r.error_header == r.body["error"].get<std::string>());
+  CHECK(r.code_header.has_value());
+}
+
+}  // namespace
+
+TEST_CASE("execute answers in the compat and mcp formats and list-tools lists every tool") {
+  Node n;
+  auto r = n.call("fake", {{"tool", "echo"}, {"args", {{"message", "hello"}}}, {"request_id", "r-1"}});
+  CHECK(r.body["result"] == "hello");
+  CHECK(r.body["request_id"] == "r-1");
+  CHECK_FALSE(r.error_header);
+  auto sum = n.call("fake", {{"tool", "add"}, {"args", {{"a", 2}, {"b", 3}}}});
+  CHECK(sum.body["result"] == Json{{"sum", 5}});  // structuredContent wins in compat
+  auto image = n.call("fake", {{"tool", "image"}, {"format", "mcp"}});
+  CHECK(image.body["result"]["content"][0]["type"] == "image");
+  CHECK(image.body["result"]["content"][0]["mimeType"] == "image/png");
+  auto tools = n.request("mcp.fake.list-tools", "{}");
+  REQUIRE(tools.body["tools"].is_array());
+  std::set<std::string> names;
+  for (auto& t : tools.body["tools"]) names.insert(t["name"].get<std::string>());
+  CHECK(names.count("echo") == 1);
+  CHECK(names.count("counter") == 1);
+  auto empty_body = n.request("mcp.fake.list-tools", "");
+  CHECK(empty_body.body["tools"].size() == tools.body["tools"].size());
+}
+
+TEST_CASE("tool errors unknown tools timeouts overload and unavailable servers each get their code") {
+  Node n;
+  check_error(n.call("fake", {{"tool", "fail"}}), "tool_error", "tool failed on purpose");
+  auto mcp_format = n.call("fake", {{"tool", "fail"}, {"format", "mcp"}});
+  CHECK(mcp_format.body["result"]["isError"] == true);  // nothing dropped in the mcp format
+  check_error(n.call("fake", {{"tool", "no_such_tool"}}), "unknown_tool", "no_such_tool");
+  check_error(n.call("fake", {{"tool", "sleep"}, {"args", {{"ms", 5000}}}, {"timeout_ms", 200}}), "timeout", "timed out");
+  check_error(n.call("broken", {{"tool", "echo"}}), "unavailable", "/nonexistent/mcp-server");
+  auto tools = n.request("mcp.broken.list-tools", "{}");
+  CHECK(tools.body["tools"] == Json::array());
+  check_error(tools, "unavailable", "cannot start");
+
+  // tight: one session, one call at a time, no queue.
+  REQUIRE(n.text("tight", {{"tool", "echo"}, {"args", {{"message", "warm"}}}}) == "warm");
+  auto slow = std::async(std::launch::async, [&] { return n.call("tight", {{"tool", "sleep"}, {"args", {{"ms", 800}}}}); });
+  REQUIRE(wait_until([&] { return n.daemon->log().find("sleeping 800 ms") != std::string::npos; }));
+  check_error(n.call("tight", {{"tool", "echo"}, {"args", {{"message", "x"}}}}), "overloaded", "overloaded");
+  CHECK(slow.get().body["result"] == "slept 800");
+}
+
+TEST_CASE("bad input gets a clear invalid_request and the node keeps serving") {
+  Node n;
+  check_error(n.request("mcp.fake.execute", "{not json"), "invalid_request", "not valid JSON");
+  check_error(n.call("fake", {{"tool", 5}}), "invalid_request", "tool");
+  check_error(n.call("fake", {{"args", {{"message", "no tool"}}}}), "invalid_request", "tool");
+  check_error(n.call("fake", {{"tool", "echo"}, {"args", "not an object"}}), "invalid_request", "args");
+  check_error(n.call("fake", {{"tool", "echo"}, {"timeout_ms", "soon"}}), "invalid_request", "timeout_ms");
+  check_error(n.call("nosuch", {{"tool", "echo"}}), "invalid_request", "no MCP server named 'nosuch'");
+  check_error(n.request("mcp.a.b.execute", "{}"), "invalid_request", "may not contain '.'");
+  check_error(n.request("mcp.fake.explode", "{}"), "invalid_request", "unknown subject");
+  check_error(n.request("mcp.admin.servers.put", R"({"name":"admin","command":"x"})"), "invalid_request", "reserved");
+  for (const char* bad : {"a.b", "a*", "a>", "has space", "UPPER"}) {
+    Json server = {{"name", bad}, {"command", "x"}};
+    check_error(n.request("mcp.admin.servers.put", server.dump()), "invalid_request", "name");
+  }
+  check_error(n.request("mcp.admin.servers.put", R"({"name":"x"})"), "invalid_request", "command");
+  // A 2 MB body (the test's nats-server accepts it; mcpd's own limit is 1 MiB).
+  Json big = {{"tool", "echo"}, {"args", {{"message", std::string(2 << 20, 'x')}}}};
+  check_error(n.request("mcp.fake.execute", big.dump()), "too_large", "bytes");
+  CHECK(n.text("fake", {{"tool", "echo"}, {"args", {{"message", "still serving"}}}}) == "still serving");
+}
+
+TEST_CASE("admin API puts gets lists and deletes servers and publishes events") {
+  Node n;
+  Slot<std::string> created, deleted;
+  auto sub_c = n.client->subscribe("mcp.servers.created", [cb = created.callback()](bus::Message m) { cb(std::string(m.data())); }).value();
+  auto sub_d = n.client->subscribe("mcp.servers.deleted", [cb = deleted.callback()](bus::Message m) { cb(std::string(m.data())); }).value();
+  Json server = {{"name", "added"}, {"command", fake_server_path()}, {"env", {{"GREETING", "hi"}}}};
+  auto put = n.request("mcp.admin.servers.put", server.dump());
+  REQUIRE(put.body.contains("server"));
+  CHECK(put.body["server"]["name"] == "added");
+  CHECK(put.body["server"]["revision"].get<int>() > 0);
+  Json event = Json::parse(created.get());
+  CHECK(event["name"] == "added");
+  CHECK(event["revision"] == put.body["server"]["revision"]);
+  CHECK(n.text("added", {{"tool", "echo"}, {"args", {{"message", "new server"}}}}) == "new server");
+
+  auto got = n.request("mcp.admin.servers.get", R"({"name":"added"})");
+  CHECK(got.body["server"]["command"] == fake_server_path());
+  auto list = n.request("mcp.admin.servers.list", "{}");
+  std::set<std::string> names;
+  for (auto& s : list.body["servers"]) names.insert(s["name"].get<std::string>());
+  CHECK(names == std::set<std::string>{"added", "broken", "fake", "tight"});
+
+  auto del = n.request("mcp.admin.servers.delete", R"({"name":"added"})");
+  CHECK(del.body["deleted"] == "added");
+  CHECK(Json::parse(deleted.get())["name"] == "added");
+  check_error(n.call("added", {{"tool", "echo"}}), "invalid_request", "no MCP server named");
+  check_error(n.request("mcp.admin.servers.get", R"({"name":"added"})"), "invalid_request", "no MCP server named");
+}
+
+TEST_CASE("session isolation over NATS: two session ids keep separate state and no session id shares") {
+  Node n;
+  auto count = [&](std::optional<std::string> sid) {
+    Json body = {{"tool", "counter"}};
+    if (sid) body["session_id"] = *sid;
+    return n.text("fake", body);
+  };
+  CHECK(count("alice") == "1");
+  CHECK(count("alice") == "2");
+  CHECK(count("bob") == "1");
+  CHECK(count("alice") == "3");
+  CHECK(count(std::nullopt) == "1");
+  CHECK(count(std::nullopt) == "2");
+}
+
+TEST_CASE("a killed child is replaced and calls succeed again within seconds") {
+  Node n;
+  int pid = std::stoi(n.text("tight", {{"tool", "pid"}}));
+  REQUIRE(::kill(pid, SIGKILL) == 0);
+  auto start = std::chrono::steady_clock::now();
+  bool back = wait_until(
+      [&] {
+        auto r = n.call("tight", {{"tool", "pid"}});
+        return r.body.contains("result") && r.body["result"] != std::to_string(pid);
+      },
+      15s, 50ms);
+  CHECK(back);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("an out-of-order created and deleted pair ends in the newest state") {
+  Node n;
+  const std::string fake = fake_server_path();
+  Json newer_delete = {{"name", "late"}, {"revision", 1000}};
+  Json older_create = {{"name", "late"}, {"command", fake}, {"revision", 999}};
+  n.client->publish("mcp.servers.deleted", newer_delete.dump());
+  n.client->publish("mcp.servers.created", older_create.dump());
+  n.client->flush(2s);
+  // A marker event after them: once it is applied, so are they (events are applied in order).
+  n.client->publish("mcp.servers.created", Json{{"name", "marker"}, {"command", fake}, {"revision", 1001}}.dump());
+  REQUIRE(wait_until([&] { return n.request("mcp.admin.servers.get", R"({"name":"marker"})").body.contains("server"); }));
+  CHECK_FALSE(n.request("mcp.admin.servers.get", R"({"name":"late"})").body.contains("server"));
+  n.client->publish("mcp.servers.created", Json{{"name", "late"}, {"command", fake}, {"revision", 1002}}.dump());
+  CHECK(wait_until([&] { return n.request("mcp.admin.servers.get", R"({"name":"late"})").body.contains("server"); }));
+  CHECK(n.text("late", {{"tool", "echo"}, {"args", {{"message", "alive"}}}}) == "alive");
+}
+
+TEST_CASE("SIGTERM while slow calls are in flight: all complete and no child survives") {
+  Node n;
+  std::set<int> pids;
+  for (int i = 0; i < 8; ++i) pids.insert(std::stoi(n.text("fake", {{"tool", "pid"}})));
+  pids.insert(std::stoi(n.text("fake", {{"tool", "pid"}, {"session_id", "s1"}})));
+  std::vector<std::future<Reply>> calls;
+  for (int i = 0; i < 5; ++i)
+    calls.push_back(std::async(std::launch::async, [&] { return n.call("fake", {{"tool", "sleep"}, {"args", {{"ms", 1500}}}}); }));
+  // The fake server logs each sleep as it starts; mcpd copies child stderr into its log.
+  auto started = [&] {
+    std::string log = n.daemon->log();
+    std::size_t count = 0;
+    for (auto at = log.find("sleeping 1500 ms"); at != std::string::npos; at = log.find("sleeping 1500 ms", at + 1)) ++count;
+    return count;
+  };
+  REQUIRE(wait_until([&] { return started() == 5; }));
+  n.daemon->signal(SIGTERM);
+  for (auto& c : calls) CHECK(c.get().body["result"] == "slept 1500");
+  auto status = n.daemon->wait_exit(30s);
+  REQUIRE(status);
+  CHECK(*status == 0);
+  for (int pid : pids) CHECK_FALSE(transport::process_alive(pid));
+  n.daemon.reset();
+}
