@@ -296,7 +296,9 @@ void ClientSession::close(std::function<void()> done) {
   asio::post(transport_->strand(), [self = shared_from_this(), done = std::move(done)]() mutable {
     if (self->state_ != SessionState::closed) {
       self->state_ = SessionState::closed;
-      self->close_reason_ = make_error(Errc::unavailable, "server '" + self->opts_.name + "': session closed");
+      // Calls still in flight when we close on purpose were cancelled by us, not lost by the server.
+      self->close_reason_ = make_error(Errc::cancelled, "call cancelled: the session to server '" + self->opts_.name +
+                                                            "' was closed (server stopping, replaced or removed)");
       self->ping_timer_->timer.cancel();
       self->peer_->close(self->close_reason_);
     }

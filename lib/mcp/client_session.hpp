@@ -72,7 +72,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void ping(std::function<void(Result<Json>)> done);
 
   // Closes the session and stops the transport (process group and all); `done` runs once
-  // everything is stopped. In-flight calls fail with `unavailable`.
+  // everything is stopped. In-flight calls fail with `cancelled`.
   void close(std::function<void()> done = {});
 
   // Told once when the session closes for any reason (after start), with the reason.

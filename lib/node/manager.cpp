@@ -86,7 +86,7 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
     p->close(std::move(done));
   }
 
-  void stop_all(std::function<void()> done) {
+  void stop_all(std::function<void()> done, std::optional<std::chrono::milliseconds> drain = std::nullopt) {
     std::vector<std::shared_ptr<pool::SessionPool>> pools;
     {
       std::lock_guard lock(mu);
@@ -100,9 +100,11 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
     auto remaining = std::make_shared<std::atomic<std::size_t>>(pools.size());
     auto finish = std::make_shared<std::function<void()>>(std::move(done));
     for (auto& p : pools) {
-      p->close([remaining, finish] {
-        if (--*remaining == 0 && *finish) (*finish)();
-      });
+      p->close(
+          [remaining, finish] {
+            if (--*remaining == 0 && *finish) (*finish)();
+          },
+          drain);
     }
   }
 
@@ -122,8 +124,20 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
     asio::post(loop.context(), [self = shared_from_this(), m] { self->handle(*m); });
   }
 
-  // Publishes the answer to a request and closes its accounting.
+  // Publishes the answer to a request and closes its accounting. A reply NATS would refuse
+  // (over max_payload) becomes a too_large error, so the caller is never left waiting.
   void answer(const std::string& reply_to, const Reply& reply) {
+    constexpr std::size_t kHeaderRoom = 4096;
+    const auto limit = bus->max_payload();
+    if (limit > 0 && reply.body.size() + kHeaderRoom > static_cast<std::size_t>(limit)) {
+      auto too_large = error_reply(make_error(
+          Errc::too_large, "the reply is " + std::to_string(reply.body.size()) + " bytes, more than NATS accepts (max_payload " +
+                               std::to_string(limit) + "); ask the tool for less, or raise max_payload on the NATS servers"));
+      ++errors;
+      bus->respond(reply_to, too_large.body, too_large.headers);
+      --in_flight;
+      return;
+    }
     if (!reply.headers.empty()) ++errors;
     if (!bus->respond(reply_to, reply.body, reply.headers))
       spdlog::warn("could not publish a reply to {} ({} bytes)", reply_to, reply.body.size());
@@ -133,8 +147,11 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
   void handle(const bus::Message& msg) {
     const std::string reply_to(msg.reply());
     Route route = parse_route(opts.subjects, msg.subject());
-    if (route.kind == RouteKind::event) {  // a request to an event subject: tell the caller
-      --in_flight;
+    if (route.kind == RouteKind::event) {  // events are published, never requested
+      answer(reply_to, error_reply(make_error(Errc::invalid_request,
+                                              std::string(msg.subject()) + " is an event subject: publish to it without " +
+                                                  "expecting a reply (to register a server, request " +
+                                                  opts.subjects.admin("put") + ")")));
       return;
     }
     if (route.kind == RouteKind::invalid) {
@@ -295,6 +312,7 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
 
   void apply_event(const bus::Message& msg) {
     const std::string subject(msg.subject());
+    if (!msg.reply().empty()) return;  // a request to an event subject is refused, not applied
     Json body = Json::parse(msg.data(), nullptr, false);
     if (body.is_discarded() || !body.is_object()) {
       spdlog::warn("ignored an event on {} that is not a JSON object", subject);
@@ -383,7 +401,9 @@ void Manager::shutdown(std::chrono::milliseconds drain_timeout) {
   impl_->events_sub.reset();
   std::promise<void> stopped;
   auto future = stopped.get_future();
-  impl_->stop_all([&stopped] { stopped.set_value(); });
+  // The drain budget is shared: pools get what is left of it, not a fresh one each.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  impl_->stop_all([&stopped] { stopped.set_value(); }, std::max(left, std::chrono::milliseconds(0)));
   future.wait();
   impl_->requests_sub.reset();
 }

@@ -31,6 +31,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
     Done done;
     Clock::time_point deadline;
     bool session_reset = false;
+    std::chrono::milliseconds timeout{0};  // as the caller asked, for messages
   };
   enum class State { starting, ready, dead };
   // One MCP session: a shared member of the pool, or the isolated session of one session_id.
@@ -437,8 +438,11 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
     if (o.timeout.count() <= 0) o.timeout = 1ms;
     o.on_progress = std::move(p.req.on_progress);
     std::weak_ptr<Impl> weak = weak_from_this();
+    std::string timeout_message = server() + ": call to '" + p.req.tool + "' timed out after " +
+                                  std::to_string(p.timeout.count()) + " ms";
     m->session->call_tool(std::move(p.req.tool), std::move(p.req.arguments), std::move(o),
-                          [weak, m, done = std::move(p.done), reset = p.session_reset](Result<Json> r) {
+                          [weak, m, done = std::move(p.done), reset = p.session_reset,
+                           timeout_message = std::move(timeout_message)](Result<Json> r) {
                             // Free the slot before the caller hears, so a caller that calls again
                             // at once finds it free; then answer straight from the session's strand.
                             --m->in_flight;
@@ -446,6 +450,9 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
                             if (self) --self->st_in_flight;
                             if (r.ok()) {
                               done(CallResult{std::move(r).value(), reset});
+                            } else if (r.error().code == Errc::timeout) {
+                              // The session saw what was left of the deadline; say what the caller asked for.
+                              done(make_error(Errc::timeout, timeout_message));
                             } else {
                               done(r.error());
                             }
@@ -559,7 +566,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   }
 
   // --- close ---------------------------------------------------------------------------------
-  void begin_close(std::function<void()> done) {
+  void begin_close(std::function<void()> done, std::chrono::milliseconds drain) {
     if (done) close_waiters.push_back(std::move(done));
     if (closed) {
       finish_close();
@@ -569,7 +576,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
     closing = true;
     restart_timer.cancel();
     fail_tools(make_error(Errc::unavailable, server() + " is shutting down"));
-    drain_timer.expires_after(opts.drain_timeout);
+    drain_timer.expires_after(drain);
     drain_timer.async_wait([self = shared_from_this()](const std::error_code& ec) {
       if (ec) return;
       if (self->st_in_flight.load() > 0 || !self->queue.empty())
@@ -634,7 +641,7 @@ std::shared_ptr<SessionPool> SessionPool::create(io::Loop& loop, PoolOptions opt
 SessionPool::~SessionPool() {
   // Sessions not closed by close() stop with their transports (which kill their processes).
   if (impl_) asio::post(impl_->strand, [impl = impl_] {
-      if (!impl->closing) impl->begin_close({});
+      if (!impl->closing) impl->begin_close({}, impl->opts.drain_timeout);
     });
 }
 
@@ -646,7 +653,7 @@ void SessionPool::start() {
 
 void SessionPool::call(CallRequest request, std::function<void(Result<CallResult>)> done) {
   auto timeout = request.timeout.count() > 0 ? request.timeout : impl_->opts.call_timeout;
-  Impl::Pending p{std::move(request), std::move(done), Clock::now() + timeout, false};
+  Impl::Pending p{std::move(request), std::move(done), Clock::now() + timeout, false, timeout};
   asio::post(impl_->strand, [impl = impl_, p = std::move(p)]() mutable { impl->submit(std::move(p)); });
 }
 
@@ -664,8 +671,9 @@ void SessionPool::list_tools(std::function<void(Result<mcp::Tools>)> done, bool 
   });
 }
 
-void SessionPool::close(std::function<void()> done) {
-  asio::post(impl_->strand, [impl = impl_, done = std::move(done)]() mutable { impl->begin_close(std::move(done)); });
+void SessionPool::close(std::function<void()> done, std::optional<std::chrono::milliseconds> drain) {
+  auto d = drain.value_or(impl_->opts.drain_timeout);
+  asio::post(impl_->strand, [impl = impl_, done = std::move(done), d]() mutable { impl->begin_close(std::move(done), d); });
 }
 
 PoolStats SessionPool::stats() const {

@@ -90,8 +90,9 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
   void call(CallRequest request, std::function<void(Result<CallResult>)> done);
   // The server's tools (all pages), from the cache when fresh.
   void list_tools(std::function<void(Result<mcp::Tools>)> done, bool refresh = false);
-  // Stops taking calls, lets in-flight ones finish (up to drain_timeout), stops every session.
-  void close(std::function<void()> done = {});
+  // Stops taking calls, lets in-flight ones finish (up to `drain`, by default the pool's
+  // drain_timeout; calls still running then fail with `cancelled`), stops every session.
+  void close(std::function<void()> done = {}, std::optional<std::chrono::milliseconds> drain = std::nullopt);
 
   PoolStats stats() const;
   const PoolOptions& options() const;

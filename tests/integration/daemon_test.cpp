@@ -272,3 +272,13 @@ TEST_CASE("SIGTERM while slow calls are in flight: all complete and no child sur
   for (int pid : pids) CHECK_FALSE(transport::process_alive(pid));
   n.daemon.reset();
 }
+
+TEST_CASE("deleting a server cancels the calls still running after the drain timeout") {
+  Node n("[defaults]\ndrain_timeout_ms = 300\n");
+  auto slow = std::async(std::launch::async, [&] { return n.call("fake", {{"tool", "sleep"}, {"args", {{"ms", 10000}}}}); });
+  REQUIRE(wait_until([&] { return n.daemon->log().find("sleeping 10000 ms") != std::string::npos; }));
+  auto start = std::chrono::steady_clock::now();
+  CHECK(n.request("mcp.admin.servers.delete", R"({"name":"fake"})").body["deleted"] == "fake");
+  check_error(slow.get(), "cancelled", "cancelled");
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+}

@@ -1,0 +1,145 @@
+// The command table of mcpctl: every command's name, options, help text and function. main()
+// parses, dispatches and prints help from these rows only, so a command is added here.
+#include "commands.hpp"
+
+#include <array>
+
+namespace mcpd::mcpctl {
+namespace {
+
+constexpr OptionSpec kGlobalOptions[] = {
+    {"nats", 0, "URL", "NATS server URL(s), comma-separated\n(default: $MCPD_NATS_URL, else nats://127.0.0.1:4222)"},
+    {"creds", 0, "FILE", "NATS user credentials file (default: $MCPD_NATS_CREDS)"},
+    {"prefix", 0, "PREFIX", "subject prefix of the mcpd cluster (default: mcp)"},
+    {"timeout", 0, "MS", "how long to wait for mcpd's reply, in milliseconds\n(default: 10000; for call: its --timeout + 5000, else 35000)"},
+    {"json", 0, {}, "print mcpd's reply as JSON, as it was sent, instead of text"},
+    {"verbose", 'v', {}, "log NATS connection events to stderr"},
+    {"help", 'h', {}, "show help (after a command: that command's help)"},
+    {"version", 0, {}, "print mcpctl's version"},
+};
+
+constexpr OptionSpec kServerAddOptions[] = {
+    {"command", 0, "CMD", "program to start and talk to over stdio (searched on the\ndaemon's PATH; e.g. npx, /usr/local/bin/my-server)"},
+    {"arg", 0, "ARG", "one argument for --command; repeat for more\n(or put them after '--' at the end)", true},
+    {"env", 0, "K=V", "environment variable of the process; V may say ${VAR}, taken\nfrom the daemon's environment when it starts the process", true},
+    {"cwd", 0, "DIR", "working directory of the process (an absolute path)"},
+    {"inherit-env", 0, {}, "give the process the daemon's whole environment\n(default: PATH, HOME, USER, LANG, TZ and a few more, plus --env)"},
+    {"url", 0, "URL", "address of a remote MCP server (http:// or https://)"},
+    {"transport", 0, "T", "http (Streamable HTTP; the default with --url) or sse"},
+    {"header", 0, "K=V", "HTTP header sent with every request ('K: V' works too);\nV may say ${VAR}", true},
+    {"token-env", 0, "VAR", "bearer token: read from environment variable VAR on each node"},
+    {"token-file", 0, "PATH", "bearer token: read from file PATH (absolute) on each node"},
+    {"min-sessions", 0, "N", "sessions kept open even when idle (default 1)"},
+    {"max-sessions", 0, "N", "most shared sessions at once (default 4)"},
+    {"isolation", 0, "MODE", "session (default): each --session ID of `call` gets an MCP\nsession of its own; shared: calls with an ID stick to one\nof the shared sessions"},
+    {"call-timeout-ms", 0, "N", "deadline of a tool call unless the caller sets one (default 30000)"},
+    {"description", 0, "TEXT", "a note for people, shown by `server show`"},
+    {"disabled", 0, {}, "register the server without starting it"},
+    {"file", 0, "FILE", "read the whole MCPServer JSON document from FILE ('-': stdin);\nthe way to set fields without a flag (maxInflightPerSession,\nidleTtlSeconds, ...; see proto-schemas/server.schema.json)"},
+};
+
+constexpr OptionSpec kCallOptions[] = {
+    {"args", 0, "JSON", "the tool's arguments: a JSON object (default {});\n'-' reads it from stdin, @FILE from a file"},
+    {"session", 0, "ID", "session affinity: calls with the same ID reach the same MCP\nsession, so the server's state for it is kept between calls"},
+    {"timeout", 0, "MS", "deadline of this call (default: the server's callTimeoutMs);\nmcpctl waits 5 s longer than that for the reply"},
+    {"format", 0, "F", "compat (default): the text of the result, or its\nstructuredContent; mcp: the whole MCP CallToolResult\n(images, audio and resources summarised unless --json)"},
+};
+
+constexpr std::string_view kServerAddDetails = R"HELP(Registers an MCP server with the cluster, or replaces the definition of one that exists
+(every mcpd node starts or restarts its sessions). The record is checked here with the
+daemon's own rules before anything is sent; a secret never goes on the bus: a token is named
+by --token-env or --token-file, and ${VAR} in --env or --header values is expanded by each
+node from its own environment. Prints "registered NAME (revision N)".
+
+A local server (stdio):  --command CMD [--arg ARG]... [--env K=V]... [--cwd DIR] [--inherit-env]
+A remote server (HTTP):  --url URL [--transport http|sse] [--header K=V]... [--token-env VAR | --token-file PATH]
+
+Examples:
+  mcpctl server add everything --command npx -- -y @modelcontextprotocol/server-everything
+  mcpctl server add files --command npx --arg -y --arg @modelcontextprotocol/server-filesystem --arg /srv/data
+  mcpctl server add github --command github-mcp-server --arg stdio --env 'GITHUB_TOKEN=${GITHUB_TOKEN}'
+  mcpctl server add remote --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN --max-sessions 8
+  mcpctl server add --file server.json
+  mcpctl --json server show files > files.json && mcpctl server add --file files.json
+
+A server document looks like:
+  {"name": "everything", "command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"],
+   "minSessions": 1, "maxSessions": 4, "isolation": "session"}
+)HELP";
+
+constexpr std::string_view kServerRmDetails = R"HELP(Unregisters a server: every node stops its sessions and processes. Prints "deleted NAME".
+
+Example:
+  mcpctl server rm everything
+)HELP";
+
+constexpr std::string_view kServerLsDetails = R"HELP(Lists the registered servers as a table: NAME, TRANSPORT, COMMAND/URL, SESSIONS (min-max),
+ISOLATION, ENABLED and REVISION (the catalog revision of the last change). With --json, the
+full records as mcpd sent them.
+
+Examples:
+  mcpctl server ls
+  mcpctl --json server ls | jq -r '.servers[].name'
+)HELP";
+
+constexpr std::string_view kServerShowDetails = R"HELP(Shows one server's full record, one field a line (the field names are those of the
+MCPServer JSON document that `server add --file` takes).
+
+Examples:
+  mcpctl server show everything
+  mcpctl server show everything --json > everything.json
+)HELP";
+
+constexpr std::string_view kToolsDetails = R"HELP(Lists the tools a server offers: name and the first line of the description. With --json,
+the full definitions (input and output schemas, annotations) as mcpd sent them.
+
+Examples:
+  mcpctl tools everything
+  mcpctl tools everything --json | jq '.tools[] | select(.name == "echo").inputSchema'
+)HELP";
+
+constexpr std::string_view kCallDetails = R"HELP(Calls one tool and prints its result: text as it is, a JSON result (structuredContent)
+pretty-printed. A tool that reports failure prints its message on stderr and exits 1. When
+a --session's MCP session had to be replaced (its process died), a note on stderr says its
+state is gone. After `call`, --timeout is the call's deadline; before it (mcpctl --timeout MS
+call ...), how long mcpctl waits for the reply.
+
+Examples:
+  mcpctl call everything echo --args '{"message": "hello"}'
+  mcpctl call everything get-sum --args '{"a": 2, "b": 3}'
+  mcpctl call memory read_graph --session agent-42
+  mcpctl call everything get-tiny-image --format mcp
+  echo '{"message": "from stdin"}' | mcpctl call everything echo --args -
+  mcpctl call slow work --timeout 120000
+)HELP";
+
+constexpr Command kCommands[] = {
+    {"server add", "NAME (--command CMD ... | --url URL ...) [options]\n[NAME] --file FILE", "NAME --command CMD | --url URL",
+     "register an MCP server, or replace its definition", kServerAddOptions, kServerAddDetails, 0, 1, true,
+     run_server_add},
+    {"server rm", "NAME", "NAME", "unregister a server and stop its sessions", {}, kServerRmDetails, 1, 1, false,
+     run_server_rm},
+    {"server ls", "", "", "list the registered servers", {}, kServerLsDetails, 0, 0, false, run_server_ls},
+    {"server show", "NAME", "NAME", "show a server's full record", {}, kServerShowDetails, 1, 1, false, run_server_show},
+    {"tools", "NAME", "NAME", "list a server's tools", {}, kToolsDetails, 1, 1, false, run_tools},
+    {"call", "NAME TOOL [--args JSON] [--session ID] [--timeout MS] [--format compat|mcp]", "NAME TOOL [--args JSON]",
+     "call a tool and print its result", kCallOptions, kCallDetails, 2, 2, false, run_call},
+};
+
+constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kAliases = {{
+    {"server list", "server ls"},
+    {"server get", "server show"},
+    {"server put", "server add"},
+    {"server remove", "server rm"},
+    {"server delete", "server rm"},
+    {"list-tools", "tools"},
+    {"execute", "call"},
+}};
+
+}  // namespace
+
+std::span<const Command> command_table() { return kCommands; }
+std::span<const std::pair<std::string_view, std::string_view>> command_aliases() { return kAliases; }
+std::span<const OptionSpec> global_options() { return kGlobalOptions; }
+
+}  // namespace mcpd::mcpctl

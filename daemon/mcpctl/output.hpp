@@ -1,0 +1,64 @@
+// How mcpctl shows things to a person: aligned tables, "key: value" records, pretty JSON, and
+// tool results (raw text, or a summary for images, audio and resources). Nothing here talks to
+// NATS; everything writes to the stream it is given.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstddef>
+#include <iosfwd>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mcpd::mcpctl {
+
+using Json = nlohmann::json;
+
+// Columns separated by two spaces, a header row first. When `max_width` is non-zero (a
+// terminal's width) the last column is cut to fit it, with "...".
+class Table {
+ public:
+  explicit Table(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+  void print(std::ostream& out, std::size_t max_width = 0) const;
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// One "key: value" record; a value with several lines continues under the value column.
+using Record = std::vector<std::pair<std::string, std::string>>;
+void print_record(std::ostream& out, const Record& record);
+
+// JSON indented by two, invalid UTF-8 replaced rather than thrown on.
+std::string pretty(const Json& j);
+// The body of a reply exactly as mcpd sent it (member order kept), indented by two.
+std::string pretty_verbatim(const std::string& raw);
+
+// A JSON parse error without nlohmann's "[json.exception.parse_error.101] " prefix.
+std::string parse_problem(const Json::parse_error& e);
+
+// The width of stdout's terminal, or 0 when stdout is not a terminal.
+std::size_t terminal_width();
+
+// Words joined with spaces, each quoted for a POSIX shell where it needs it.
+std::string shell_join(const std::vector<std::string>& words);
+std::string shell_quote(std::string_view word);
+// The text before the first line break, without trailing spaces.
+std::string first_line(std::string_view text);
+// Cut to `width` characters (UTF-8 code points), ending in "..." when cut.
+std::string truncate(std::string_view text, std::size_t width);
+// Display width of UTF-8 text, counted in code points.
+std::size_t display_width(std::string_view text);
+
+// A tool's result as `call` prints it. compat: a string raw, anything else as pretty JSON.
+// mcp (a whole CallToolResult): text content as text, other content summarised one line each
+// ("[image image/png, 1234 bytes base64]"), structuredContent only when there is no content.
+void print_tool_result(std::ostream& out, const Json& result, bool mcp_format);
+// One non-text content block summarised on one line.
+std::string summarize_content(const Json& block);
+
+}  // namespace mcpd::mcpctl

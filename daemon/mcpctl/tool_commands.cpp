@@ -1,0 +1,106 @@
+// mcpctl tools | call: a server's tool list (<prefix>.<name>.list-tools) and one tool call
+// (<prefix>.<name>.execute), with the result printed for a person.
+#include "commands.hpp"
+
+#include "catalog/server_config.hpp"
+#include "output.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+
+namespace mcpd::mcpctl {
+namespace {
+
+// The server name becomes a subject token: one with '.', '*', '>' or a space would address
+// other subjects, so it is refused here with the daemon's own message.
+void check_server_name(const std::string& name) {
+  if (std::string why; !catalog::valid_server_name(name, &why)) throw failure("invalid_request: " + why);
+}
+
+Json parse_args_json(const std::string& spec) {
+  std::string text = spec;
+  std::string from = "--args";
+  if (spec == "-") {
+    text.assign(std::istreambuf_iterator<char>(std::cin), {});
+    from = "--args - (standard input)";
+  } else if (spec.starts_with("@")) {
+    std::ifstream in(spec.substr(1), std::ios::binary);
+    if (!in) throw usage_error("--args " + spec + ": cannot read " + spec.substr(1) + ": " + std::strerror(errno));
+    text.assign(std::istreambuf_iterator<char>(in), {});
+    from = "--args " + spec;
+  }
+  Json j;
+  try {
+    j = Json::parse(text);
+  } catch (const Json::parse_error& e) {
+    throw usage_error(from + " is not valid JSON (" + parse_problem(e) + "); write an object like '{\"message\": \"hi\"}'");
+  }
+  if (!j.is_object())
+    throw usage_error(from + " must be a JSON object (the tool's named arguments) like '{\"message\": \"hi\"}', got " +
+                      std::string(j.type_name()));
+  return j;
+}
+
+}  // namespace
+
+Json tool_request(const ParsedArgs& args) {
+  Json req = {{"tool", args.operands.at(1)}, {"args", Json::object()}};
+  if (auto a = args.get("args")) req["args"] = parse_args_json(*a);
+  if (auto s = args.get("session")) {
+    if (s->empty()) throw usage_error("--session needs a non-empty ID");
+    req["session_id"] = *s;
+  }
+  if (auto t = args.get("timeout")) req["timeout_ms"] = parse_int_option("timeout", *t, 1, 3'600'000);
+  if (auto f = args.get("format")) {
+    if (*f != "compat" && *f != "mcp") throw usage_error("--format: expected compat or mcp, got '" + *f + "'");
+    req["format"] = *f;
+  }
+  return req;
+}
+
+int run_tools(Invocation& inv) {
+  const std::string& name = inv.args().operands[0];
+  check_server_name(name);
+  Reply reply = inv.ask(inv.subjects().list_tools(name), Json::object());
+  if (inv.global().json) return 0;
+  auto it = reply.body.find("tools");
+  if (it == reply.body.end() || !it->is_array() || it->empty()) {
+    std::cout << name << " has no tools\n";
+    return 0;
+  }
+  Table table({"NAME", "DESCRIPTION"});
+  for (const auto& tool : *it) {
+    if (!tool.is_object()) continue;
+    std::string description = tool.value("description", std::string());
+    if (description.empty()) description = tool.value("title", std::string());
+    table.add({tool.value("name", std::string("?")), first_line(description)});
+  }
+  table.print(std::cout, terminal_width());
+  return 0;
+}
+
+int run_call(Invocation& inv) {
+  const std::string& name = inv.args().operands[0];
+  check_server_name(name);
+  Json req = tool_request(inv.args());
+  // Wait a little longer than the call may take, so that the daemon's timeout reply arrives.
+  std::chrono::milliseconds wait = kDefaultCallTimeout;
+  if (req.contains("timeout_ms")) wait = std::chrono::milliseconds(req["timeout_ms"].get<std::int64_t>() + 5'000);
+  Reply reply = inv.ask(inv.subjects().execute(name), req, wait);
+  if (inv.global().json) return 0;
+  auto result = reply.body.find("result");
+  const Json shown = result == reply.body.end() ? Json() : *result;
+  const bool mcp_format = req.value("format", "") == "mcp";
+  if (!mcp_format && shown.is_string() && shown.get_ref<const std::string&>().empty()) {
+    // compat keeps only text: an image-only result arrives as "".
+    std::cerr << "note: the result has no text (--format mcp shows all of its content)\n";
+    return 0;
+  }
+  print_tool_result(std::cout, shown, mcp_format);
+  return 0;
+}
+
+}  // namespace mcpd::mcpctl
