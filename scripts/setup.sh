@@ -43,10 +43,13 @@ if [ ! -f "$VALIJSON_DIR/usr/include/valijson/validator.hpp" ] && [ ! -f /usr/in
   rm -rf "$tmp"
 fi
 
-if [ ! -d tests/node_modules/@modelcontextprotocol/server-everything ] ||
-   [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; then
-  echo "==> installing the pinned npm MCP servers (tests/package-lock.json)"
-  npm ci --prefix tests --no-audit --no-fund --loglevel=error
-else
-  echo "==> npm MCP servers: present"
-fi
+# The pinned npm MCP servers: tests/ for the test suite, deploy/example-servers/ for the quick start.
+for dir in tests deploy/example-servers; do
+  if [ ! -d "$dir/node_modules/@modelcontextprotocol/server-everything" ] ||
+     [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    echo "==> installing the pinned npm MCP servers ($dir/package-lock.json)"
+    npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  else
+    echo "==> npm MCP servers in $dir: present"
+  fi
+done

@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <future>
 #include <fstream>
 #include <set>
@@ -281,4 +283,36 @@ TEST_CASE("deleting a server cancels the calls still running after the drain tim
   CHECK(n.request("mcp.admin.servers.delete", R"({"name":"fake"})").body["deleted"] == "fake");
   check_error(slow.get(), "cancelled", "cancelled");
   CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("mcpd tells systemd when it is serving and when it stops") {
+  TempDir dir;
+  const std::string path = (dir.path() / "notify.sock").string();
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  std::string received;
+  {
+    Node n;
+    ::unsetenv("NOTIFY_SOCKET");
+    auto read_all = [&] {
+      char buf[512];
+      for (;;) {
+        ssize_t k = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (k <= 0) break;
+        received.append(buf, static_cast<std::size_t>(k)).push_back('\n');
+      }
+      return received;
+    };
+    CHECK(wait_until([&] { return read_all().find("READY=1") != std::string::npos; }));
+    n.daemon->signal(SIGTERM);
+    CHECK(n.daemon->wait_exit() == 0);
+    CHECK(wait_until([&] { return read_all().find("STOPPING=1") != std::string::npos; }));
+  }
+  ::close(fd);
+  CHECK_THAT(received, Catch::Contains("STATUS=serving"));
 }
