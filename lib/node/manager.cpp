@@ -1,5 +1,6 @@
 #include "node/manager.hpp"
 
+#include "node/discovery.hpp"
 #include "node/replies.hpp"
 #include "schema/schema.hpp"
 
@@ -8,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
+#include <array>
 #include <thread>
 
 namespace mcpd::node {
@@ -35,7 +37,80 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
 
   std::atomic<int> in_flight{0};
   std::atomic<std::uint64_t> requests{0}, errors{0};
-  std::atomic<bool> accepting{true};
+
+  // Per-endpoint counters for $SRV.STATS.
+  enum Endpoint { ep_execute, ep_list_tools, ep_admin, ep_count };
+  struct Counters {
+    std::atomic<std::uint64_t> requests{0}, errors{0};
+    std::atomic<std::int64_t> processing_ns{0};
+    std::mutex mu;
+    std::string last_error;
+  };
+  std::array<Counters, ep_count> counters;
+
+  // Where and when a request came in: its reply subject, its endpoint, its arrival.
+  struct Ctx {
+    std::string subject;
+    Endpoint endpoint;
+    Clock::time_point start;
+  };
+
+  static Endpoint endpoint_of(RouteKind k) {
+    switch (k) {
+      case RouteKind::execute: return ep_execute;
+      case RouteKind::list_tools: return ep_list_tools;
+      default: return ep_admin;
+    }
+  }
+
+  void count(const Ctx& ctx, const Reply* error) {
+    auto& c = counters[ctx.endpoint];
+    ++c.requests;
+    c.processing_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - ctx.start).count();
+    if (error) {
+      ++c.errors;
+      std::lock_guard lock(c.mu);
+      for (const auto& [k, v] : error->headers)
+        if (k == "Nats-Service-Error") c.last_error = v;
+    }
+  }
+
+  std::vector<EndpointStats> endpoint_stats() {
+    const std::string& p = opts.subjects.prefix;
+    const std::pair<const char*, std::string> names[] = {
+        {"execute", p + ".*.execute"}, {"list-tools", p + ".*.list-tools"}, {"admin", p + ".admin.servers.*"}};
+    std::vector<EndpointStats> out;
+    for (int i = 0; i < ep_count; ++i) {
+      EndpointStats e;
+      e.name = names[i].first;
+      e.subject = names[i].second;
+      e.queue_group = opts.queue_group;
+      e.requests = counters[i].requests;
+      e.errors = counters[i].errors;
+      e.processing_time = std::chrono::nanoseconds(counters[i].processing_ns.load());
+      std::lock_guard lock(counters[i].mu);
+      e.last_error = counters[i].last_error;
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+
+  // What this node runs: per server, its sessions and load (the data of $SRV.STATS).
+  Json status() {
+    Json servers = Json::object();
+    std::lock_guard lock(mu);
+    for (const auto& [name, w] : workers) {
+      auto s = w.pool->stats();
+      servers[name] = {{"revision", w.config.revision},  {"sessions_ready", s.sessions_ready},
+                       {"sessions_starting", s.sessions_starting}, {"isolated_sessions", s.isolated_sessions},
+                       {"in_flight", s.in_flight},         {"queued", s.queued},
+                       {"calls", s.calls},                 {"restarts", s.restarts},
+                       {"circuit", pool::to_string(s.circuit)}, {"last_error", s.last_error}};
+    }
+    return {{"node", opts.node_id}, {"in_flight", in_flight.load()}, {"servers", std::move(servers)}};
+  }
+
+  std::unique_ptr<Discovery> discovery;
 
   // --- workers -------------------------------------------------------------------------------
   void start_worker(const catalog::ServerConfig& config) {
@@ -126,7 +201,7 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
 
   // Publishes the answer to a request and closes its accounting. A reply NATS would refuse
   // (over max_payload) becomes a too_large error, so the caller is never left waiting.
-  void answer(const std::string& reply_to, const Reply& reply) {
+  void answer(const Ctx& reply_to, const Reply& reply) {
     constexpr std::size_t kHeaderRoom = 4096;
     const auto limit = bus->max_payload();
     if (limit > 0 && reply.body.size() + kHeaderRoom > static_cast<std::size_t>(limit)) {
@@ -134,19 +209,21 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
           Errc::too_large, "the reply is " + std::to_string(reply.body.size()) + " bytes, more than NATS accepts (max_payload " +
                                std::to_string(limit) + "); ask the tool for less, or raise max_payload on the NATS servers"));
       ++errors;
-      bus->respond(reply_to, too_large.body, too_large.headers);
+      bus->respond(reply_to.subject, too_large.body, too_large.headers);
+      count(reply_to, &too_large);
       --in_flight;
       return;
     }
     if (!reply.headers.empty()) ++errors;
-    if (!bus->respond(reply_to, reply.body, reply.headers))
-      spdlog::warn("could not publish a reply to {} ({} bytes)", reply_to, reply.body.size());
+    if (!bus->respond(reply_to.subject, reply.body, reply.headers))
+      spdlog::warn("could not publish a reply to {} ({} bytes)", reply_to.subject, reply.body.size());
+    count(reply_to, reply.headers.empty() ? nullptr : &reply);
     --in_flight;
   }
 
   void handle(const bus::Message& msg) {
-    const std::string reply_to(msg.reply());
     Route route = parse_route(opts.subjects, msg.subject());
+    const Ctx reply_to{std::string(msg.reply()), endpoint_of(route.kind), Clock::now()};
     if (route.kind == RouteKind::event) {  // events are published, never requested
       answer(reply_to, error_reply(make_error(Errc::invalid_request,
                                               std::string(msg.subject()) + " is an event subject: publish to it without " +
@@ -216,7 +293,7 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
                                                  " (list them with: mcpctl server ls)");
   }
 
-  void execute(const std::string& server, Json body, const std::string& reply_to) {
+  void execute(const std::string& server, Json body, const Ctx& reply_to) {
     std::optional<std::string> request_id;
     if (auto it = body.find("request_id"); it != body.end() && it->is_string()) request_id = it->get<std::string>();
     Json extra = Json::object();
@@ -242,7 +319,7 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  void list_tools(const std::string& server, const std::string& reply_to) {
+  void list_tools(const std::string& server, const Ctx& reply_to) {
     auto p = find(server);
     if (!p) {
       answer(reply_to, error_reply(unknown_server(server), Json{{"tools", Json::array()}}));
@@ -361,9 +438,12 @@ Manager::Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, 
     : impl_(std::make_shared<Impl>(std::move(options), loop, store, std::move(bus))) {}
 
 Manager::~Manager() {
+  impl_->discovery.reset();
   impl_->requests_sub.reset();
   impl_->events_sub.reset();
 }
+
+nlohmann::json Manager::status() const { return impl_->status(); }
 
 std::optional<Error> Manager::start() {
   if (auto err = schema::self_check()) return err;
@@ -382,6 +462,14 @@ std::optional<Error> Manager::start() {
                                         });
   if (!requests.ok()) return requests.error();
   impl_->requests_sub = std::move(requests).value();
+  DiscoveryInfo info;
+  info.id = impl_->opts.node_id;
+  info.version = impl_->opts.version;
+  info.description = "MCP session pools over NATS: " + impl_->opts.subjects.prefix + ".<server>.execute";
+  info.endpoints = [weak] { auto self = weak.lock(); return self ? self->endpoint_stats() : std::vector<EndpointStats>{}; };
+  info.data = [weak] { auto self = weak.lock(); return self ? self->status() : Json::object(); };
+  impl_->discovery = std::make_unique<Discovery>(std::move(info));
+  if (auto err = impl_->discovery->start(*impl_->bus)) return err;
   return std::nullopt;
 }
 

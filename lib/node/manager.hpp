@@ -15,6 +15,8 @@
 #include "node/subjects.hpp"
 #include "pool/session_pool.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -31,6 +33,7 @@ struct ManagerOptions {
   std::string node_id;
   Subjects subjects;
   std::string queue_group = "mcpd";
+  std::string version = "0.1.0";
   std::size_t max_request_bytes = 1u << 20;  // larger bodies are refused with too_large
   PoolDefaults pool_defaults;
 };
@@ -67,6 +70,8 @@ class Manager {
   void shutdown(std::chrono::milliseconds drain_timeout);
 
   ManagerStats stats() const;
+  // Per server: sessions, in-flight, queued, circuit, last error (also in $SRV.STATS data).
+  nlohmann::json status() const;
   std::vector<std::string> running_servers() const;
   std::shared_ptr<pool::SessionPool> find_pool(const std::string& name) const;
 

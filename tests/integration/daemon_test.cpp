@@ -316,3 +316,27 @@ TEST_CASE("mcpd tells systemd when it is serving and when it stops") {
   ::close(fd);
   CHECK_THAT(received, Catch::Contains("STATUS=serving"));
 }
+
+TEST_CASE("each node answers the NATS service-discovery protocol with its servers and counters") {
+  Node n;
+  REQUIRE(n.text("fake", {{"tool", "echo"}, {"args", {{"message", "count me"}}}}) == "count me");
+  for (const char* subject : {"$SRV.PING", "$SRV.PING.mcpd", "$SRV.PING.mcpd.test-node"}) {
+    auto ping = n.request(subject, "");
+    CHECK(ping.body["type"] == "io.nats.micro.v1.ping_response");
+    CHECK(ping.body["name"] == "mcpd");
+    CHECK(ping.body["id"] == "test-node");
+  }
+  auto info = n.request("$SRV.INFO.mcpd", "");
+  CHECK(info.body["type"] == "io.nats.micro.v1.info_response");
+  std::set<std::string> endpoints;
+  for (auto& e : info.body["endpoints"]) endpoints.insert(e["subject"].get<std::string>());
+  CHECK(endpoints.count("mcp.*.execute") == 1);
+  auto stats = n.request("$SRV.STATS.mcpd.test-node", "");
+  CHECK(stats.body["type"] == "io.nats.micro.v1.stats_response");
+  bool counted = false;
+  for (auto& e : stats.body["endpoints"])
+    if (e["name"] == "execute") counted = e["num_requests"].get<int>() >= 1;
+  CHECK(counted);
+  CHECK(stats.body["data"]["servers"]["fake"]["sessions_ready"].get<int>() >= 1);
+  CHECK(stats.body["data"]["servers"]["broken"]["sessions_ready"] == 0);
+}
