@@ -184,10 +184,10 @@ void RawPipeClient::write_some() {
   // EAGAIN: the pipe is full, poll says when. EPIPE: the server died; the read side sees EOF.
   if (n <= 0) return;
   written_ += static_cast<std::size_t>(n);
-  // Drop what was sent only once it is all sent: erasing a 64 KB prefix of a many-MB outbox
-  // per write would make big payloads quadratic.
-  if (written_ == outbox_.size()) {
-    outbox_.clear();
+  // Drop the sent prefix only once it is most of the outbox: erasing 64 KB off the front of a
+  // many-MB outbox on every write would make big payloads quadratic.
+  if (written_ * 2 >= outbox_.size()) {
+    outbox_.erase(0, written_);
     written_ = 0;
   }
 }

@@ -12,13 +12,16 @@ Client& Invocation::client() {
   return *client_;
 }
 
-Reply Invocation::ask(const std::string& subject, const Json& body, std::chrono::milliseconds fallback) {
+Reply Invocation::ask(const std::string& subject, const Json& body, std::chrono::milliseconds fallback,
+                      bool echo_json) {
   const auto timeout = global_.timeout.value_or(fallback);
   Reply reply = client().request(subject, body.dump(-1, ' ', false, Json::error_handler_t::replace), timeout);
-  if (global_.json) std::cout << pretty_verbatim(reply.raw) << '\n';
+  auto e = reply.body.find("error");
+  const bool is_error = e != reply.body.end() && !e->is_null();
+  if (global_.json && (echo_json || is_error)) std::cout << pretty_verbatim(reply.raw) << '\n';
   if (reply.body.value("session_reset", false))
     std::cerr << "note: the session was reset (its previous state is gone)\n";
-  if (auto e = reply.body.find("error"); e != reply.body.end() && !e->is_null()) {
+  if (is_error) {
     const std::string message = e->is_string() ? e->get<std::string>() : e->dump();
     auto c = reply.body.find("code");
     const std::string code = c != reply.body.end() && c->is_string() ? c->get<std::string>() : "error";
@@ -27,6 +30,11 @@ Reply Invocation::ask(const std::string& subject, const Json& body, std::chrono:
     throw failure(code + ":" + (message.find('\n') == std::string::npos ? " " : "\n") + message);
   }
   return reply;
+}
+
+std::vector<Reply> Invocation::gather(const std::string& subject, std::string_view body,
+                                      std::chrono::milliseconds window, std::size_t max) {
+  return client().gather(subject, body, window, max);
 }
 
 }  // namespace mcpd::mcpctl

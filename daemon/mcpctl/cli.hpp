@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mcpd::mcpctl {
 
@@ -37,9 +38,16 @@ class Invocation {
   node::Subjects subjects() const { return node::Subjects{global_.prefix}; }
 
   // Sends `body` to `subject` and returns mcpd's reply (timeout: --timeout, else `fallback`).
-  // With --json the reply is printed verbatim here. An error reply ({"error", "code"}) is
-  // reported on stderr as "mcpctl: <code>: <error>" and ends the command with status 1.
-  Reply ask(const std::string& subject, const Json& body, std::chrono::milliseconds fallback = kDefaultTimeout);
+  // With --json the reply is printed verbatim here (with `echo_json` false only an error reply
+  // is: the command prints a good one itself, combined with more). An error reply ({"error",
+  // "code"}) is reported on stderr as "mcpctl: <code>: <error>" and ends the command with status 1.
+  Reply ask(const std::string& subject, const Json& body, std::chrono::milliseconds fallback = kDefaultTimeout,
+            bool echo_json = true);
+
+  // Publishes `body` once to `subject` and returns every reply that arrives within `window`
+  // (Client::gather: at most `max` if non-zero; empty when nobody answered). Prints nothing.
+  std::vector<Reply> gather(const std::string& subject, std::string_view body,
+                            std::chrono::milliseconds window = kDefaultGatherWindow, std::size_t max = 0);
 
  private:
   Client& client();

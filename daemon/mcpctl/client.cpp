@@ -3,6 +3,11 @@
 
 #include "args.hpp"
 
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <mutex>
+
 namespace mcpd::mcpctl {
 
 std::unique_ptr<Client> Client::connect(const ConnectOptions& options) {
@@ -52,6 +57,52 @@ Reply Client::request(const std::string& subject, const std::string& body, std::
                   shown);
   }
   return out;
+}
+
+std::vector<Reply> Client::gather(const std::string& subject, std::string_view body, std::chrono::milliseconds window,
+                                  std::size_t max) {
+  // Filled on nats.c's delivery thread, read here; shared so that a late handler never outlives it.
+  struct Inbox {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<Reply> replies;
+    bool no_responders = false;
+  };
+  auto inbox = std::make_shared<Inbox>();
+  const std::string reply_subject = conn_->new_inbox();
+  auto sub = conn_->subscribe(reply_subject, [inbox, subject](bus::Message m) {
+    if (m.data().empty()) {
+      // NATS answers a request nobody serves with an empty message carrying "Status: 503".
+      if (m.header("Status") == "503") {
+        std::lock_guard lock(inbox->mu);
+        inbox->no_responders = true;
+        inbox->cv.notify_all();
+      }
+      return;
+    }
+    Reply r;
+    r.raw = std::string(m.data());
+    r.body = Json::parse(r.raw, nullptr, /*allow_exceptions=*/false);
+    if (r.body.is_discarded() || !r.body.is_object()) {
+      spdlog::debug("ignoring a reply on {} that is not a JSON object: {}", subject, r.raw.substr(0, 200));
+      return;
+    }
+    std::lock_guard lock(inbox->mu);
+    inbox->replies.push_back(std::move(r));
+    inbox->cv.notify_all();
+  });
+  if (!sub.ok()) throw failure("cannot subscribe to " + reply_subject + ": " + sub.error().message);
+  // The subscription goes to the server before the request does (one connection keeps order).
+  if (auto err = conn_->publish(subject, body, {}, reply_subject))
+    throw failure("cannot send to " + subject + ": " + err->message);
+  {
+    std::unique_lock lock(inbox->mu);
+    inbox->cv.wait_for(lock, window, [&] { return inbox->no_responders || (max > 0 && inbox->replies.size() >= max); });
+  }
+  sub.value()->unsubscribe();  // waits for a handler still running; none runs after it
+  std::vector<Reply> replies = std::move(inbox->replies);
+  if (max > 0 && replies.size() > max) replies.resize(max);
+  return replies;
 }
 
 }  // namespace mcpd::mcpctl

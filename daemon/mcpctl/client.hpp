@@ -10,12 +10,18 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace mcpd::mcpctl {
 
 using Json = nlohmann::json;
+
+// How long gather() collects replies unless told otherwise.
+inline constexpr std::chrono::milliseconds kDefaultGatherWindow{500};
 
 struct ConnectOptions {
   std::string url;         // one or more comma-separated NATS URLs
@@ -38,6 +44,15 @@ class Client {
   // Sends `body` to `subject` and waits up to `timeout` for the answer. Throws CliError when
   // there is no answer (no responders, timeout, connection lost) or it is not a JSON object.
   Reply request(const std::string& subject, const std::string& body, std::chrono::milliseconds timeout);
+
+  // Scatter-gather: publishes `body` once to `subject` with a fresh inbox as the reply subject
+  // and collects every reply that arrives within `window` (a subject served without a queue
+  // group, as $SRV.STATS is, gets one reply from each subscriber). Returns early once `max`
+  // replies arrived (0: no limit), or at once when NATS reports that nobody serves the subject.
+  // Nobody answering is not an error: the list is empty. Replies that are not JSON objects are
+  // skipped (logged with -v). Throws CliError only when the request cannot be sent.
+  std::vector<Reply> gather(const std::string& subject, std::string_view body,
+                            std::chrono::milliseconds window = kDefaultGatherWindow, std::size_t max = 0);
 
  private:
   explicit Client(std::shared_ptr<bus::Connection> conn, std::string url)

@@ -45,6 +45,10 @@ constexpr OptionSpec kCallOptions[] = {
     {"format", 0, "F", "compat (default): the text of the result, or its\nstructuredContent; mcp: the whole MCP CallToolResult\n(images, audio and resources summarised unless --json)"},
 };
 
+constexpr OptionSpec kWaitOptions[] = {
+    {"wait", 0, "MS", "how long to collect the nodes' answers, in milliseconds\n(default 500; more on a slow or far NATS)"},
+};
+
 constexpr std::string_view kServerAddDetails = R"HELP(Registers an MCP server with the cluster, or replaces the definition of one that exists
 (every mcpd node starts or restarts its sessions). The record is checked here with the
 daemon's own rules before anything is sent; a secret never goes on the bus: a token is named
@@ -83,11 +87,34 @@ Examples:
 )HELP";
 
 constexpr std::string_view kServerShowDetails = R"HELP(Shows one server's full record, one field a line (the field names are those of the
-MCPServer JSON document that `server add --file` takes).
+MCPServer JSON document that `server add --file` takes), then its health on each live node:
+NODE, SESSIONS (ready, and starting if any), ISOLATED (sessions of --session callers),
+IN-FLIGHT, QUEUED, CIRCUIT (closed: healthy; open: failing, calls refused for a while),
+RESTARTS and LAST ERROR; "not running" for a node that does not run it (disabled, or not yet
+caught up). The health comes from the nodes' NATS service-discovery stats ($SRV.STATS.mcpd),
+collected for --wait ms; if no node answers, only the record is shown, with a note.
+
+With --json: {"server": {...the record...}, "nodes": {"<node>": {...its stats of the server,
+as the node sent them, or null...}}}, which `server add --file` takes back as it is.
 
 Examples:
   mcpctl server show everything
   mcpctl server show everything --json > everything.json
+  mcpctl --json server show everything | jq '.nodes | map_values(.circuit)'
+)HELP";
+
+constexpr std::string_view kNodesDetails = R"HELP(Lists the live mcpd nodes of the cluster: every node answers the NATS service-discovery
+request $SRV.STATS.mcpd by itself, and mcpctl collects the answers for --wait ms. Columns:
+NODE (its [node] id), VERSION, UP (since it started: 3m12s, 2h05m, 4d3h), SERVERS (how many it
+runs), SESSIONS (open MCP sessions: shared and isolated), IN-FLIGHT (requests being handled),
+REQUESTS and ERRORS (since it started, all endpoints). Only nodes under --prefix are listed.
+With --json, the nodes' stats replies (io.nats.micro.v1.stats_response) as an array, as sent.
+Exits 1 when no node answers (none running, another NATS, or another --prefix).
+
+Examples:
+  mcpctl nodes
+  mcpctl nodes --json | jq -r '.[].id'
+  mcpctl --nats nats://10.0.0.5:4222 nodes --wait 2000
 )HELP";
 
 constexpr std::string_view kToolsDetails = R"HELP(Lists the tools a server offers: name and the first line of the description. With --json,
@@ -120,13 +147,16 @@ constexpr Command kCommands[] = {
     {"server rm", "NAME", "NAME", "unregister a server and stop its sessions", {}, kServerRmDetails, 1, 1, false,
      run_server_rm},
     {"server ls", "", "", "list the registered servers", {}, kServerLsDetails, 0, 0, false, run_server_ls},
-    {"server show", "NAME", "NAME", "show a server's full record", {}, kServerShowDetails, 1, 1, false, run_server_show},
+    {"server show", "NAME [--wait MS]", "NAME", "show a server's record and its health on each node", kWaitOptions,
+     kServerShowDetails, 1, 1, false, run_server_show},
+    {"nodes", "[--wait MS]", "", "list the live mcpd nodes and their load", kWaitOptions, kNodesDetails, 0, 0, false,
+     run_nodes},
     {"tools", "NAME", "NAME", "list a server's tools", {}, kToolsDetails, 1, 1, false, run_tools},
     {"call", "NAME TOOL [--args JSON] [--session ID] [--timeout MS] [--format compat|mcp]", "NAME TOOL [--args JSON]",
      "call a tool and print its result", kCallOptions, kCallDetails, 2, 2, false, run_call},
 };
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kAliases = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kAliases = {{
     {"server list", "server ls"},
     {"server get", "server show"},
     {"server put", "server add"},
@@ -134,6 +164,8 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 7> kAliases 
     {"server delete", "server rm"},
     {"list-tools", "tools"},
     {"execute", "call"},
+    {"nodes ls", "nodes"},
+    {"node ls", "nodes"},
 }};
 
 }  // namespace

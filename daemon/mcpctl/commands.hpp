@@ -4,6 +4,11 @@
 #pragma once
 
 #include "cli.hpp"
+#include "output.hpp"
+
+#include <chrono>
+#include <iosfwd>
+#include <vector>
 
 namespace mcpd::mcpctl {
 
@@ -16,6 +21,24 @@ int run_server_show(Invocation& inv);
 // The MCPServer document `server add` sends, built from its arguments (or read from --file):
 // only what was given, so that the daemon's own defaults apply to the rest. Not yet validated.
 Json server_document(const ParsedArgs& args);
+
+// node_commands.cpp
+int run_nodes(Invocation& inv);
+
+// The NATS service-discovery stats subject every mcpd node answers (no queue group).
+inline constexpr std::string_view kStatsSubject = "$SRV.STATS.mcpd";
+
+// --wait MS: how long to gather the nodes' answers (default 500 ms); a usage error if invalid.
+std::chrono::milliseconds gather_window(const Invocation& inv);
+// The stats reply of every live node of the cluster (--prefix), sorted by node id, gathered for
+// `window`; empty when no node answered.
+std::vector<Reply> node_stats(Invocation& inv, std::chrono::milliseconds window);
+std::string node_id(const Reply& stats);
+// Server `name` on each of those nodes (its data.servers entry), for `server show`: a table
+// NODE, SESSIONS, ... ("not running" where it does not run), or for --json an object keyed by
+// node id holding each entry as sent (null where it does not run).
+void print_server_health(std::ostream& out, const std::string& name, const std::vector<Reply>& nodes);
+OrderedJson server_health_json(const std::string& name, const std::vector<Reply>& nodes);
 
 // tool_commands.cpp
 int run_tools(Invocation& inv);

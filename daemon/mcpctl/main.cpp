@@ -32,13 +32,15 @@ Examples:
   mcpctl server add everything --command npx -- -y @modelcontextprotocol/server-everything
   mcpctl server add remote --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN
   mcpctl server ls
+  mcpctl nodes
+  mcpctl server show everything
   mcpctl tools everything
   mcpctl call everything echo --args '{"message": "hello"}'
   mcpctl --nats nats://10.0.0.5:4222 --json server show everything
 
 Exit status: 0 done; 1 the request failed (mcpctl: <code>: <message> on stderr, the codes of
 the NATS contract: invalid_request, unknown_tool, tool_error, timeout, unavailable, ...) or
-no mcpd answered; 2 the command line is wrong.
+no mcpd answered (nodes: no node answered); 2 the command line is wrong.
 
 Run 'mcpctl <command> --help' for a command's options and examples.
 )HELP";
@@ -116,7 +118,7 @@ const Command* find_command(std::span<const std::string> args, std::size_t* used
     if (args.size() < 2 || args[1].starts_with("-")) throw usage_error(group + " needs a subcommand: " + subcommands);
     throw usage_error("unknown command '" + group + " " + args[1] + "' (" + group + " commands: " + subcommands + ")");
   }
-  throw usage_error("unknown command '" + group + "' (commands: server, tools, call, help)");
+  throw usage_error("unknown command '" + group + "' (commands: server, nodes, tools, call, help)");
 }
 
 void validate_prefix(const std::string& prefix) {

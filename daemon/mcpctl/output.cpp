@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <ostream>
 
 namespace mcpd::mcpctl {
@@ -28,6 +29,16 @@ std::string truncate(std::string_view text, std::size_t width) {
     }
   }
   return std::string(text.substr(0, i)) + "...";
+}
+
+std::string human_duration(std::chrono::seconds d) {
+  const long long s = std::max<long long>(d.count(), 0);
+  char buf[48];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%llds", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%lldm%02llds", s / 60, s % 60);
+  else if (s < 86400) std::snprintf(buf, sizeof buf, "%lldh%02lldm", s / 3600, s % 3600 / 60);
+  else std::snprintf(buf, sizeof buf, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+  return buf;
 }
 
 std::string first_line(std::string_view text) {
@@ -120,10 +131,17 @@ void print_record(std::ostream& out, const Record& record) {
 
 std::string pretty(const Json& j) { return j.dump(2, ' ', false, Json::error_handler_t::replace); }
 
+std::string pretty(const OrderedJson& j) { return j.dump(2, ' ', false, OrderedJson::error_handler_t::replace); }
+
+OrderedJson parse_ordered(const std::string& raw) {
+  auto ordered = OrderedJson::parse(raw, nullptr, false);
+  return ordered.is_discarded() ? OrderedJson() : ordered;
+}
+
 std::string pretty_verbatim(const std::string& raw) {
-  auto ordered = nlohmann::ordered_json::parse(raw, nullptr, false);
+  auto ordered = OrderedJson::parse(raw, nullptr, false);
   if (ordered.is_discarded()) return raw;
-  return ordered.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return pretty(ordered);
 }
 
 std::string summarize_content(const Json& block) {

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <iosfwd>
 #include <string>
@@ -37,6 +38,11 @@ void print_record(std::ostream& out, const Record& record);
 std::string pretty(const Json& j);
 // The body of a reply exactly as mcpd sent it (member order kept), indented by two.
 std::string pretty_verbatim(const std::string& raw);
+// JSON kept in the order it was sent, to combine several replies into one document: parsed
+// from `raw` (null if it is not JSON), and indented by two.
+using OrderedJson = nlohmann::ordered_json;
+OrderedJson parse_ordered(const std::string& raw);
+std::string pretty(const OrderedJson& j);
 
 // A JSON parse error without nlohmann's "[json.exception.parse_error.101] " prefix.
 std::string parse_problem(const Json::parse_error& e);
@@ -53,6 +59,8 @@ std::string first_line(std::string_view text);
 std::string truncate(std::string_view text, std::size_t width);
 // Display width of UTF-8 text, counted in code points.
 std::size_t display_width(std::string_view text);
+// A duration for a person, two units at most: 45s, 3m12s, 2h05m, 4d3h (negative: 0s).
+std::string human_duration(std::chrono::seconds d);
 
 // A tool's result as `call` prints it. compat: a string raw, anything else as pretty JSON.
 // mcp (a whole CallToolResult): text content as text, other content summarised one line each

@@ -72,8 +72,11 @@ Json document_from_file(const ParsedArgs& args) {
   } catch (const Json::parse_error& e) {
     throw failure(shown + " is not valid JSON: " + parse_problem(e));
   }
-  // What `mcpctl --json server show NAME` prints ({"server": {...}}) is accepted as it is.
-  if (doc.is_object() && doc.size() == 1 && doc.contains("server") && doc["server"].is_object()) doc = doc["server"];
+  // What `mcpctl --json server show NAME` prints ({"server": {...}, "nodes": {...}}) is
+  // accepted as it is: the record is its "server".
+  if (doc.is_object() && doc.contains("server") && doc["server"].is_object() &&
+      doc.size() == (doc.contains("nodes") ? 2u : 1u))
+    doc = doc["server"];
   if (!doc.is_object()) throw failure(shown + ": an MCPServer document is a JSON object, got " + doc.type_name());
   if (!args.operands.empty()) {
     const std::string& name = args.operands[0];
@@ -202,8 +205,24 @@ int run_server_ls(Invocation& inv) {
 }
 
 int run_server_show(Invocation& inv) {
-  Reply reply = inv.ask(inv.subjects().admin("get"), Json{{"name", inv.args().operands[0]}});
-  if (inv.global().json) return 0;
+  const std::string& name = inv.args().operands[0];
+  const auto window = gather_window(inv);
+  Reply reply = inv.ask(inv.subjects().admin("get"), Json{{"name", name}}, kDefaultTimeout, /*echo_json=*/false);
+  // Then how it fares on each node (the record is the cluster's; sessions are each node's own).
+  const std::vector<Reply> nodes = node_stats(inv, window);
+  auto note_no_nodes = [&] {
+    if (nodes.empty())
+      std::cerr << "note: no mcpd node answered " << kStatsSubject << " in time: per-node health unknown\n";
+  };
+  if (inv.global().json) {
+    OrderedJson doc = parse_ordered(reply.raw);
+    OrderedJson out = OrderedJson::object();
+    out["server"] = doc.is_object() && doc.contains("server") ? doc["server"] : doc;
+    out["nodes"] = server_health_json(name, nodes);
+    std::cout << pretty(out) << '\n';
+    note_no_nodes();
+    return 0;
+  }
   const Json& server = reply.body.contains("server") ? reply.body["server"] : reply.body;
   // The fields in the order the docs list them; any this version does not know come last.
   static constexpr std::string_view kOrder[] = {
@@ -222,6 +241,12 @@ int run_server_show(Invocation& inv) {
   for (auto it = server.begin(); it != server.end(); ++it)
     if (!shown.contains(it.key())) record.emplace_back(it.key(), show_value(it.key(), it.value()));
   print_record(std::cout, record);
+  if (!nodes.empty()) {
+    std::cout << "\nper-node health:\n";
+    print_server_health(std::cout, name, nodes);
+  }
+  std::cout.flush();
+  note_no_nodes();
   return 0;
 }
 

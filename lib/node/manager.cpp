@@ -111,6 +111,7 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
   }
 
   std::unique_ptr<Discovery> discovery;
+  const std::string nodes_prefix = opts.subjects.prefix + ".nodes.";
 
   // --- workers -------------------------------------------------------------------------------
   void start_worker(const catalog::ServerConfig& config) {
@@ -193,8 +194,19 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
   // On a NATS delivery thread: take the message and return at once.
   void receive(bus::Message msg) {
     if (msg.reply().empty()) return;  // a publish, not a request: nothing to answer
+    // Node-to-node subjects also match the queue subscription; their own subscribers answer.
+    if (msg.subject().starts_with(nodes_prefix)) return;
     ++in_flight;
     ++requests;
+    // Small tool calls are handled right here (parsing is a few µs and the call itself is
+    // handed to the pool): one thread hop less. Admin requests touch SQLite and big bodies take
+    // a while to parse: those go to the event loop, so this delivery thread stays free.
+    constexpr std::size_t kInlineBytes = 64 * 1024;
+    const std::string_view subject = msg.subject();
+    if (msg.data().size() <= kInlineBytes && (subject.ends_with(".execute") || subject.ends_with(".list-tools"))) {
+      handle(msg);
+      return;
+    }
     auto m = std::make_shared<bus::Message>(std::move(msg));
     asio::post(loop.context(), [self = shared_from_this(), m] { self->handle(*m); });
   }

@@ -3,8 +3,9 @@
 // and applies <prefix>.servers.created / .deleted events from every node by revision, so a late
 // event never undoes a newer change.
 //
-// Requests are taken off the NATS delivery thread at once and handled on the event loop; a
-// reply is published from the call's completion. Nothing here blocks a delivery thread.
+// Small tool calls are parsed on the NATS delivery thread and handed to their pool at once;
+// admin requests and large bodies go to the event loop. A reply is published from the call's
+// completion. Nothing here waits for an MCP round trip on a delivery thread.
 #pragma once
 
 #include "bus/connection.hpp"

@@ -38,6 +38,10 @@ Route parse_route(const Subjects& subjects, std::string_view subject) {
   auto parts = split(subject.substr(head.size()));
   const std::string usage = "use " + subjects.prefix + ".<server>.execute or " + subjects.prefix +
                             ".<server>.list-tools (server names: lowercase letters, digits, '-' and '_')";
+  if (parts[0] == "nodes") {
+    r.kind = RouteKind::node;
+    return r;
+  }
   if (parts.size() == 2 && parts[0] == "servers") {
     r.kind = RouteKind::event;
     return r;

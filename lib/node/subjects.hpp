@@ -5,6 +5,8 @@
 //   <prefix>.<name>.list-tools       tool list            (queue group)
 //   <prefix>.servers.created|deleted catalog events       (every node)
 //   <prefix>.admin.servers.<verb>    admin API            (queue group), verb: put|delete|get|list
+//   <prefix>.nodes.<id>.<name>.execute  a call forwarded to the node that owns its session
+//   <prefix>.nodes.heartbeat         node liveness        (every node)
 #pragma once
 
 #include <string>
@@ -23,6 +25,12 @@ struct Subjects {
   std::string admin(std::string_view verb) const { return prefix + ".admin.servers." + std::string(verb); }
   // Everything under the prefix: one queue subscription serves every request subject.
   std::string all_requests() const { return prefix + ".>"; }
+  // Node-to-node traffic (never served by the queue group): heartbeats and forwarded calls.
+  std::string heartbeat() const { return prefix + ".nodes.heartbeat"; }
+  std::string node_execute(std::string_view node, std::string_view server) const {
+    return prefix + ".nodes." + std::string(node) + "." + std::string(server) + ".execute";
+  }
+  std::string node_requests(std::string_view node) const { return prefix + ".nodes." + std::string(node) + ".>"; }
 };
 
 enum class RouteKind {
@@ -33,6 +41,7 @@ enum class RouteKind {
   admin_get,
   admin_list,
   event,    // <prefix>.servers.*: handled by the event subscription, not as a request
+  node,     // <prefix>.nodes.>: node-to-node traffic, served by node subscriptions only
   invalid,  // a subject under the prefix that means nothing; `problem` says why
 };
 

@@ -1,0 +1,237 @@
+// mcpd_bench_node: a call through mcpd (NATS client → mcpd → MCP server over stdio) beside
+// its two floors, measured in one run against the same server:
+//   nats   raw NATS request–reply to an echo responder in another process (no MCP at all);
+//   stdio  the server driven directly over pipes, pipelined by id (raw_pipe.cpp);
+//   mcpd   NATS requests to mcp.<server>.execute served by a real mcpd child process.
+// `c` callers run closed loops (one call in flight each). Every reply is checked against its
+// request. See bench/README.md.
+
+#include "raw_pipe.hpp"
+#include "workload.hpp"
+
+#include "bus/connection.hpp"
+#include "support/daemon_process.hpp"
+#include "support/nats_server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+namespace mcpd::bench {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Options {
+  std::string server = "fake";             // fake | everything
+  std::size_t payload = 100;
+  std::vector<int> concurrency{1, 16, 64, 256};
+  double seconds = 4;                      // per measurement
+  std::size_t calls = 20000;               // per measurement, at most
+  bool json = false;
+  unsigned loop_threads = 2;               // mcpd's [node] loop_threads
+};
+
+constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
+  --server fake|everything   the MCP server behind mcpd (default fake: the native fixture)
+  --payload BYTES            echoed payload size (default 100)
+  --concurrency LIST         callers in flight, e.g. 1,16,64,256 (default)
+  --seconds S                time bound per measurement (default 4)
+  --calls N                  call bound per measurement (default 20000)
+  --loop-threads N           mcpd's event-loop threads (default 2)
+  --json                     machine-readable output
+)";
+
+std::vector<std::string> server_argv(const Options& o) {
+  if (o.server == "everything") return {std::string(MCPD_NODE_MODULES) + "/.bin/mcp-server-everything"};
+  return {std::string(MCPD_FAKE_SERVER)};
+}
+
+// Runs `c` closed-loop callers of `one_call(seq)` until `calls` or the deadline.
+template <typename Call>
+Measurement closed_loop(const std::string& mode, int c, const Options& o, Call one_call) {
+  Recorder rec(o.calls);
+  std::mutex mu;
+  std::atomic<std::uint64_t> next{0};
+  const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
+  const auto start = Clock::now();
+  std::vector<std::thread> callers;
+  for (int i = 0; i < c; ++i) {
+    callers.emplace_back([&] {
+      for (;;) {
+        auto seq = next.fetch_add(1);
+        if (seq >= o.calls || Clock::now() >= deadline) return;
+        auto t0 = Clock::now();
+        std::string err = one_call(seq);
+        auto dt = Clock::now() - t0;
+        std::lock_guard lock(mu);
+        if (err.empty()) rec.ok(dt); else rec.error(dt, std::move(err));
+      }
+    });
+  }
+  for (auto& t : callers) t.join();
+  return rec.finish(mode, c, Clock::now() - start);
+}
+
+std::string expect_suffix(std::string_view got, const std::string& want) {
+  if (got.size() >= want.size() && got.substr(got.size() - want.size()) == want) return {};
+  return "reply does not end with the payload: " + std::string(got.substr(0, 80));
+}
+
+void print(const Options& o, const std::vector<Measurement>& ms) {
+  if (o.json) {
+    Json out = Json::array();
+    for (const auto& m : ms)
+      out.push_back({{"mode", m.mode}, {"concurrency", m.concurrency}, {"calls", m.completed}, {"errors", m.errors},
+                     {"calls_per_s", m.calls_per_s}, {"p50_us", m.p50_us}, {"p99_us", m.p99_us}});
+    std::cout << out.dump(2) << "\n";
+    return;
+  }
+  std::printf("server %s, payload %zu B\n%-6s %5s %9s %11s %9s %9s %7s\n", o.server.c_str(), o.payload, "mode", "conc",
+              "calls", "calls/s", "p50 us", "p99 us", "errors");
+  for (const auto& m : ms)
+    std::printf("%-6s %5d %9zu %11.0f %9.1f %9.1f %7zu\n", m.mode.c_str(), m.concurrency, m.completed, m.calls_per_s,
+                m.p50_us, m.p99_us, m.errors);
+}
+
+std::string g_self;  // argv[0], to start the responder
+
+pid_t spawn_responder(const std::string& url) {
+  std::string flag = "--responder";
+  std::string u = url;
+  char* argv[] = {g_self.data(), flag.data(), u.data(), nullptr};
+  pid_t pid = -1;
+  if (::posix_spawn(&pid, g_self.c_str(), nullptr, nullptr, argv, environ) != 0) throw std::runtime_error("cannot spawn the responder");
+  return pid;
+}
+
+bool wait_for_responder(bus::Connection& client) {
+  return test::wait_until([&] { return client.request("bench.echo", "ping", 200ms).ok(); }, 10s);
+}
+
+// The responder process: echo every request on bench.echo until killed.
+int respond_forever(const std::string& url) {
+  spdlog::set_level(spdlog::level::warn);
+  bus::Options bo;
+  bo.servers = {url};
+  auto conn = bus::Connection::connect(bo).value();
+  auto sub = conn->subscribe("bench.echo", "", [c = conn.get()](bus::Message m) { c->respond(m.reply(), m.data()); }).value();
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  int sig = 0;
+  sigwait(&set, &sig);
+  return 0;
+}
+
+int run(const Options& o) {
+  spdlog::set_level(spdlog::level::warn);
+  test::NatsServer nats;
+  bus::Options bo;
+  bo.servers = {nats.url()};
+  auto client = bus::Connection::connect(bo).value();
+  // The echo responder runs in a process of its own, as mcpd does: a same-process responder
+  // would skip a cross-process wake-up and flatter the floor.
+  pid_t responder = spawn_responder(nats.url());
+  if (!wait_for_responder(*client)) throw std::runtime_error("the echo responder did not start");
+
+  std::string fake = MCPD_FAKE_SERVER;
+  auto argv = server_argv(o);
+  std::ostringstream toml;
+  toml << "[node]\nid = \"bench\"\nloop_threads = " << o.loop_threads << "\n[nats]\nurl = \"" << nats.url() << "\"\n[log]\nlevel = \"warn\"\n"
+       << "[[servers]]\nname = \"target\"\ncommand = \"" << argv[0] << "\"\n"
+       << "minSessions = 1\nmaxSessions = 1\nmaxInflightPerSession = 1024\nmaxQueue = 4096\n";
+  test::DaemonProcess daemon(toml.str());
+  daemon.wait_serving(*client);
+
+  Workload w("echo", Json{{"message", std::string(kPayloadMarker)}}, o.payload);
+  std::vector<Measurement> results;
+  for (int c : o.concurrency) {
+    // nats: the floor of the bus alone.
+    results.push_back(closed_loop("nats", c, o, [&](std::uint64_t seq) -> std::string {
+      std::string p = w.payload(seq);
+      auto r = client->request("bench.echo", p, 10s);
+      if (!r.ok()) return r.error().message;
+      return r.value().data() == p ? std::string() : "echo mismatch";
+    }));
+    // stdio: the floor of the MCP server alone.
+    {
+      RawPipeClient raw(argv);
+      raw.handshake(10s);
+      RunSpec spec{c, o.calls, Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds))};
+      auto m = raw.run(w, spec);
+      m.mode = "stdio";
+      results.push_back(m);
+    }
+    // mcpd: both, plus our work in between.
+    results.push_back(closed_loop("mcpd", c, o, [&](std::uint64_t seq) -> std::string {
+      std::string p = w.payload(seq);
+      Json body = {{"tool", "echo"}, {"args", {{"message", p}}}};
+      auto r = client->request("mcp.target.execute", body.dump(), 30s);
+      if (!r.ok()) return r.error().message;
+      Json reply = Json::parse(r.value().data(), nullptr, false);
+      if (!reply.is_object() || !reply.contains("result") || !reply["result"].is_string())
+        return "bad reply: " + std::string(r.value().data().substr(0, 120));
+      return expect_suffix(reply["result"].get_ref<const std::string&>(), p);
+    }));
+    print(Options{o.server, o.payload, {}, 0, 0, o.json, o.loop_threads}, {results.end() - 3, results.end()});
+  }
+  if (!o.json) std::printf("\n");
+  print(o, results);
+  daemon.signal(SIGTERM);
+  daemon.wait_exit();
+  ::kill(responder, SIGTERM);
+  ::waitpid(responder, nullptr, 0);
+  return 0;
+}
+
+std::vector<int> parse_list(const std::string& s) {
+  std::vector<int> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+}  // namespace
+}  // namespace mcpd::bench
+
+int main(int argc, char** argv) {
+  mcpd::bench::g_self = argv[0];
+  if (argc == 3 && std::string(argv[1]) == "--responder") return mcpd::bench::respond_forever(argv[2]);
+  mcpd::bench::Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
+      return argv[++i];
+    };
+    try {
+      if (a == "--server") o.server = value();
+      else if (a == "--payload") o.payload = std::stoul(value());
+      else if (a == "--concurrency") o.concurrency = mcpd::bench::parse_list(value());
+      else if (a == "--seconds") o.seconds = std::stod(value());
+      else if (a == "--calls") o.calls = std::stoul(value());
+      else if (a == "--json") o.json = true;
+      else if (a == "--loop-threads") o.loop_threads = static_cast<unsigned>(std::stoul(value()));
+      else if (a == "--help" || a == "-h") { std::cout << mcpd::bench::kUsage; return 0; }
+      else throw std::invalid_argument("unknown option " + a);
+    } catch (const std::exception& e) {
+      std::cerr << "mcpd_bench_node: " << e.what() << "\n" << mcpd::bench::kUsage;
+      return 2;
+    }
+  }
+  try {
+    return mcpd::bench::run(o);
+  } catch (const std::exception& e) {
+    std::cerr << "mcpd_bench_node: " << e.what() << "\n";
+    return 1;
+  }
+}

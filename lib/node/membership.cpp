@@ -1,0 +1,79 @@
+#include "node/membership.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace mcpd::node {
+
+using Json = nlohmann::json;
+
+Membership::Membership(std::shared_ptr<bus::Connection> bus, std::string subject, std::string node_id,
+                       std::chrono::milliseconds interval, std::chrono::milliseconds timeout)
+    : bus_(std::move(bus)), subject_(std::move(subject)), node_id_(std::move(node_id)), interval_(interval), timeout_(timeout) {}
+
+Membership::~Membership() { leave(); }
+
+std::optional<Error> Membership::start() {
+  auto sub = bus_->subscribe(subject_, [this](bus::Message m) { on_heartbeat(m); });
+  if (!sub.ok()) return sub.error();
+  sub_ = std::move(sub).value();
+  ticker_ = std::thread([this] {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      lock.unlock();
+      beat(false);
+      lock.lock();
+      stop_cv_.wait_for(lock, interval_, [this] { return stopping_; });
+    }
+  });
+  return std::nullopt;
+}
+
+void Membership::leave() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  if (sub_) beat(true);
+  sub_.reset();
+}
+
+void Membership::beat(bool leaving) {
+  Json j = {{"node", node_id_}};
+  if (leaving) j["leaving"] = true;
+  bus_->publish(subject_, j.dump());
+}
+
+void Membership::on_heartbeat(const bus::Message& m) {
+  Json j = Json::parse(m.data(), nullptr, false);
+  if (!j.is_object() || !j.contains("node") || !j["node"].is_string()) return;
+  const std::string node = j["node"].get<std::string>();
+  std::lock_guard lock(mu_);
+  if (j.value("leaving", false)) {
+    if (last_seen_.erase(node)) spdlog::info("node {} left the cluster", node);
+    return;
+  }
+  auto [it, added] = last_seen_.insert_or_assign(node, Clock::now());
+  if (added && node != node_id_) spdlog::info("node {} is in the cluster", node);
+}
+
+bool Membership::alive(const std::string& node) const {
+  if (node == node_id_) return true;
+  std::lock_guard lock(mu_);
+  auto it = last_seen_.find(node);
+  return it != last_seen_.end() && Clock::now() - it->second < timeout_;
+}
+
+std::vector<std::string> Membership::live_nodes() const {
+  std::vector<std::string> out;
+  std::lock_guard lock(mu_);
+  auto now = Clock::now();
+  for (const auto& [node, seen] : last_seen_)
+    if (now - seen < timeout_) out.push_back(node);
+  return out;
+}
+
+}  // namespace mcpd::node

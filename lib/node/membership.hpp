@@ -1,0 +1,51 @@
+// Which mcpd nodes are alive: every node publishes a heartbeat on <prefix>.nodes.heartbeat
+// every `interval`, and one saying it is leaving when it stops. A node not heard from for
+// `timeout` is taken for gone (a SIGKILLed node says nothing). Used to decide whether the
+// owner of an affine session can still answer, or its session must be taken over.
+#pragma once
+
+#include "bus/connection.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mcpd::node {
+
+class Membership {
+ public:
+  using Clock = std::chrono::steady_clock;
+  Membership(std::shared_ptr<bus::Connection> bus, std::string subject, std::string node_id,
+             std::chrono::milliseconds interval = std::chrono::milliseconds(1000),
+             std::chrono::milliseconds timeout = std::chrono::milliseconds(3500));
+  ~Membership();
+
+  std::optional<Error> start();
+  // Says goodbye (other nodes stop routing to us at once) and stops the heartbeat.
+  void leave();
+
+  bool alive(const std::string& node) const;
+  std::vector<std::string> live_nodes() const;
+  const std::string& self() const { return node_id_; }
+
+ private:
+  void on_heartbeat(const bus::Message& m);
+  void beat(bool leaving);
+
+  std::shared_ptr<bus::Connection> bus_;
+  std::string subject_, node_id_;
+  std::chrono::milliseconds interval_, timeout_;
+  std::unique_ptr<bus::Subscription> sub_;
+  mutable std::mutex mu_;
+  std::map<std::string, Clock::time_point> last_seen_;  // guarded by mu_
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;                                // guarded by mu_
+  std::thread ticker_;
+};
+
+}  // namespace mcpd::node

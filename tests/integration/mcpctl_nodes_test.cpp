@@ -1,0 +1,286 @@
+// mcpctl nodes and the per-node health of `mcpctl server show`, end to end: the real mcpctl
+// binary against one real nats-server and TWO real mcpd processes (each its own node id and
+// store, the same servers: the native fake MCP server as "fake"). Both commands gather the
+// nodes' NATS service-discovery stats ($SRV.STATS.mcpd, answered by every node) from one request.
+#include "bus/connection.hpp"
+#include "support/daemon_process.hpp"
+#include "support/nats_server.hpp"
+#include "support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstring>
+#include <sstream>
+
+using namespace mcpd;
+using namespace mcpd::test;
+using Json = nlohmann::json;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+  std::chrono::milliseconds took{0};
+};
+
+std::ostream& operator<<(std::ostream& os, const Run& r) {
+  return os << "exit " << r.exit_code << " after " << r.took.count() << " ms\n--- stdout:\n"
+            << r.out << "--- stderr:\n"
+            << r.err;
+}
+
+// Runs mcpctl with `args` (stdin /dev/null, stdout and stderr captured in files, MCPD_NATS_*
+// removed from its environment); kills it and fails the test if it has not exited in `timeout`.
+Run mcpctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 10s) {
+  TempDir dir;
+  auto out_path = dir.path() / "stdout", err_path = dir.path() / "stderr";
+  std::vector<std::string> argv_s = {MCPD_MCPCTL_BIN};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e)
+    if (std::string_view(*e).rfind("MCPD_NATS_", 0) != 0) env_s.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const auto start = std::chrono::steady_clock::now();
+  pid_t pid = -1;
+  const int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) FAIL("cannot spawn " << argv[0] << ": " << std::strerror(rc));
+
+  int status = 0;
+  const bool exited = wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout, 5ms);
+  Run r;
+  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
+  if (!exited) FAIL("mcpctl did not exit within " << timeout.count() << " ms\n" << r);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+// One node's config: its id, the shared NATS, the fake server (and `extra` servers) in TOML.
+std::string node_toml(const std::string& id, const std::string& nats_url) {
+  return "[node]\nid = \"" + id + "\"\n[nats]\nurl = \"" + nats_url + "\"\n[[servers]]\nname = \"fake\"\ncommand = \"" +
+         fake_server_path() + "\"\nminSessions = 1\nmaxSessions = 2\n";
+}
+
+const std::string kNodeA = "mcpctl-node-a";
+const std::string kNodeB = "mcpctl-node-b";
+
+// A nats-server and two mcpd nodes on it, both answering service discovery.
+struct TwoNodes {
+  NatsServer nats;
+  std::shared_ptr<bus::Connection> client;
+  std::unique_ptr<DaemonProcess> a, b;
+
+  TwoNodes() {
+    bus::Options o;
+    o.servers = {nats.url()};
+    o.name = "mcpctl-nodes-test";
+    client = bus::Connection::connect(o).value();
+    a = std::make_unique<DaemonProcess>(node_toml(kNodeA, nats.url()));
+    b = std::make_unique<DaemonProcess>(node_toml(kNodeB, nats.url()));
+    wait_discoverable(*a, kNodeA);
+    wait_discoverable(*b, kNodeB);
+  }
+  ~TwoNodes() {
+    for (auto* d : {a.get(), b.get()}) d->signal(SIGTERM);
+    for (auto* d : {a.get(), b.get()})
+      if (!d->wait_exit(10s)) d->kill();
+  }
+
+  // Until the node answers its own discovery subject (it starts its servers before that).
+  void wait_discoverable(DaemonProcess& d, const std::string& id) {
+    const bool up = wait_until([&] { return client->request("$SRV.PING.mcpd." + id, "", 500ms).ok(); }, 15s, 20ms);
+    if (!up) FAIL("mcpd " << id << " does not answer $SRV.PING.mcpd." << id << "; its log:\n" << d.log());
+  }
+
+  Run run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--nats", nats.url()});
+    return mcpctl(args);
+  }
+};
+
+std::vector<std::string> words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> out;
+  for (std::string w; in >> w;) out.push_back(w);
+  return out;
+}
+
+// The rows of the first table in `text` after the line `after` (all of `text` when empty):
+// each row's words, the header row left out; the table ends at an empty line.
+std::vector<std::vector<std::string>> table_rows(const std::string& text, const std::string& after = "") {
+  std::istringstream in(text);
+  std::string line;
+  if (!after.empty())
+    while (std::getline(in, line) && line != after) {
+    }
+  std::vector<std::vector<std::string>> rows;
+  bool header = true;
+  while (std::getline(in, line) && !line.empty()) {
+    if (!std::exchange(header, false)) rows.push_back(words(line));
+  }
+  return rows;
+}
+
+std::vector<std::string> first_column(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::string> ids;
+  for (const auto& r : rows) ids.push_back(r.empty() ? "" : r[0]);
+  return ids;
+}
+
+}  // namespace
+
+TEST_CASE("mcpctl nodes lists every live node as a table and as JSON") {
+  TwoNodes c;
+  auto call = c.run({"call", "fake", "echo", "--args", R"({"message":"counted"})"});
+  INFO(call);
+  REQUIRE(call.exit_code == 0);
+
+  auto nodes = c.run({"nodes"});
+  INFO(nodes);
+  REQUIRE(nodes.exit_code == 0);
+  CHECK(words(nodes.out.substr(0, nodes.out.find('\n'))) ==
+        std::vector<std::string>{"NODE", "VERSION", "UP", "SERVERS", "SESSIONS", "IN-FLIGHT", "REQUESTS", "ERRORS"});
+  auto rows = table_rows(nodes.out);
+  REQUIRE(first_column(rows) == std::vector<std::string>{kNodeA, kNodeB});  // sorted by node id
+  std::uint64_t requests = 0;
+  for (const auto& r : rows) {
+    REQUIRE(r.size() == 8);
+    CHECK_THAT(r[2], Catch::Matches("[0-9]+s|[0-9]+m[0-9]{2}s"));  // up for seconds
+    CHECK(r[3] == "1");                                             // runs "fake"
+    CHECK(r[7] == "0");
+    requests += std::stoull(r[6]);
+  }
+  CHECK(requests >= 1);  // the call above, on one of them
+
+  auto json = c.run({"nodes", "--json"});
+  INFO(json);
+  REQUIRE(json.exit_code == 0);
+  Json doc = Json::parse(json.out, nullptr, false);
+  REQUIRE(doc.is_array());
+  REQUIRE(doc.size() == 2);
+  CHECK(doc[0]["id"] == kNodeA);
+  CHECK(doc[1]["id"] == kNodeB);
+  for (const auto& n : doc) {
+    CHECK(n["type"] == "io.nats.micro.v1.stats_response");
+    CHECK(n["name"] == "mcpd");
+    CHECK(n["data"]["node"] == n["id"]);
+    CHECK(n["data"]["servers"].contains("fake"));
+    CHECK(n["endpoints"].is_array());
+  }
+
+  // Another cluster (subject prefix) on the same NATS has no nodes.
+  auto other = c.run({"--prefix", "other", "nodes"});
+  INFO(other);
+  CHECK(other.exit_code == 1);
+  CHECK_THAT(other.err, Catch::Contains("no mcpd node answered on " + c.nats.url()));
+}
+
+TEST_CASE("mcpctl server show adds the health of the server on each node") {
+  TwoNodes c;
+  auto show = c.run({"server", "show", "fake"});
+  INFO(show);
+  REQUIRE(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("name:") && Catch::Contains("command:"));
+  auto rows = table_rows(show.out, "per-node health:");
+  REQUIRE(first_column(rows) == std::vector<std::string>{kNodeA, kNodeB});
+  for (const auto& r : rows) {
+    // SESSIONS is a number ("0 (+1 starting)" while its session opens): the server runs there.
+    REQUIRE(r.size() >= 7);
+    CHECK(r[1] != "not");
+    CHECK(std::find(r.begin(), r.end(), "closed") != r.end());  // CIRCUIT
+  }
+
+  auto json = c.run({"server", "show", "fake", "--json"});
+  INFO(json);
+  REQUIRE(json.exit_code == 0);
+  Json doc = Json::parse(json.out, nullptr, false);
+  REQUIRE(doc.is_object());
+  CHECK(doc["server"]["name"] == "fake");
+  REQUIRE(doc["nodes"].is_object());
+  CHECK(doc["nodes"].size() == 2);
+  for (const auto& id : {kNodeA, kNodeB}) {
+    REQUIRE(doc["nodes"][id].is_object());
+    CHECK(doc["nodes"][id]["circuit"] == "closed");
+    CHECK(doc["nodes"][id].contains("sessions_ready"));
+  }
+
+  // A disabled server runs nowhere; every node says so.
+  auto add = c.run({"server", "add", "idle", "--command", fake_server_path(), "--disabled"});
+  INFO(add);
+  REQUIRE(add.exit_code == 0);
+  auto idle = c.run({"server", "show", "idle"});
+  INFO(idle);
+  REQUIRE(idle.exit_code == 0);
+  auto idle_rows = table_rows(idle.out, "per-node health:");
+  REQUIRE(first_column(idle_rows) == std::vector<std::string>{kNodeA, kNodeB});
+  for (const auto& r : idle_rows) CHECK(r == std::vector<std::string>{r[0], "not", "running"});
+  auto idle_json = c.run({"--json", "server", "show", "idle"});
+  INFO(idle_json);
+  Json idle_doc = Json::parse(idle_json.out, nullptr, false);
+  REQUIRE(idle_doc.is_object());
+  CHECK(idle_doc["nodes"][kNodeA].is_null());
+  CHECK(idle_doc["nodes"][kNodeB].is_null());
+}
+
+TEST_CASE("mcpctl nodes no longer lists a node once it has stopped") {
+  TwoNodes c;
+  auto before = c.run({"nodes"});
+  INFO(before);
+  REQUIRE(before.exit_code == 0);
+  REQUIRE(first_column(table_rows(before.out)) == std::vector<std::string>{kNodeA, kNodeB});
+
+  c.b->signal(SIGTERM);
+  REQUIRE(c.b->wait_exit(15s) == 0);
+
+  auto after = c.run({"nodes"});
+  INFO(after);
+  REQUIRE(after.exit_code == 0);
+  CHECK(first_column(table_rows(after.out)) == std::vector<std::string>{kNodeA});
+  auto show = c.run({"server", "show", "fake"});
+  INFO(show);
+  REQUIRE(show.exit_code == 0);
+  CHECK(first_column(table_rows(show.out, "per-node health:")) == std::vector<std::string>{kNodeA});
+}
+
+TEST_CASE("mcpctl nodes exits 1 when no mcpd node answers") {
+  NatsServer nats;
+  auto r = mcpctl({"--nats", nats.url(), "nodes"});
+  INFO(r);
+  CHECK(r.exit_code == 1);
+  CHECK(r.out.empty());
+  CHECK(r.err == "mcpctl: no mcpd node answered on " + nats.url() + " (is any mcpd running? same --prefix?)\n");
+  auto json = mcpctl({"--nats", nats.url(), "--json", "nodes"});
+  INFO(json);
+  CHECK(json.exit_code == 1);
+  CHECK(json.out.empty());
+
+  auto bad_wait = mcpctl({"--nats", nats.url(), "nodes", "--wait", "0"});
+  INFO(bad_wait);
+  CHECK(bad_wait.exit_code == 2);
+  CHECK_THAT(bad_wait.err, Catch::Contains("--wait: must be between 1 and"));
+}

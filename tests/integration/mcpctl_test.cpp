@@ -1,0 +1,316 @@
+// mcpctl end to end: the real mcpctl binary against a real nats-server and the real mcpd binary
+// (with the native fake MCP server registered as "fake"). Each command's stdout, stderr and exit
+// status are checked as a person or a script would see them: 0 done, 1 the request failed,
+// 2 the command line is wrong.
+#include "bus/connection.hpp"
+#include "support/daemon_process.hpp"
+#include "support/nats_server.hpp"
+#include "support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <sstream>
+
+using namespace mcpd;
+using namespace mcpd::test;
+using Json = nlohmann::json;
+
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out, err;
+  std::chrono::milliseconds took{0};
+};
+
+std::ostream& operator<<(std::ostream& os, const Run& r) {
+  return os << "exit " << r.exit_code << " after " << r.took.count() << " ms\n--- stdout:\n"
+            << r.out << "--- stderr:\n"
+            << r.err;
+}
+
+// Runs mcpctl with `args`, stdin from /dev/null, stdout and stderr captured in files; kills it
+// and fails the test if it has not exited within `timeout`.
+Run mcpctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 15s) {
+  TempDir dir;
+  auto out_path = dir.path() / "stdout", err_path = dir.path() / "stderr";
+  std::vector<std::string> argv_s = {MCPD_MCPCTL_BIN};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  // The test's own environment, less MCPD_NATS_URL / MCPD_NATS_CREDS: every call says --nats.
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) {
+    std::string_view v(*e);
+    if (v.rfind("MCPD_NATS_", 0) != 0) env_s.emplace_back(v);
+  }
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  auto start = std::chrono::steady_clock::now();
+  pid_t pid = -1;
+  int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) FAIL("cannot spawn " << argv[0] << ": " << std::strerror(rc));
+
+  int status = 0;
+  bool exited = wait_until([&] { return ::waitpid(pid, &status, WNOHANG) == pid; }, timeout, 5ms);
+  Run r;
+  r.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  if (!exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  r.out = read_file(out_path);
+  r.err = read_file(err_path);
+  if (!exited) FAIL("mcpctl did not exit within " << timeout.count() << " ms\n" << r);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return r;
+}
+
+// A nats-server and an mcpd serving the fake MCP server as "fake".
+struct Cluster {
+  NatsServer nats;
+  std::shared_ptr<bus::Connection> client;
+  std::unique_ptr<DaemonProcess> daemon;
+
+  Cluster() {
+    bus::Options o;
+    o.servers = {nats.url()};
+    o.name = "mcpctl-test";
+    client = bus::Connection::connect(o).value();
+    daemon = std::make_unique<DaemonProcess>("[node]\nid = \"mcpctl-test\"\n[nats]\nurl = \"" + nats.url() +
+                                             "\"\n[[servers]]\nname = \"fake\"\ncommand = \"" + fake_server_path() +
+                                             "\"\nminSessions = 1\nmaxSessions = 2\n");
+    daemon->wait_serving(*client);
+  }
+  ~Cluster() {
+    daemon->signal(SIGTERM);
+    if (!daemon->wait_exit(10s)) daemon->kill();
+  }
+
+  // mcpctl --nats <this cluster> args...
+  Run run(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--nats", nats.url()});
+    return mcpctl(args);
+  }
+};
+
+// The lines of `text` whose first column is `name`.
+bool has_row(const std::string& text, const std::string& name) {
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(name + " ", 0) == 0) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("mcpctl server add ls show and rm manage a server") {
+  Cluster c;
+  const std::string fake = fake_server_path();
+  auto add = c.run({"server", "add", "added", "--command", fake, "--min-sessions", "0", "--max-sessions", "2",
+                    "--env", "GREETING=hello", "--description", "added by the mcpctl test"});
+  INFO(add);
+  REQUIRE(add.exit_code == 0);
+  CHECK_THAT(add.out, Catch::StartsWith("registered added (revision "));
+
+  auto ls = c.run({"server", "ls"});
+  INFO(ls);
+  REQUIRE(ls.exit_code == 0);
+  CHECK_THAT(ls.out, Catch::StartsWith("NAME "));
+  CHECK(has_row(ls.out, "added"));
+  CHECK(has_row(ls.out, "fake"));
+
+  auto show = c.run({"server", "show", "added"});
+  INFO(show);
+  REQUIRE(show.exit_code == 0);
+  CHECK_THAT(show.out, Catch::Contains("command:") && Catch::Contains(fake));
+  CHECK_THAT(show.out, Catch::Contains("added by the mcpctl test"));
+  CHECK_THAT(show.out, Catch::Contains("GREETING"));
+
+  auto json = c.run({"server", "show", "added", "--json"});
+  INFO(json);
+  REQUIRE(json.exit_code == 0);
+  Json doc = Json::parse(json.out, nullptr, false);
+  REQUIRE_FALSE(doc.is_discarded());
+  CHECK(doc["server"]["name"] == "added");
+  CHECK(doc["server"]["command"] == fake);
+  CHECK(doc["server"]["minSessions"] == 0);
+  CHECK(doc["server"]["maxSessions"] == 2);
+  CHECK(doc["server"]["env"]["GREETING"] == "hello");
+
+  // The registered server really runs.
+  auto call = c.run({"call", "added", "echo", "--args", R"({"message":"from added"})"});
+  INFO(call);
+  CHECK(call.exit_code == 0);
+  CHECK(call.out == "from added\n");
+
+  auto rm = c.run({"server", "rm", "added"});
+  INFO(rm);
+  REQUIRE(rm.exit_code == 0);
+  CHECK(rm.out == "deleted added\n");
+  auto ls_after = c.run({"server", "ls"});
+  INFO(ls_after);
+  REQUIRE(ls_after.exit_code == 0);
+  CHECK_FALSE(has_row(ls_after.out, "added"));
+  CHECK(has_row(ls_after.out, "fake"));
+
+  auto gone = c.run({"server", "show", "added"});
+  INFO(gone);
+  CHECK(gone.exit_code == 1);
+  CHECK_THAT(gone.err, Catch::Contains("no MCP server named 'added'"));
+}
+
+TEST_CASE("mcpctl server ls --json lists the full records") {
+  Cluster c;
+  auto ls = c.run({"--json", "server", "ls"});
+  INFO(ls);
+  REQUIRE(ls.exit_code == 0);
+  Json doc = Json::parse(ls.out, nullptr, false);
+  REQUIRE(doc.is_object());
+  REQUIRE(doc["servers"].is_array());
+  REQUIRE(doc["servers"].size() == 1);
+  CHECK(doc["servers"][0]["name"] == "fake");
+  CHECK(doc["servers"][0]["command"] == fake_server_path());
+}
+
+TEST_CASE("mcpctl tools lists the tools of a server as text and as JSON") {
+  Cluster c;
+  auto tools = c.run({"tools", "fake"});
+  INFO(tools);
+  REQUIRE(tools.exit_code == 0);
+  CHECK(has_row(tools.out, "echo"));
+  CHECK(has_row(tools.out, "add"));
+  CHECK_THAT(tools.out, Catch::Contains("Echo the message back"));
+
+  auto json = c.run({"tools", "fake", "--json"});
+  INFO(json);
+  REQUIRE(json.exit_code == 0);
+  Json doc = Json::parse(json.out, nullptr, false);
+  REQUIRE(doc["tools"].is_array());
+  bool echo = false;
+  for (auto& t : doc["tools"]) {
+    if (t["name"] == "echo") echo = t["inputSchema"].is_object();
+  }
+  CHECK(echo);
+}
+
+TEST_CASE("mcpctl call prints a text result as it is and --json prints the reply") {
+  Cluster c;
+  auto text = c.run({"call", "fake", "echo", "--args", R"({"message":"hi"})"});
+  INFO(text);
+  REQUIRE(text.exit_code == 0);
+  CHECK(text.out == "hi\n");
+  CHECK(text.err.empty());
+
+  auto json = c.run({"call", "fake", "echo", "--args", R"({"message":"hi"})", "--json"});
+  INFO(json);
+  REQUIRE(json.exit_code == 0);
+  Json doc = Json::parse(json.out, nullptr, false);
+  REQUIRE(doc.is_object());
+  CHECK(doc["result"] == "hi");
+
+  // A structured result (structuredContent) is printed as JSON.
+  auto sum = c.run({"call", "fake", "add", "--args", R"({"a":2,"b":3})"});
+  INFO(sum);
+  REQUIRE(sum.exit_code == 0);
+  Json sum_doc = Json::parse(sum.out, nullptr, false);
+  REQUIRE(sum_doc.is_object());
+  CHECK(sum_doc["sum"] == 5);
+}
+
+TEST_CASE("mcpctl call reports a tool error an unknown tool and an unknown server with exit 1") {
+  Cluster c;
+  auto fail = c.run({"call", "fake", "fail"});
+  INFO(fail);
+  CHECK(fail.exit_code == 1);
+  CHECK_THAT(fail.err, Catch::Contains("tool_error") && Catch::Contains("tool failed on purpose"));
+  CHECK(fail.out.empty());
+
+  auto tool = c.run({"call", "fake", "no_such_tool"});
+  INFO(tool);
+  CHECK(tool.exit_code == 1);
+  CHECK_THAT(tool.err, Catch::Contains("unknown_tool") && Catch::Contains("no_such_tool"));
+
+  auto server = c.run({"call", "nosuch", "echo", "--args", R"({"message":"hi"})"});
+  INFO(server);
+  CHECK(server.exit_code == 1);
+  CHECK_THAT(server.err, Catch::Contains("invalid_request") && Catch::Contains("no MCP server named 'nosuch'"));
+
+  auto tools = c.run({"tools", "nosuch"});
+  INFO(tools);
+  CHECK(tools.exit_code == 1);
+  CHECK_THAT(tools.err, Catch::Contains("no MCP server named 'nosuch'"));
+
+  auto rm = c.run({"server", "rm", "nosuch"});
+  INFO(rm);
+  CHECK(rm.exit_code == 1);
+  CHECK_THAT(rm.err, Catch::Contains("nosuch"));
+}
+
+TEST_CASE("mcpctl refuses a wrong command line with exit 2") {
+  Cluster c;
+  auto bad_json = c.run({"call", "fake", "echo", "--args", "{bad"});
+  INFO(bad_json);
+  CHECK(bad_json.exit_code == 2);
+  CHECK_THAT(bad_json.err, Catch::Contains("--args is not valid JSON"));
+
+  auto not_object = c.run({"call", "fake", "echo", "--args", "[1]"});
+  INFO(not_object);
+  CHECK(not_object.exit_code == 2);
+  CHECK_THAT(not_object.err, Catch::Contains("--args must be a JSON object"));
+
+  auto no_tool = c.run({"call", "fake"});
+  INFO(no_tool);
+  CHECK(no_tool.exit_code == 2);
+
+  auto unknown = c.run({"frobnicate"});
+  INFO(unknown);
+  CHECK(unknown.exit_code == 2);
+
+  // Neither --command nor --url: refused before anything is sent. (mcpctl exits 1 here, with
+  // the daemon's invalid_request message, since the record is checked by the catalog's rules.)
+  auto add_without_command = c.run({"server", "add", "x"});
+  INFO(add_without_command);
+  CHECK(add_without_command.exit_code != 0);
+  CHECK_THAT(add_without_command.err, Catch::Contains("needs a command"));
+
+  // Nothing reached the catalog.
+  auto ls = c.run({"server", "ls"});
+  INFO(ls);
+  CHECK_FALSE(has_row(ls.out, "x"));
+}
+
+TEST_CASE("mcpctl says cannot connect and exits 1 when nothing listens at the NATS URL") {
+  int port = free_loopback_port();  // free a moment ago: nothing listens there
+  auto r = mcpctl({"--nats", "nats://127.0.0.1:" + std::to_string(port), "server", "ls"});
+  INFO(r);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("cannot connect"));
+  CHECK(r.out.empty());
+  CHECK(r.took < 10s);  // a refused connection is not worth a long wait
+}
+
+TEST_CASE("mcpctl says no mcpd is serving and exits 1 when NATS is up without mcpd") {
+  NatsServer nats;
+  auto r = mcpctl({"--nats", nats.url(), "--timeout", "2000", "server", "ls"});
+  INFO(r);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("no mcpd is serving"));
+}
