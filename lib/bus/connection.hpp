@@ -61,6 +61,7 @@ using MessageHandler = std::function<void(Message)>;
 
 namespace detail {
 struct SubscriptionState;
+struct ConnectionAccess;  // nats_internal.hpp: the natsConnection* for the rest of lib/bus (kv.cpp)
 }
 
 class Connection;
@@ -166,6 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& name() const;
 
  private:
+  friend struct detail::ConnectionAccess;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -101,4 +101,11 @@ struct Connection::Impl {
   std::mutex lifecycle;
 };
 
+namespace detail {
+// The nats.c handle behind a Connection, for the other parts of lib/bus (JetStream KV).
+struct ConnectionAccess {
+  static natsConnection* raw(const Connection& c) { return c.impl_->nc; }
+};
+}  // namespace detail
+
 }  // namespace mcpd::bus

@@ -1,0 +1,658 @@
+// bus::KeyValue against a real nats-server with JetStream: put/get, create-if-absent and
+// compare-and-set conflicts, deletes, keys, TTL expiry, watches (order, teardown, reconnects),
+// two clients, a server restart on the same store, settings mismatches, and the refusals
+// (bad names, no JetStream, calls on a nats.c thread).
+#include "bus/kv.hpp"
+
+#include "bus/connection.hpp"
+#include "support/nats_server.hpp"
+#include "support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+using namespace mcpd;
+using namespace mcpd::test;
+using bus::Connection;
+using bus::KeyValue;
+using bus::KvEntry;
+using bus::KvError;
+using bus::KvOptions;
+using Kind = KvError::Kind;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// As connection_test: the last step of nats.c's shutdown order, at process exit. It fails the
+// run if a KeyValue, Watch or Connection leaked a nats.c object.
+struct NatsLibraryForTheRun {
+  bus::Library library;
+  ~NatsLibraryForTheRun() {
+    if (!library.shutdown(5s)) {
+      std::fprintf(stderr, "nats.c did not shut down within 5 s: a KV store, watch or connection was not released\n");
+      std::_Exit(1);
+    }
+  }
+} nats_library_for_the_run;
+
+bus::Options options_for(const NatsServer& server, std::string name = "test") {
+  bus::Options o;
+  o.servers = {server.url()};
+  o.name = std::move(name);
+  o.reconnect_wait = 20ms;
+  o.reconnect_wait_max = 100ms;
+  o.reconnect_jitter = 10ms;
+  o.connect_timeout = 1000ms;
+  return o;
+}
+
+std::shared_ptr<Connection> connect(const NatsServer& server, std::string name = "test") {
+  auto c = Connection::connect(options_for(server, std::move(name)));
+  if (!c) FAIL(c.error().message);
+  return std::move(c).value();
+}
+
+NatsServerOptions with_jetstream() {
+  NatsServerOptions o;
+  o.jetstream = true;
+  return o;
+}
+
+KvOptions bucket(std::string name = "kvtest") {
+  KvOptions o;
+  o.bucket = std::move(name);
+  return o;
+}
+
+std::unique_ptr<KeyValue> open(Connection& c, KvOptions o = bucket()) {
+  auto kv = KeyValue::open(c, std::move(o));
+  if (!kv) FAIL(kv.error().message);
+  return std::move(kv).value();
+}
+
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", ring_));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  std::vector<std::string> matching(const std::string& needle) {
+    std::vector<std::string> out;
+    for (auto& l : ring_->last_formatted())
+      if (l.find(needle) != std::string::npos) out.push_back(l);
+    return out;
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(512);
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+// What a watch reported, as strings: "put k=v", "del k", "init".
+struct Events {
+  std::mutex mu;
+  std::vector<std::string> items;
+  std::vector<std::uint64_t> revisions;
+  std::function<void(const KvEntry&)> on_entry() {
+    return [this](const KvEntry& e) {
+      std::lock_guard lock(mu);
+      switch (e.op) {
+        case KvEntry::Op::put: items.push_back("put " + e.key + "=" + e.value); break;
+        case KvEntry::Op::del: items.push_back("del " + e.key); break;
+        case KvEntry::Op::purge: items.push_back("purge " + e.key); break;
+      }
+      revisions.push_back(e.revision);
+    };
+  }
+  std::function<void()> on_initial_done() {
+    return [this] {
+      std::lock_guard lock(mu);
+      items.push_back("init");
+    };
+  }
+  std::vector<std::string> snapshot() {
+    std::lock_guard lock(mu);
+    return items;
+  }
+  std::size_t size() { return snapshot().size(); }
+  bool contains(const std::string& s) {
+    auto v = snapshot();
+    return std::find(v.begin(), v.end(), s) != v.end();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("kv put and get round trip with revisions and creation time") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);  // replicas = 1 by default: fine on a single server
+  CHECK(kv->bucket() == "kvtest");
+
+  auto before = std::chrono::system_clock::now();
+  auto r1 = kv->put("sessions.a", "hello");
+  REQUIRE(r1.ok());
+  CHECK(r1.value() >= 1);
+  auto got = kv->get("sessions.a");
+  REQUIRE(got.ok());
+  REQUIRE(got.value().has_value());
+  CHECK(got.value()->key == "sessions.a");
+  CHECK(got.value()->value == "hello");
+  CHECK(got.value()->revision == r1.value());
+  CHECK(got.value()->op == KvEntry::Op::put);
+  CHECK(got.value()->created >= before - 5s);
+  CHECK(got.value()->created <= std::chrono::system_clock::now() + 5s);
+
+  // Binary values and empty values survive; revisions grow with every write.
+  std::string binary("a\0b\xff", 4);
+  auto r2 = kv->put("sessions.a", binary);
+  REQUIRE(r2.ok());
+  CHECK(r2.value() > r1.value());
+  CHECK(kv->get("sessions.a").value()->value == binary);
+  REQUIRE(kv->put("empty", "").ok());
+  auto empty = kv->get("empty");
+  REQUIRE(empty.ok());
+  REQUIRE(empty.value().has_value());
+  CHECK(empty.value()->value.empty());
+
+  auto missing = kv->get("nope");
+  REQUIRE(missing.ok());
+  CHECK_FALSE(missing.value().has_value());
+}
+
+TEST_CASE("kv create fails with a conflict when the key exists") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c, bucket("mcpd-sessions"));
+
+  auto first = kv->create("x", "one");
+  REQUIRE(first.ok());
+  auto again = kv->create("x", "two");
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.conflict());
+  CHECK(again.error().kind == Kind::conflict);
+  CHECK(again.error().code == Errc::invalid_request);
+  CHECK(again.error().current_revision == first.value());
+  CHECK(again.error().message == "bucket mcpd-sessions: key 'x' already exists (revision " +
+                                     std::to_string(first.value()) + ")");
+  CHECK(kv->get("x").value()->value == "one");
+
+  // A deleted key counts as absent: create writes over its delete marker.
+  REQUIRE_FALSE(kv->erase("x"));
+  auto recreated = kv->create("x", "three");
+  REQUIRE(recreated.ok());
+  CHECK(kv->get("x").value()->value == "three");
+  CHECK(kv->create("x", "four").conflict());
+
+  // The error converts to a plain Result for callers that only propagate.
+  Result<std::uint64_t> plain = kv->create("x", "five").result();
+  REQUIRE_FALSE(plain.ok());
+  CHECK(plain.error().message.find("already exists") != std::string::npos);
+}
+
+TEST_CASE("kv update is a compare and set on the last revision") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c, bucket("mcpd-sessions"));
+
+  auto r1 = kv->put("k", "v1");
+  REQUIRE(r1.ok());
+  auto r2 = kv->update("k", "v2", r1.value());
+  REQUIRE(r2.ok());
+  CHECK(r2.value() > r1.value());
+  CHECK(kv->get("k").value()->value == "v2");
+
+  auto stale = kv->update("k", "v3", r1.value());
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().kind == Kind::conflict);
+  CHECK(stale.error().current_revision == r2.value());
+  CHECK(stale.error().message == "bucket mcpd-sessions: wrong last revision for key 'k': expected " +
+                                     std::to_string(r1.value()) + " (the key is at revision " +
+                                     std::to_string(r2.value()) + ")");
+  CHECK(kv->get("k").value()->value == "v2");
+
+  auto absent = kv->update("other", "v", 5);
+  REQUIRE_FALSE(absent.ok());
+  CHECK(absent.error().kind == Kind::conflict);
+  CHECK(absent.error().message ==
+        "bucket mcpd-sessions: wrong last revision for key 'other': expected 5 (the key does not exist)");
+
+  // 0: only if the key was never written.
+  REQUIRE(kv->update("other", "v", 0).ok());
+  CHECK(kv->update("other", "w", 0).conflict());
+}
+
+TEST_CASE("kv concurrent compare and set increments lose no update") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  REQUIRE(kv->put("counter", "0").ok());
+  constexpr int kThreads = 4, kEach = 15;
+  std::atomic<int> conflicts{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        for (;;) {
+          auto cur = kv->get("counter");
+          if (!cur.ok() || !cur.value()) {
+            ++failures;
+            return;
+          }
+          int n = std::stoi(cur.value()->value);
+          auto w = kv->update("counter", std::to_string(n + 1), cur.value()->revision);
+          if (w.ok()) break;
+          if (!w.conflict()) {
+            ++failures;
+            return;
+          }
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  CHECK(failures == 0);
+  CHECK(kv->get("counter").value()->value == std::to_string(kThreads * kEach));
+  INFO("conflicts: " << conflicts.load());
+}
+
+TEST_CASE("kv erase writes a delete marker and get then finds nothing") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  auto r = kv->put("gone", "soon");
+  REQUIRE(r.ok());
+  REQUIRE_FALSE(kv->erase("gone"));
+  auto got = kv->get("gone");
+  REQUIRE(got.ok());
+  CHECK_FALSE(got.value().has_value());
+  CHECK_FALSE(kv->erase("never-there"));  // deleting a missing key is not an error
+
+  // erase_if: only at the expected revision.
+  auto r1 = kv->put("cas", "v");
+  REQUIRE(r1.ok());
+  auto r2 = kv->put("cas", "w");
+  REQUIRE(r2.ok());
+  auto stale = kv->erase_if("cas", r1.value());
+  REQUIRE(stale);
+  CHECK(stale->kind == Kind::conflict);
+  CHECK(stale->current_revision == r2.value());
+  CHECK(stale->message == "bucket kvtest: cannot delete: wrong last revision for key 'cas': expected " +
+                              std::to_string(r1.value()) + " (the key is at revision " + std::to_string(r2.value()) +
+                              ")");
+  CHECK(kv->get("cas").value()->value == "w");
+  CHECK_FALSE(kv->erase_if("cas", r2.value()));
+  CHECK_FALSE(kv->get("cas").value().has_value());
+  auto zero = kv->erase_if("cas", 0);
+  REQUIRE(zero);
+  CHECK(zero->kind == Kind::invalid);
+}
+
+TEST_CASE("kv keys lists the keys that have a value sorted") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  auto none = kv->keys();
+  REQUIRE(none.ok());
+  CHECK(none.value().empty());
+
+  REQUIRE(kv->put("b", "1").ok());
+  REQUIRE(kv->put("a", "1").ok());
+  REQUIRE(kv->put("c.d", "1").ok());
+  REQUIRE(kv->put("a", "2").ok());  // one key, whatever its history
+  REQUIRE_FALSE(kv->erase("b"));
+  auto keys = kv->keys();
+  REQUIRE(keys.ok());
+  CHECK(keys.value() == std::vector<std::string>{"a", "c.d"});
+}
+
+TEST_CASE("kv values age out after the bucket ttl") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  KvOptions o = bucket("short-lived");
+  o.ttl = 1s;
+  auto kv = open(*c, o);
+  auto start = Clock::now();
+  REQUIRE(kv->put("ephemeral", "x").ok());
+  REQUIRE(kv->get("ephemeral").value().has_value());
+  REQUIRE(wait_until(
+      [&] {
+        auto g = kv->get("ephemeral");
+        return g.ok() && !g.value().has_value();
+      },
+      10s, 50ms));
+  CHECK(Clock::now() - start >= 900ms);
+  CHECK(kv->keys().value().empty());
+  // And the key can be created again once it aged out.
+  CHECK(kv->create("ephemeral", "y").ok());
+}
+
+TEST_CASE("kv watch delivers initial values then live updates and deletes in order") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  REQUIRE(kv->put("s.one", "1").ok());
+  REQUIRE(kv->put("s.two", "2").ok());
+  REQUIRE(kv->put("other", "x").ok());  // outside the pattern
+  REQUIRE(kv->put("s.three", "3").ok());
+  REQUIRE_FALSE(kv->erase("s.three"));  // its delete marker is its current state
+
+  Events ev;
+  auto w = kv->watch("s.*", ev.on_entry(), ev.on_initial_done());
+  REQUIRE(w.ok());
+  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
+  CHECK(ev.snapshot() == std::vector<std::string>{"put s.one=1", "put s.two=2", "del s.three", "init"});
+
+  REQUIRE(kv->put("s.one", "1b").ok());
+  REQUIRE(kv->put("other", "y").ok());
+  REQUIRE_FALSE(kv->erase("s.two"));
+  REQUIRE(kv->create("s.four", "4").ok());
+  REQUIRE(wait_until([&] { return ev.size() == 7; }, 5s));
+  CHECK(ev.snapshot() == std::vector<std::string>{"put s.one=1", "put s.two=2", "del s.three", "init", "put s.one=1b",
+                                                  "del s.two", "put s.four=4"});
+  {
+    std::lock_guard lock(ev.mu);
+    CHECK(std::is_sorted(ev.revisions.begin(), ev.revisions.end()));
+  }
+  CHECK(w.value()->restarts() == 0);
+}
+
+TEST_CASE("kv watch of an empty bucket reports initial done at once") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  Events ev;
+  auto w = kv->watch(">", ev.on_entry(), ev.on_initial_done());
+  REQUIRE(w.ok());
+  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
+  REQUIRE(kv->put("a.b.c", "deep").ok());
+  REQUIRE(wait_until([&] { return ev.size() == 2; }, 5s));
+  CHECK(ev.snapshot() == std::vector<std::string>{"init", "put a.b.c=deep"});
+}
+
+TEST_CASE("kv destroying a watch stops its thread promptly") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  Events ev;
+  auto w = kv->watch(">", ev.on_entry(), ev.on_initial_done());
+  REQUIRE(w.ok());
+  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
+  std::this_thread::sleep_for(50ms);  // let the thread block in kvWatcher_Next
+  auto start = Clock::now();
+  w.value().reset();
+  auto elapsed = Clock::now() - start;
+  CHECK(elapsed < 1s);
+  // Nothing is delivered after the watch is gone.
+  auto before = ev.size();
+  REQUIRE(kv->put("late", "x").ok());
+  std::this_thread::sleep_for(100ms);
+  CHECK(ev.size() == before);
+}
+
+TEST_CASE("kv a watch may use the store and destroy itself from its own callback") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  REQUIRE(kv->put("ping", "1").ok());
+  std::unique_ptr<KeyValue::Watch> watch;
+  std::mutex mu;
+  std::atomic<bool> answered{false}, destroyed{false};
+  auto w = kv->watch(
+      ">",
+      [&](const KvEntry& e) {
+        if (e.key == "ping" && e.value == "1") {
+          // Blocking KV calls are fine here: this is the watch's thread, not nats.c's.
+          answered = kv->put("pong", "1").ok();
+        }
+        if (e.key == "pong") {
+          std::lock_guard lock(mu);
+          watch.reset();  // ends the watch from inside its callback: must not deadlock
+          destroyed = true;
+        }
+      },
+      {});
+  REQUIRE(w.ok());
+  {
+    std::lock_guard lock(mu);
+    watch = std::move(w).value();
+  }
+  REQUIRE(wait_until([&] { return destroyed.load(); }, 5s));
+  CHECK(answered);
+}
+
+TEST_CASE("kv two handles on two connections see the writes of each other") {
+  NatsServer server(with_jetstream());
+  auto c1 = connect(server, "node-1"), c2 = connect(server, "node-2");
+  auto kv1 = open(*c1, bucket("shared"));
+  auto kv2 = open(*c2, bucket("shared"));  // binds to the bucket kv1 created
+
+  Events ev;
+  auto w = kv2->watch(">", ev.on_entry(), ev.on_initial_done());
+  REQUIRE(w.ok());
+  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
+
+  auto r = kv1->put("from-1", "hi");
+  REQUIRE(r.ok());
+  auto seen = kv2->get("from-1");
+  REQUIRE(seen.ok());
+  REQUIRE(seen.value().has_value());
+  CHECK(seen.value()->value == "hi");
+  REQUIRE(wait_until([&] { return ev.contains("put from-1=hi"); }, 5s));
+
+  // A compare-and-set race between the two: exactly one wins.
+  auto a = kv2->update("from-1", "by-2", r.value());
+  auto b = kv1->update("from-1", "by-1", r.value());
+  CHECK(a.ok() != b.ok());
+  CHECK((a.conflict() || b.conflict()));
+  CHECK(kv1->create("claim", "node-1").ok());
+  CHECK(kv2->create("claim", "node-2").conflict());
+  CHECK(kv2->keys().value() == std::vector<std::string>{"claim", "from-1"});
+}
+
+TEST_CASE("kv bucket and values survive a nats-server restart and a watch resumes") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c, bucket("durable"));
+  REQUIRE(kv->put("kept", "yes").ok());
+  Events ev;
+  auto w = kv->watch(">", ev.on_entry(), ev.on_initial_done());
+  REQUIRE(w.ok());
+  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
+
+  server.stop();  // same port and the same JetStream store directory when it starts again
+  REQUIRE(wait_until([&] { return !c->connected(); }, 5s));
+  auto down = kv->get("kept");
+  REQUIRE_FALSE(down.ok());
+  CHECK(down.error().kind == Kind::unavailable);
+  CHECK(down.error().message == "bucket durable: get 'kept': not connected to NATS");
+
+  server.start();
+  REQUIRE(wait_until([&] { return c->connected(); }, 10s));
+  // JetStream recovers its streams shortly after the server accepts clients.
+  std::optional<KvEntry> after;
+  REQUIRE(wait_until(
+      [&] {
+        auto g = kv->get("kept");
+        if (g.ok()) after = g.value();
+        return g.ok();
+      },
+      10s, 50ms));
+  REQUIRE(after.has_value());
+  CHECK(after->value == "yes");
+
+  // The watch was re-created and delivers writes made after the restart.
+  REQUIRE(wait_until([&] { return kv->put("after-restart", "1").ok(); }, 10s, 50ms));
+  REQUIRE(wait_until([&] { return ev.contains("put after-restart=1"); }, 15s));
+  // After the reconnect the watch starts afresh: the current values again, then init again.
+  REQUIRE(wait_until([&] { return w.value()->restarts() >= 1; }, 5s));
+  REQUIRE(wait_until([&] { auto v = ev.snapshot(); return std::count(v.begin(), v.end(), "init") >= 2; }, 5s));
+  REQUIRE(kv->put("after-resync", "2").ok());
+  REQUIRE(wait_until([&] { return ev.contains("put after-resync=2"); }, 5s));
+  auto seen = ev.snapshot();
+  CHECK(std::count(seen.begin(), seen.end(), "put kept=yes") >= 2);  // redelivered in the new snapshot
+
+  // A fresh handle binds to the bucket that survived.
+  auto again = open(*c, bucket("durable"));
+  CHECK(again->get("kept").value()->value == "yes");
+}
+
+TEST_CASE("kv opening an existing bucket with other settings uses it and warns") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  LogCapture logs;
+  KvOptions first = bucket("cfg");
+  first.history = 5;
+  auto kv1 = open(*c, first);
+  auto r = kv1->put("k", "v");
+  REQUIRE(r.ok());
+  KvOptions other = bucket("cfg");
+  other.history = 1;
+  other.ttl = 60s;
+  auto kv2 = open(*c, other);
+  CHECK(kv2->get("k").value()->value == "v");
+  auto warnings = logs.matching("exists with other settings");
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("history 5 (asked for 1)") != std::string::npos);
+  CHECK(warnings[0].find("ttl 0 ms (asked for 60000 ms)") != std::string::npos);
+  // Same settings: no warning.
+  auto kv3 = open(*c, first);
+  CHECK(logs.matching("exists with other settings").size() == 1);
+}
+
+TEST_CASE("kv refuses bad names keys and options with invalid errors") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto bad_bucket = KeyValue::open(*c, bucket("no.dots"));
+  REQUIRE_FALSE(bad_bucket.ok());
+  CHECK(bad_bucket.error().kind == Kind::invalid);
+  CHECK(bad_bucket.error().message == "invalid bucket name 'no.dots' (allowed: letters, digits, '-' and '_')");
+  KvOptions too_much = bucket();
+  too_much.history = 65;
+  CHECK(KeyValue::open(*c, too_much).error().kind == Kind::invalid);
+
+  auto kv = open(*c);
+  for (std::string key : {"", ".a", "a.", "a..b", "sp ace", "star*", "a.>"}) {
+    INFO("key: '" << key << "'");
+    auto p = kv->put(key, "v");
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.error().kind == Kind::invalid);
+    CHECK(p.error().code == Errc::invalid_request);
+    CHECK(kv->get(key).error().kind == Kind::invalid);
+  }
+  CHECK(kv->put("ok_key-1/x=y\\z", "v").ok());
+  CHECK(kv->watch("a.*.>", {}, {}).ok());
+  CHECK(kv->watch("a.>.b", {}, {}).error().kind == Kind::invalid);
+}
+
+TEST_CASE("kv a value above max_value_bytes is too large") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  KvOptions o = bucket();
+  o.max_value_bytes = 16;
+  auto kv = open(*c, o);
+  // A value of exactly the limit can be written, compare-and-set, and deleted conditionally:
+  // the headers those writes carry do not count against it.
+  auto r1 = kv->put("full", std::string(16, 'a'));
+  REQUIRE(r1.ok());
+  auto r2 = kv->update("full", std::string(16, 'b'), r1.value());
+  REQUIRE(r2.ok());
+  CHECK_FALSE(kv->erase_if("full", r2.value()));
+  CHECK(kv->create("full", std::string(16, 'c')).ok());
+
+  auto big = kv->put("big", std::string(17, 'x'));
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.error().kind == Kind::invalid);
+  CHECK(big.error().code == Errc::too_large);
+  CHECK(big.error().message == "bucket kvtest: put 'big': a value of 17 bytes exceeds the bucket's max_value_bytes of 16");
+  auto huge = kv->put("huge", std::string(2 << 20, 'x'));  // over the server's max_payload
+  REQUIRE_FALSE(huge.ok());
+  CHECK(huge.error().code == Errc::too_large);
+
+  // A handle that asked for no limit still meets the bucket's own limit, from the server.
+  auto unlimited = open(*c, bucket());
+  auto refused = unlimited->put("big", std::string(1000, 'x'));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().kind == Kind::invalid);
+  CHECK(refused.error().code == Errc::too_large);
+  CHECK(refused.error().message.find("exceeds the bucket's max_value_bytes") != std::string::npos);
+}
+
+TEST_CASE("kv operations on a deleted bucket fail as not found") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  KvOptions o = bucket("doomed");
+  o.timeout = 500ms;  // a get on a deleted bucket is only answered by this timeout
+  auto kv = open(*c, o);
+  REQUIRE(kv->put("k", "v").ok());
+  // Deleted behind our back, as an operator would: `nats kv rm doomed` deletes stream KV_doomed.
+  auto reply = c->request("$JS.API.STREAM.DELETE.KV_doomed", "", 2s);
+  REQUIRE(reply.ok());
+  REQUIRE(reply->data().find("\"success\":true") != std::string_view::npos);
+
+  auto p = kv->put("k", "w");
+  REQUIRE_FALSE(p.ok());
+  CHECK(p.error().kind == Kind::not_found);
+  CHECK(p.error().message == "bucket doomed: put 'k': the bucket does not exist (deleted?)");
+  CHECK(kv->get("k").error().kind == Kind::not_found);
+  CHECK(kv->create("k2", "v").error().kind == Kind::not_found);
+  CHECK(kv->keys().error().kind == Kind::not_found);
+  CHECK(kv->watch(">", {}, {}).error().kind == Kind::not_found);
+  // Opening it again creates it afresh.
+  auto again = open(*c, bucket("doomed"));
+  CHECK_FALSE(again->get("k").value().has_value());
+}
+
+TEST_CASE("kv replicas beyond a single server fail with the reason of the server") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  KvOptions o = bucket();
+  o.replicas = 3;
+  auto kv = KeyValue::open(*c, o);
+  REQUIRE_FALSE(kv.ok());
+  INFO(kv.error().message);
+  CHECK(kv.error().message.find("bucket kvtest: cannot create the bucket") == 0);
+  CHECK(kv.error().message.find("replicas") != std::string::npos);
+}
+
+TEST_CASE("kv open without JetStream fails as unavailable") {
+  NatsServer server;  // no -js
+  auto c = connect(server);
+  auto start = Clock::now();
+  auto kv = KeyValue::open(*c, bucket());
+  REQUIRE_FALSE(kv.ok());
+  CHECK(kv.error().kind == Kind::unavailable);
+  CHECK(kv.error().code == Errc::unavailable);
+  CHECK(kv.error().message.find("JetStream is not enabled") != std::string::npos);
+  CHECK(Clock::now() - start < 3s);
+}
+
+TEST_CASE("kv calls on a nats.c callback thread are refused") {
+  NatsServer server(with_jetstream());
+  auto c = connect(server);
+  auto kv = open(*c);
+  Slot<KvError> refused;
+  auto cb = refused.callback();
+  auto sub = c->subscribe("poke", [&](bus::Message) {
+    auto g = kv->get("x");
+    cb(g.ok() ? KvError{} : g.error());
+  });
+  REQUIRE(sub.ok());
+  REQUIRE_FALSE(c->flush(2s));
+  REQUIRE_FALSE(c->publish("poke", ""));
+  KvError e = refused.get(5s);
+  CHECK(e.kind == Kind::invalid);
+  CHECK(e.code == Errc::internal);
+  CHECK(e.message.find("must not be made on a nats.c callback thread") != std::string::npos);
+}
