@@ -12,7 +12,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libnats-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev catch2
   libtomlplusplus-dev libasio-dev libcurl4-openssl-dev libsystemd-dev
-  nats-server sqlite3
+  nats-server sqlite3 docker-compose systemd python3
 )
 
 missing=()

@@ -96,7 +96,7 @@ DaemonConfig load_config(const std::string& path) {
       throw ConfigError(os.str());
     }
   }
-  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers"}, path);
+  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster"}, path);
 
   if (auto* t = section(root, "node", path)) {
     check_keys(*t, "node", {"id", "loop_threads"}, path);
@@ -121,7 +121,8 @@ DaemonConfig load_config(const std::string& path) {
     read(*t, "prefix", c.prefix, "nats");
     read(*t, "queue_group", c.queue_group, "nats");
     if (auto* e = section(*t, "embedded", path)) {
-      check_keys(*e, "nats.embedded", {"host", "port", "binary"}, path);
+      check_keys(*e, "nats.embedded", {"host", "port", "binary", "store_dir"}, path);
+      read(*e, "store_dir", c.embedded_store_dir, "nats.embedded");
       read(*e, "host", c.embedded_host, "nats.embedded");
       read(*e, "port", c.embedded_port, "nats.embedded");
       read(*e, "binary", c.embedded_binary, "nats.embedded");
@@ -130,6 +131,12 @@ DaemonConfig load_config(const std::string& path) {
   if (auto* t = section(root, "store", path)) {
     check_keys(*t, "store", {"path"}, path);
     read(*t, "path", c.store_path, "store");
+  }
+  if (auto* t = section(root, "cluster", path)) {
+    check_keys(*t, "cluster", {"jetstream", "replicas", "session_ttl_seconds"}, path);
+    read(*t, "jetstream", c.cluster_jetstream, "cluster");
+    read(*t, "replicas", c.cluster_replicas, "cluster");
+    read(*t, "session_ttl_seconds", c.session_ttl_seconds, "cluster");
   }
   if (auto* t = section(root, "log", path)) {
     check_keys(*t, "log", {"level", "format"}, path);
@@ -174,6 +181,13 @@ DaemonConfig load_config(const std::string& path) {
   if (c.prefix.empty() || c.prefix.find_first_of(" *>") != std::string::npos)
     throw ConfigError(path + ": nats.prefix must be a NATS subject without spaces or wildcards");
   if (c.node_id.empty()) throw ConfigError("node id is empty (set [node] id or MCPD_NODE_ID)");
+  if (c.node_id.find_first_of(" .*>") != std::string::npos)
+    throw ConfigError("node id '" + c.node_id + "' may not contain spaces, '.', '*' or '>' (it is part of NATS subjects)");
+  if (c.cluster_jetstream != "auto" && c.cluster_jetstream != "on" && c.cluster_jetstream != "off")
+    throw ConfigError(path + ": cluster.jetstream must be \"auto\", \"on\" or \"off\", got \"" + c.cluster_jetstream + "\"");
+  if (c.cluster_replicas < 1 || c.cluster_replicas > 5) throw ConfigError(path + ": cluster.replicas must be 1..5");
+  if (c.session_ttl_seconds < 5 || c.session_ttl_seconds > 604800)
+    throw ConfigError(path + ": cluster.session_ttl_seconds must be 5..604800");
   return c;
 }
 

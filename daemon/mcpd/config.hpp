@@ -32,7 +32,14 @@ struct DaemonConfig {
   int embedded_port = 4222;
   std::string embedded_binary = "nats-server";
 
+  std::string embedded_store_dir;      // JetStream storage of the embedded server; default: beside the catalog
+
   std::string store_path = "/var/lib/mcpd/catalog.db";
+
+  // [cluster]: JetStream use (auto | on | off), replicas of its buckets, session ownership TTL.
+  std::string cluster_jetstream = "auto";
+  int cluster_replicas = 1;
+  int session_ttl_seconds = 300;
 
   std::string log_level = "info";
   std::string log_format = "text";     // text | json

@@ -29,7 +29,7 @@ bool accepts_connections(const std::string& host, int port) {
 }  // namespace
 
 EmbeddedNats::EmbeddedNats(io::Loop& loop, const std::string& binary, const std::string& host, int port,
-                           std::chrono::milliseconds timeout)
+                           const std::string& jetstream_dir, std::chrono::milliseconds timeout)
     : host_(host), port_(port) {
   if (accepts_connections(host, port))
     throw std::runtime_error("cannot start the embedded nats-server: " + host + ":" + std::to_string(port) +
@@ -38,6 +38,7 @@ EmbeddedNats::EmbeddedNats(io::Loop& loop, const std::string& binary, const std:
   o.name = "nats-server";
   o.command = binary;
   o.args = {"-a", host, "-p", std::to_string(port)};
+  if (!jetstream_dir.empty()) o.args.insert(o.args.end(), {"-js", "-sd", jetstream_dir});
   o.eof_grace = std::chrono::milliseconds(0);  // it ignores stdin: go straight to SIGTERM
   o.term_grace = std::chrono::seconds(5);
   process_ = transport::make_stdio_transport(loop.make_strand(), o);

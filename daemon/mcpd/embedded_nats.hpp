@@ -16,8 +16,10 @@ class EmbeddedNats {
  public:
   // Starts `binary` on host:port and waits up to `timeout` for it to listen. Throws
   // std::runtime_error with the server's last stderr lines when it cannot start.
+  // With a `jetstream_dir`, JetStream is enabled and stores there (session affinity and the
+  // replicated catalog then work on a single node exactly as in a cluster).
   EmbeddedNats(io::Loop& loop, const std::string& binary, const std::string& host, int port,
-               std::chrono::milliseconds timeout = std::chrono::seconds(10));
+               const std::string& jetstream_dir = {}, std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~EmbeddedNats();
   std::string url() const;
   void stop();

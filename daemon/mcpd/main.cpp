@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #ifdef MCPD_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -107,7 +108,13 @@ int run(const mcpd::daemon::DaemonConfig& config) {
   std::optional<mcpd::daemon::EmbeddedNats> embedded;
   std::string url = config.nats_url;
   if (url.empty()) {
-    embedded.emplace(loop, config.embedded_binary, config.embedded_host, config.embedded_port);
+    std::string js_dir;
+    if (config.cluster_jetstream != "off") {
+      js_dir = config.embedded_store_dir.empty()
+                   ? (store_path.has_parent_path() ? store_path.parent_path() / "jetstream" : std::filesystem::path("jetstream")).string()
+                   : config.embedded_store_dir;
+    }
+    embedded.emplace(loop, config.embedded_binary, config.embedded_host, config.embedded_port, js_dir);
     url = embedded->url();
   }
   auto bus = mcpd::bus::Connection::connect(bus_options(config, url));
@@ -125,10 +132,16 @@ int run(const mcpd::daemon::DaemonConfig& config) {
   mo.pool_defaults.backoff.max = config.backoff_max;
   mo.pool_defaults.backoff.cooldown = config.circuit_cooldown;
   mo.pool_defaults.backoff.failures_to_open = config.failures_to_open_circuit;
+  mo.cluster.jetstream = config.cluster_jetstream == "on"    ? mcpd::node::ClusterOptions::Mode::on
+                         : config.cluster_jetstream == "off" ? mcpd::node::ClusterOptions::Mode::off
+                                                             : mcpd::node::ClusterOptions::Mode::automatic;
+  mo.cluster.replicas = config.cluster_replicas;
+  mo.cluster.session_ttl = std::chrono::seconds(config.session_ttl_seconds);
+  // Give NATS a moment before deciding about JetStream (it may still be coming up).
+  for (int i = 0; i < 40 && !bus.value()->connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   mcpd::node::Manager manager(mo, loop, *store.value(), bus.value());
   if (auto err = manager.start()) throw std::runtime_error(err->message);
-  for (const auto& s : imported)  // other nodes learn of servers added to this node's file
-    bus.value()->publish(mo.subjects.servers_created(), mcpd::catalog::to_json(s).dump());
+  for (const auto& s : imported) manager.announce(s);  // other nodes learn of this node's file
 
   const auto servers = manager.running_servers().size();
   spdlog::info("serving {} MCP servers on {} (subjects {}.<server>.execute, queue group {})", servers, url,

@@ -335,6 +335,43 @@ Result<Applied> Store::apply_remote_put(const ServerConfig& config) {
   }
 }
 
+Result<Applied> Store::replace(const ServerConfig& config) {
+  if (auto e = validate(config)) return *e;
+  std::lock_guard lock(impl_->mutex);
+  try {
+    std::string incoming = canonical(config);
+    Transaction tx(impl_->handle());
+    auto current = impl_->row(config.name);
+    Applied result = Applied::applied;
+    if (current && !current->deleted && current->revision == config.revision) {
+      auto stored = decode(config.name, current->record);
+      if ((stored ? canonical(*stored) : current->record) == incoming) result = Applied::unchanged;
+    }
+    if (result == Applied::applied) impl_->write_live(config.name, config.revision, incoming);
+    impl_->raise_max(config.revision);
+    tx.commit();
+    return result;
+  } catch (const std::exception& e) {
+    return internal("replacing '" + config.name + "'", e);
+  }
+}
+
+Result<Applied> Store::replace_delete(const std::string& name, std::int64_t revision) {
+  if (std::string why; !valid_server_name(name, &why)) return make_error(Errc::invalid_request, why);
+  std::lock_guard lock(impl_->mutex);
+  try {
+    Transaction tx(impl_->handle());
+    auto current = impl_->row(name);
+    Applied result = current && !current->deleted ? Applied::applied : Applied::unchanged;
+    if (!current || !current->deleted || current->revision != revision) impl_->write_tombstone(name, revision);
+    impl_->raise_max(revision);
+    tx.commit();
+    return result;
+  } catch (const std::exception& e) {
+    return internal("replacing '" + name + "' with a tombstone", e);
+  }
+}
+
 Result<Applied> Store::apply_remote_delete(const std::string& name, std::optional<std::int64_t> revision) {
   if (std::string why; !valid_server_name(name, &why)) return make_error(Errc::invalid_request, why);
   if (revision && *revision < 0)

@@ -62,6 +62,11 @@ class Store {
   // one (from a publisher that sends none): deletes whatever is live, keeping its revision.
   Result<Applied> apply_remote_delete(const std::string& name, std::optional<std::int64_t> revision);
 
+  // From the replicated catalog of record (JetStream), which is authoritative: stores the
+  // record (or a tombstone) exactly as given, revision included, whatever is here.
+  Result<Applied> replace(const ServerConfig& config);
+  Result<Applied> replace_delete(const std::string& name, std::int64_t revision);
+
   std::optional<ServerConfig> get(const std::string& name) const;
   std::optional<Tombstone> tombstone(const std::string& name) const;
   // Every live record, sorted by name.

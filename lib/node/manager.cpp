@@ -1,5 +1,6 @@
 #include "node/manager.hpp"
 
+#include "node/cluster.hpp"
 #include "node/discovery.hpp"
 #include "node/replies.hpp"
 #include "schema/schema.hpp"
@@ -111,6 +112,8 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
   }
 
   std::unique_ptr<Discovery> discovery;
+  std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<bus::Subscription> node_sub;  // calls forwarded to this node (session owner)
   const std::string nodes_prefix = opts.subjects.prefix + ".nodes.";
 
   // --- workers -------------------------------------------------------------------------------
@@ -128,8 +131,16 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
         workers.erase(it);
       }
       if (config.enabled) {
-        auto p = pool::SessionPool::create(loop, pool_options(config, opts.pool_defaults),
-                                           session_factory(loop, config, opts.pool_defaults));
+        auto po = pool_options(config, opts.pool_defaults);
+        std::weak_ptr<Impl> weak = weak_from_this();
+        po.on_isolated_closed = [weak, server = config.name](const std::string& session_id) {
+          auto self = weak.lock();
+          if (!self || !self->cluster || !self->cluster->affinity()) return;
+          self->cluster->post([self, server, session_id] {
+            if (auto* a = self->cluster->affinity()) a->release(server, session_id);
+          });
+        };
+        auto p = pool::SessionPool::create(loop, std::move(po), session_factory(loop, config, opts.pool_defaults));
         p->start();
         workers.emplace(config.name, Worker{config, p});
       }
@@ -233,8 +244,27 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
     --in_flight;
   }
 
-  void handle(const bus::Message& msg) {
-    Route route = parse_route(opts.subjects, msg.subject());
+  // A call forwarded by another node to this one, the owner of its session:
+  // <prefix>.nodes.<this node>.<server>.execute. Answered here, straight to the caller.
+  void handle_forwarded(bus::Message msg) {
+    if (msg.reply().empty()) return;
+    ++in_flight;
+    ++requests;
+    const std::string head = nodes_prefix + opts.node_id + ".";
+    std::string_view rest = msg.subject();
+    rest.remove_prefix(std::min(rest.size(), head.size()));
+    Route route;
+    if (rest.ends_with(".execute")) {
+      route.kind = RouteKind::execute;
+      route.server = std::string(rest.substr(0, rest.size() - 8));
+    }
+    auto m = std::make_shared<bus::Message>(std::move(msg));
+    asio::post(loop.context(), [self = shared_from_this(), m, route] { self->handle(*m, route, true); });
+  }
+
+  void handle(const bus::Message& msg) { handle(msg, parse_route(opts.subjects, msg.subject()), false); }
+
+  void handle(const bus::Message& msg, Route route, bool forwarded) {
     const Ctx reply_to{std::string(msg.reply()), endpoint_of(route.kind), Clock::now()};
     if (route.kind == RouteKind::event) {  // events are published, never requested
       answer(reply_to, error_reply(make_error(Errc::invalid_request,
@@ -260,13 +290,14 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
       return;
     }
     switch (route.kind) {
-      case RouteKind::execute: return execute(route.server, std::move(body), reply_to);
+      case RouteKind::execute: return execute(route.server, std::move(body), reply_to, forwarded);
       case RouteKind::list_tools: return list_tools(route.server, reply_to);
       case RouteKind::admin_put: return answer(reply_to, admin_put(body));
       case RouteKind::admin_delete: return answer(reply_to, admin_delete(body));
       case RouteKind::admin_get: return answer(reply_to, admin_get(body));
       case RouteKind::admin_list: return answer(reply_to, admin_list());
-      default: answer(reply_to, error_reply(make_error(Errc::internal, "unhandled route")));
+      default:
+        answer(reply_to, error_reply(make_error(Errc::invalid_request, forwarded ? "not a forwarded call" : "unhandled route")));
     }
   }
 
@@ -305,17 +336,43 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
                                                  " (list them with: mcpctl server ls)");
   }
 
-  void execute(const std::string& server, Json body, const Ctx& reply_to) {
+  void execute(const std::string& server, Json body, const Ctx& reply_to, bool forwarded = false,
+               std::optional<Affinity::Decision> settled = std::nullopt, bool fetched = false) {
     std::optional<std::string> request_id;
     if (auto it = body.find("request_id"); it != body.end() && it->is_string()) request_id = it->get<std::string>();
     Json extra = Json::object();
     if (request_id) extra["request_id"] = *request_id;
     auto p = find(server);
     if (!p) {
+      if (cluster && cluster->catalog() && !fetched) {
+        // Perhaps created on another node a moment ago: ask the catalog of record (blocking,
+        // so off this thread) before saying it does not exist.
+        cluster->post([self = shared_from_this(), server, body = std::move(body), reply_to, forwarded, settled]() mutable {
+          self->cluster->catalog()->fetch(server);
+          self->execute(server, std::move(body), reply_to, forwarded, settled, true);
+        });
+        return;
+      }
       answer(reply_to, error_reply(unknown_server(server), extra));
       return;
     }
+    const bool affine = body.contains("session_id") && p->options().isolate_by_session_id && !forwarded;
+    if (affine && !settled && cluster && cluster->affinity()) {
+      // Which node owns this session: key-value round trips, so off this thread.
+      cluster->post([self = shared_from_this(), server, body = std::move(body), reply_to, extra]() mutable {
+        auto route = self->cluster->affinity()->resolve(server, body["session_id"].get<std::string>());
+        if (!route.ok()) {
+          self->answer(reply_to, error_reply(route.error(), extra));
+        } else if (route->decision == Affinity::Decision::forward) {
+          self->forward(route->owner, server, body, reply_to);
+        } else {
+          self->execute(server, std::move(body), reply_to, false, route->decision);
+        }
+      });
+      return;
+    }
     pool::CallRequest req;
+    req.session_reset = settled == Affinity::Decision::local_reset;
     req.tool = body["tool"].get<std::string>();
     if (auto a = body.find("args"); a != body.end() && a->is_object()) req.arguments = std::move(*a);
     if (auto s = body.find("session_id"); s != body.end() && s->is_string()) req.session_id = s->get<std::string>();
@@ -329,6 +386,18 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
         self->answer(reply_to, error_reply(r.error(), extra));
       }
     });
+  }
+
+  // Hands a call to the node that owns its session, with the caller's reply subject: the
+  // owner answers the caller directly.
+  void forward(const std::string& owner, const std::string& server, const Json& body, const Ctx& reply_to) {
+    if (auto err = bus->publish(opts.subjects.node_execute(owner, server), body.dump(), {}, reply_to.subject)) {
+      answer(reply_to, error_reply(make_error(Errc::unavailable, "cannot forward to node " + owner + ", which owns the session: " +
+                                                                   err->message)));
+      return;
+    }
+    count(reply_to, nullptr);
+    --in_flight;
   }
 
   void list_tools(const std::string& server, const Ctx& reply_to) {
@@ -360,7 +429,8 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
   Reply admin_put(const Json& body) {
     auto parsed = catalog::parse_server_config(body);
     if (!parsed.ok()) return error_reply(parsed.error());
-    auto stored = store.put(parsed.value());
+    auto* replicated = cluster ? cluster->catalog() : nullptr;
+    auto stored = replicated ? replicated->put(parsed.value()) : store.put(parsed.value());
     if (!stored.ok()) return error_reply(stored.error());
     start_worker(stored.value());
     Json record = catalog::to_json(stored.value());
@@ -371,6 +441,15 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
 
   Reply admin_delete(const Json& body) {
     const std::string name = body["name"].get<std::string>();
+    if (auto* replicated = cluster ? cluster->catalog() : nullptr) {
+      auto removed = replicated->remove(name);
+      if (!removed.ok()) return error_reply(removed.error());
+      if (!removed.value()) return error_reply(unknown_server(name));
+      stop_worker(name, {});
+      publish_event(opts.subjects.servers_deleted(), Json{{"name", name}});
+      spdlog::info("[{}] deleted from the cluster catalog", name);
+      return ok(Json{{"deleted", name}});
+    }
     auto removed = store.remove(name);
     if (!removed.ok()) return error_reply(removed.error());
     if (!removed.value()) return error_reply(unknown_server(name));
@@ -413,7 +492,17 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
         spdlog::warn("ignored a created event that is not a valid server: {}", parsed.error().message);
         return;
       }
-      // An event without a revision comes from an older publisher: take it as a new change.
+      // An event without a revision comes from an older publisher: take it as a new change
+      // (in a JetStream cluster, by writing it to the catalog of record).
+      if (!body.contains("revision") && cluster && cluster->catalog()) {
+        cluster->post([self = shared_from_this(), config = parsed.value()] {
+          if (auto* c = self->cluster->catalog()) {
+            auto current = self->store.get(config.name);
+            if (!current || !catalog::same_definition(*current, config)) c->put(config);
+          }
+        });
+        return;
+      }
       Result<catalog::Applied> applied = body.contains("revision")
                                              ? store.apply_remote_put(parsed.value())
                                              : Result<catalog::Applied>(store.put(parsed.value()).ok()
@@ -438,6 +527,12 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
       }
       std::optional<std::int64_t> revision;
       if (auto r = body.find("revision"); r != body.end() && r->is_number_integer()) revision = r->get<std::int64_t>();
+      if (!revision && cluster && cluster->catalog()) {
+        cluster->post([self = shared_from_this(), n = name->get<std::string>()] {
+          if (auto* c = self->cluster->catalog()) c->remove(n);
+        });
+        return;
+      }
       auto applied = store.apply_remote_delete(name->get<std::string>(), revision);
       if (applied.ok() && applied.value() == catalog::Applied::applied) {
         stop_worker(name->get<std::string>(), {});
@@ -450,6 +545,8 @@ Manager::Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, 
     : impl_(std::make_shared<Impl>(std::move(options), loop, store, std::move(bus))) {}
 
 Manager::~Manager() {
+  if (impl_->cluster) impl_->cluster->leave();
+  impl_->node_sub.reset();
   impl_->discovery.reset();
   impl_->requests_sub.reset();
   impl_->events_sub.reset();
@@ -474,6 +571,21 @@ std::optional<Error> Manager::start() {
                                         });
   if (!requests.ok()) return requests.error();
   impl_->requests_sub = std::move(requests).value();
+  ReplicatedCatalog::Hooks hooks;
+  hooks.changed = [weak](const catalog::ServerConfig& c) {
+    if (auto self = weak.lock()) self->start_worker(c);
+  };
+  hooks.removed = [weak](const std::string& name) {
+    if (auto self = weak.lock()) self->stop_worker(name, {});
+  };
+  impl_->cluster = std::make_unique<Cluster>(impl_->opts.cluster, impl_->bus, impl_->store, impl_->opts.subjects,
+                                             impl_->opts.node_id, std::move(hooks));
+  if (auto err = impl_->cluster->start()) return err;
+  auto forwarded = impl_->bus->subscribe(impl_->opts.subjects.node_requests(impl_->opts.node_id), [weak](bus::Message m) {
+    if (auto self = weak.lock()) self->handle_forwarded(std::move(m));
+  });
+  if (!forwarded.ok()) return forwarded.error();
+  impl_->node_sub = std::move(forwarded).value();
   DiscoveryInfo info;
   info.id = impl_->opts.node_id;
   info.version = impl_->opts.version;
@@ -486,14 +598,28 @@ std::optional<Error> Manager::start() {
 }
 
 void Manager::start_worker(const catalog::ServerConfig& config) { impl_->start_worker(config); }
+
+void Manager::announce(const catalog::ServerConfig& config) {
+  if (auto* c = impl_->cluster ? impl_->cluster->catalog() : nullptr) {
+    if (auto r = c->put(config); !r.ok())
+      spdlog::warn("[{}] could not write to the cluster catalog: {}", config.name, r.error().message);
+    return;
+  }
+  impl_->publish_event(impl_->opts.subjects.servers_created(), catalog::to_json(config));
+}
 void Manager::stop_worker(const std::string& name, std::function<void()> done) { impl_->stop_worker(name, std::move(done)); }
 void Manager::stop_all(std::function<void()> done) { impl_->stop_all(std::move(done)); }
 
 void Manager::shutdown(std::chrono::milliseconds drain_timeout) {
   const auto deadline = Clock::now() + drain_timeout;
   if (impl_->requests_sub) {
-    impl_->requests_sub->drain(drain_timeout);
-    impl_->requests_sub->wait_drained(drain_timeout);
+    if (impl_->bus->connected()) {
+      // Stop taking new requests; the queue group hands them to the other nodes.
+      impl_->requests_sub->drain(drain_timeout);
+      impl_->requests_sub->wait_drained(drain_timeout);
+    } else {
+      impl_->requests_sub.reset();  // nothing can arrive anyway; do not wait for a drain
+    }
   }
   while (impl_->in_flight.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (impl_->in_flight.load() > 0)
@@ -505,6 +631,10 @@ void Manager::shutdown(std::chrono::milliseconds drain_timeout) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   impl_->stop_all([&stopped] { stopped.set_value(); }, std::max(left, std::chrono::milliseconds(0)));
   future.wait();
+  // Owned sessions are released so other nodes take them over at once; heartbeats say goodbye.
+  if (impl_->cluster) impl_->cluster->leave();
+  impl_->node_sub.reset();
+  impl_->discovery.reset();
   impl_->requests_sub.reset();
 }
 

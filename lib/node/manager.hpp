@@ -12,6 +12,7 @@
 #include "catalog/store.hpp"
 #include "common/error.hpp"
 #include "io/loop.hpp"
+#include "node/cluster.hpp"
 #include "node/server_factory.hpp"
 #include "node/subjects.hpp"
 #include "pool/session_pool.hpp"
@@ -37,6 +38,7 @@ struct ManagerOptions {
   std::string version = "0.1.0";
   std::size_t max_request_bytes = 1u << 20;  // larger bodies are refused with too_large
   PoolDefaults pool_defaults;
+  ClusterOptions cluster;
 };
 
 struct ManagerStats {
@@ -60,6 +62,9 @@ class Manager {
   // Runs `config` (replacing a running pool whose definition differs; a no-op when it is the
   // same). A disabled config stops the pool and keeps the record.
   void start_worker(const catalog::ServerConfig& config);
+  // Tells the cluster about a server changed outside the admin API (the config file): written
+  // to the catalog of record when JetStream is in use, else published as a created event.
+  void announce(const catalog::ServerConfig& config);
   // Stops one server's pool and its processes; `done` runs once they are gone.
   void stop_worker(const std::string& name, std::function<void()> done = {});
   // Stops every pool and every child process; `done` runs once all are gone.

@@ -195,6 +195,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
     if (!m->session_id.empty()) {
       auto it = isolated.find(m->session_id);
       if (it != isolated.end() && it->second == m) isolated.erase(it);
+      if (opts.on_isolated_closed) opts.on_isolated_closed(m->session_id);
     }
     refresh_stats();
     if (closing) {
@@ -388,7 +389,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
         p.done(make_error(Errc::overloaded, server() + " allows no isolated sessions (maxIsolatedSessions is 0)"));
         return;
       }
-      p.session_reset = lost_ids.erase(sid) > 0;
+      p.session_reset = lost_ids.erase(sid) > 0 || p.req.session_reset;
       auto m = start_member(sid);
       it = isolated.emplace(sid, m).first;
       refresh_stats();
@@ -418,7 +419,10 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   // Closes a member on purpose (idle or evicted): not a failure.
   void retire(const std::shared_ptr<Member>& m) {
     m->state = State::dead;
-    if (!m->session_id.empty()) isolated.erase(m->session_id);
+    if (!m->session_id.empty()) {
+      isolated.erase(m->session_id);
+      if (opts.on_isolated_closed) opts.on_isolated_closed(m->session_id);
+    }
     std::erase(members, m);
     refresh_stats();
     m->session->close();

@@ -48,6 +48,9 @@ struct PoolOptions {
   std::chrono::milliseconds call_timeout{30'000};     // default deadline of a call
   std::chrono::milliseconds drain_timeout{10'000};    // close(): how long in-flight calls may take
   BackoffPolicy backoff;
+  // Told (on the pool's strand; must not block) when an isolated session ends for any reason:
+  // idle, evicted, crashed or closed. Cluster affinity releases the session's ownership.
+  std::function<void(const std::string& session_id)> on_isolated_closed;
 };
 
 // Makes a new, not yet started session for this server; `label` names it in logs
@@ -60,6 +63,7 @@ struct CallRequest {
   std::optional<std::string> session_id;              // routes to an isolated session
   std::chrono::milliseconds timeout{0};               // 0: the pool's call_timeout
   std::function<void(const Json& progress)> on_progress;
+  bool session_reset = false;                         // the caller knows the session's state is gone
 };
 
 struct CallResult {

@@ -1,0 +1,64 @@
+// Session affinity across nodes: a call with a session_id must reach the same MCP session for
+// that session's life, whichever node NATS hands it to. Ownership of each (server, session)
+// lives in a JetStream key-value bucket: claimed atomically (create), renewed while in use,
+// expiring with the bucket's TTL when nobody renews it, released when the owner closes the
+// session or drains. A node that is not the owner forwards the call to the owner's
+// node-specific subject with the caller's reply subject, so the owner answers the caller
+// directly. An owner that is gone (no heartbeat) is replaced by compare-and-set, and the new
+// owner's reply says session_reset.
+//
+// resolve() blocks on key-value round trips: call it off NATS delivery threads.
+#pragma once
+
+#include "bus/kv.hpp"
+#include "node/membership.hpp"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace mcpd::node {
+
+class Affinity {
+ public:
+  enum class Decision {
+    local,        // this node owns the session (and has run it in this process)
+    local_reset,  // this node owns it now, but the session's earlier state is gone
+    forward,      // another live node owns it: send the call there
+  };
+  struct Route {
+    Decision decision = Decision::local;
+    std::string owner;  // for forward
+  };
+
+  Affinity(std::shared_ptr<bus::Connection> bus, Membership& membership, bus::KvOptions options);
+  ~Affinity();
+  std::optional<Error> start();
+
+  Result<Route> resolve(const std::string& server, const std::string& session_id);
+  // This node closed the session (idle, evicted, crashed): let the key go.
+  void release(const std::string& server, const std::string& session_id);
+  // Drain: let every key this node owns go, so other nodes take over at once.
+  void release_all();
+  std::size_t owned() const;
+
+ private:
+  struct Owned {
+    std::uint64_t revision = 0;
+    std::chrono::steady_clock::time_point renewed;
+  };
+  static std::string key(const std::string& server, const std::string& session_id);
+  std::string value() const;
+  Result<Route> claimed(const std::string& k, std::uint64_t revision, bool reset);
+
+  std::shared_ptr<bus::Connection> bus_;
+  Membership& membership_;
+  bus::KvOptions options_;
+  std::unique_ptr<bus::KeyValue> kv_;
+  mutable std::mutex mu_;
+  std::map<std::string, Owned> owned_;  // keys this process claimed, guarded by mu_
+};
+
+}  // namespace mcpd::node

@@ -1,0 +1,153 @@
+#include "node/replicated_catalog.hpp"
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <set>
+
+namespace mcpd::node {
+
+using Json = nlohmann::json;
+
+namespace {
+std::optional<catalog::ServerConfig> decode(const bus::KvEntry& e) {
+  Json j = Json::parse(e.value, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  j["revision"] = static_cast<std::int64_t>(e.revision);
+  auto parsed = catalog::parse_server_config(j);
+  if (!parsed.ok()) {
+    spdlog::warn("catalog bucket: ignored the record of '{}': {}", e.key, parsed.error().message);
+    return std::nullopt;
+  }
+  return std::move(parsed).value();
+}
+
+std::string encode(catalog::ServerConfig c) {
+  c.revision = 0;  // the bucket's revision is the record's revision
+  Json j = catalog::to_json(c);
+  j.erase("revision");
+  return j.dump();
+}
+}  // namespace
+
+ReplicatedCatalog::ReplicatedCatalog(std::shared_ptr<bus::Connection> bus, catalog::Store& store, bus::KvOptions options,
+                                     Hooks hooks)
+    : bus_(std::move(bus)), store_(store), options_(std::move(options)), hooks_(std::move(hooks)) {}
+
+ReplicatedCatalog::~ReplicatedCatalog() {
+  watch_.reset();
+  kv_.reset();
+}
+
+std::optional<Error> ReplicatedCatalog::start() {
+  auto kv = bus::KeyValue::open(*bus_, options_);
+  if (!kv.ok()) return Error(kv.error());
+  kv_ = std::move(kv).value();
+  auto watch = kv_->watch(
+      ">", [this](const bus::KvEntry& e) { on_entry(e); }, [this] { on_snapshot_done(); });
+  if (!watch.ok()) return Error(watch.error());
+  watch_ = std::move(watch).value();
+  spdlog::info("catalog of record: JetStream bucket {} (replicas {})", options_.bucket, options_.replicas);
+  return std::nullopt;
+}
+
+void ReplicatedCatalog::on_entry(const bus::KvEntry& e) {
+  std::lock_guard lock(mu_);
+  if (in_snapshot_) {
+    snapshot_.push_back(e);
+    return;
+  }
+  if (e.op == bus::KvEntry::Op::put) {
+    if (auto c = decode(e)) apply_put(*c, false);
+  } else {
+    apply_delete(e.key, static_cast<std::int64_t>(e.revision), false);
+  }
+}
+
+// The end of the snapshot the watch sends first. (After a reconnect it sends a fresh one; by
+// then entries are applied as they come, newer revisions only, which converges the same way.)
+void ReplicatedCatalog::on_snapshot_done() {
+  std::lock_guard lock(mu_);
+  if (!in_snapshot_) return;
+  in_snapshot_ = false;
+  std::set<std::string> mentioned;
+  for (const auto& e : snapshot_) {
+    mentioned.insert(e.key);  // delete markers too: a server deleted elsewhere stays deleted
+    if (e.op == bus::KvEntry::Op::put) {
+      if (auto c = decode(e)) apply_put(*c, true);
+    } else {
+      apply_delete(e.key, static_cast<std::int64_t>(e.revision), true);
+    }
+  }
+  // Records only this node has (added while the cluster was out of reach) join the bucket.
+  for (const auto& local : store_.list()) {
+    if (mentioned.count(local.name)) continue;
+    auto r = kv_->create(local.name, encode(local));
+    if (r.ok()) {
+      spdlog::info("[{}] added to the cluster catalog from this node's copy (revision {})", local.name, r.value());
+    } else if (!r.conflict()) {
+      spdlog::warn("[{}] could not add to the cluster catalog: {}", local.name, r.error().message);
+    }
+  }
+  spdlog::info("catalog synchronised with bucket {}: {} records", options_.bucket, snapshot_.size());
+  snapshot_.clear();
+}
+
+void ReplicatedCatalog::apply_put(const catalog::ServerConfig& config, bool force) {
+  auto current = store_.get(config.name);
+  if (!force && current && current->revision >= config.revision) return;
+  auto r = force ? store_.replace(config) : store_.apply_remote_put(config);
+  if (!r.ok()) {
+    spdlog::error("[{}] could not store revision {}: {}", config.name, config.revision, r.error().message);
+    return;
+  }
+  if (r.value() == catalog::Applied::applied || !current) {
+    if (auto stored = store_.get(config.name)) hooks_.changed(*stored);
+  }
+}
+
+void ReplicatedCatalog::apply_delete(const std::string& name, std::int64_t revision, bool force) {
+  auto current = store_.get(name);
+  if (!force && current && current->revision > revision) return;
+  auto r = force ? store_.replace_delete(name, revision) : store_.apply_remote_delete(name, revision);
+  if (r.ok() && r.value() == catalog::Applied::applied) hooks_.removed(name);
+}
+
+Result<catalog::ServerConfig> ReplicatedCatalog::put(const catalog::ServerConfig& config) {
+  auto existing = store_.get(config.name);
+  catalog::ServerConfig c = config;
+  const auto now = catalog::format_timestamp(std::chrono::system_clock::now());
+  c.created_at = existing ? existing->created_at : now;
+  c.updated_at = now;
+  auto r = kv_->put(c.name, encode(c));
+  if (!r.ok()) return Error(r.error());
+  c.revision = static_cast<std::int64_t>(r.value());
+  std::lock_guard lock(mu_);
+  apply_put(c, false);
+  return c;
+}
+
+Result<bool> ReplicatedCatalog::remove(const std::string& name) {
+  if (!store_.get(name)) {
+    auto remote = kv_->get(name);
+    if (!remote.ok()) return Error(remote.error());
+    if (!remote.value()) return false;
+  }
+  if (auto err = kv_->erase(name)) return Error(*err);
+  std::lock_guard lock(mu_);
+  auto r = store_.apply_remote_delete(name, std::nullopt);
+  if (r.ok() && r.value() == catalog::Applied::applied) hooks_.removed(name);
+  return true;
+}
+
+std::optional<catalog::ServerConfig> ReplicatedCatalog::fetch(const std::string& name) {
+  auto r = kv_->get(name);
+  if (!r.ok() || !r.value()) return std::nullopt;
+  auto c = decode(*r.value());
+  if (!c) return std::nullopt;
+  std::lock_guard lock(mu_);
+  apply_put(*c, false);
+  return c;
+}
+
+}  // namespace mcpd::node

@@ -1,0 +1,61 @@
+// The catalog of record for a cluster: one JetStream key-value bucket of MCPServer records
+// (key: server name), replicated by JetStream (R3 in a 3-node cluster). Every node watches it
+// and applies each change to its SQLite copy and its pools, in the bucket's order, so
+// concurrent changes end the same on every node and a node that was away converges from the
+// snapshot it gets when it reconnects. The SQLite copy lets a node start while NATS is away.
+//
+// The bucket is authoritative: a snapshot replaces what the copy says; records that exist only
+// in the copy (added while the cluster was unreachable) are written to the bucket.
+#pragma once
+
+#include "bus/kv.hpp"
+#include "catalog/store.hpp"
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace mcpd::node {
+
+class ReplicatedCatalog {
+ public:
+  struct Hooks {
+    std::function<void(const catalog::ServerConfig&)> changed;  // run (or replace) this server
+    std::function<void(const std::string&)> removed;            // stop this server
+  };
+  ReplicatedCatalog(std::shared_ptr<bus::Connection> bus, catalog::Store& store, bus::KvOptions options, Hooks hooks);
+  ~ReplicatedCatalog();
+
+  // Opens (or creates) the bucket and starts watching it. An error means JetStream cannot be
+  // used (not enabled, not reachable): the node then runs on events alone.
+  std::optional<Error> start();
+
+  // A change made on this node: written to the bucket (which orders it), then applied here at
+  // once. Returns the record as stored, its revision the bucket's.
+  Result<catalog::ServerConfig> put(const catalog::ServerConfig& config);
+  // Returns false if no such server exists.
+  Result<bool> remove(const std::string& name);
+  // The bucket's record of one server (for a node that has not seen it yet).
+  std::optional<catalog::ServerConfig> fetch(const std::string& name);
+
+ private:
+  void on_entry(const bus::KvEntry& entry);
+  void on_snapshot_done();
+  void apply_put(const catalog::ServerConfig& config, bool force);
+  void apply_delete(const std::string& name, std::int64_t revision, bool force);
+
+  std::shared_ptr<bus::Connection> bus_;
+  catalog::Store& store_;
+  bus::KvOptions options_;
+  Hooks hooks_;
+  std::unique_ptr<bus::KeyValue> kv_;
+  std::unique_ptr<bus::KeyValue::Watch> watch_;
+  std::mutex mu_;                         // serialises applying (watch thread vs local changes)
+  bool in_snapshot_ = true;               // guarded by mu_
+  std::vector<bus::KvEntry> snapshot_;    // guarded by mu_
+};
+
+}  // namespace mcpd::node
