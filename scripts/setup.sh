@@ -13,6 +13,7 @@ PACKAGES=(
   libnats-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev catch2
   libtomlplusplus-dev libasio-dev libcurl4-openssl-dev libsystemd-dev
   nats-server sqlite3 docker-compose systemd python3
+  golang-go golang-github-nats-io-go-nats-dev
 )
 
 missing=()
@@ -43,13 +44,14 @@ if [ ! -f "$VALIJSON_DIR/usr/include/valijson/validator.hpp" ] && [ ! -f /usr/in
   rm -rf "$tmp"
 fi
 
-# The pinned npm MCP servers: tests/ for the test suite, deploy/example-servers/ for the quick start.
-for dir in tests deploy/example-servers; do
-  if [ ! -d "$dir/node_modules/@modelcontextprotocol/server-everything" ] ||
+# Pinned npm packages: MCP servers for the tests (tests/) and the quick start
+# (deploy/example-servers/), and the Node.js client example (examples/node/).
+for dir in tests deploy/example-servers examples/node; do
+  if [ ! -d "$dir/node_modules" ] ||
      [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
-    echo "==> installing the pinned npm MCP servers ($dir/package-lock.json)"
+    echo "==> installing pinned npm packages ($dir/package-lock.json)"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
   else
-    echo "==> npm MCP servers in $dir: present"
+    echo "==> npm packages in $dir: present"
   fi
 done
