@@ -340,3 +340,24 @@ TEST_CASE("each node answers the NATS service-discovery protocol with its server
   CHECK(stats.body["data"]["servers"]["fake"]["sessions_ready"].get<int>() >= 1);
   CHECK(stats.body["data"]["servers"]["broken"]["sessions_ready"] == 0);
 }
+
+TEST_CASE("a hundred servers in the catalog start in parallel") {
+  // Each fake server takes 300 ms to answer initialize: started one after another, a hundred
+  // would need 30 s; in parallel they are all ready in about one start time.
+  std::string servers;
+  for (int i = 0; i < 100; ++i)
+    servers += "[[servers]]\nname = \"s" + std::to_string(i) + "\"\ncommand = \"" + fake_server_path() +
+               "\"\nargs = [\"--init-delay-ms=300\"]\nminSessions = 1\npingIntervalSeconds = 0\n";
+  auto start = std::chrono::steady_clock::now();
+  Node n("", servers);
+  auto all_ready = [&] {
+    auto stats = n.request("$SRV.STATS.mcpd.test-node", "");
+    int ready = 0;
+    for (auto& [name, s] : stats.body["data"]["servers"].items()) ready += s["sessions_ready"].get<int>() >= 1;
+    return ready == 100;
+  };
+  REQUIRE(wait_until(all_ready, 25s, 100ms));
+  INFO("all 100 ready after " << std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count() << " ms");
+  CHECK(std::chrono::steady_clock::now() - start < 15s);
+  CHECK(n.text("s99", {{"tool", "echo"}, {"args", {{"message", "last"}}}}) == "last");
+}
