@@ -1,8 +1,13 @@
 #include "node/server_factory.hpp"
 
+#include "transport/http/legacy_sse_transport.hpp"
+#include "transport/http/streamable_http_transport.hpp"
 #include "transport/stdio_transport.hpp"
 
 #include <asio/post.hpp>
+
+#include <fstream>
+#include <sstream>
 
 
 namespace mcpd::node {
@@ -30,6 +35,48 @@ class FailedTransport final : public transport::Transport, public std::enable_sh
   io::Strand strand_;
   std::string reason_;
 };
+
+// Headers (with ${VAR} expanded) and the bearer token (from its variable or file), read at
+// connect time so that secrets never sit in the record.
+transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::string& label, std::string& problem) {
+  transport::HttpOptions o;
+  o.name = label;
+  o.url = c.url;
+  o.ca_file = c.ca_file;
+  o.tls_verify = c.tls_verify;
+  o.connect_timeout = std::chrono::seconds(c.connect_timeout_seconds);
+  for (const auto& [k, v] : c.headers) {
+    std::string error;
+    std::string value = catalog::expand_references(v, catalog::environment_variable, &error);
+    if (!error.empty()) {
+      problem = "header " + k + ": " + error;
+      return o;
+    }
+    o.headers[k] = std::move(value);
+  }
+  if (c.auth) {
+    if (!c.auth->token_env.empty()) {
+      auto token = catalog::environment_variable(c.auth->token_env);
+      if (!token || token->empty()) {
+        problem = "the bearer token variable " + c.auth->token_env + " is not set in mcpd's environment";
+        return o;
+      }
+      o.bearer_token = *token;
+    } else {
+      std::ifstream f(c.auth->token_file);
+      std::stringstream ss;
+      ss << f.rdbuf();
+      std::string token = ss.str();
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
+      if (!f || token.empty()) {
+        problem = "cannot read the bearer token file " + c.auth->token_file;
+        return o;
+      }
+      o.bearer_token = std::move(token);
+    }
+  }
+  return o;
+}
 
 }  // namespace
 
@@ -85,8 +132,15 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
         t = std::make_shared<FailedTransport>(strand, problem);
       }
     } else {
-      t = std::make_shared<FailedTransport>(
-          strand, "transport '" + std::string(catalog::to_string(config.transport)) + "' is not supported by this mcpd build yet");
+      std::string problem;
+      auto o = http_options(config, label, problem);
+      if (!problem.empty()) {
+        t = std::make_shared<FailedTransport>(strand, "cannot connect: " + problem);
+      } else if (config.transport == catalog::Transport::sse) {
+        t = transport::make_legacy_sse_transport(strand, std::move(o));
+      } else {
+        t = transport::make_streamable_http_transport(strand, std::move(o));
+      }
     }
     return mcp::ClientSession::create(std::move(t), so);
   };

@@ -1,0 +1,51 @@
+// Helpers the HTTP transports share: the headers every request carries, URLs safe to log,
+// resolving the legacy transport's endpoint, and reading just enough of a JSON-RPC message
+// (kind, id, method) to route it without building the whole document.
+#pragma once
+
+#include "transport/http/http_options.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mcpd::transport::http {
+
+// "Name: value" lines for the configured headers and the bearer token. Headers the transports
+// set themselves (Content-Type, Accept, Mcp-Session-Id, ...) and values holding CR/LF are
+// skipped with a warning (which names the header, never its value).
+std::vector<std::string> base_headers(const HttpOptions& options);
+
+// scheme://host[:port]/path — no user info, query or fragment, which may carry secrets.
+std::string redact_url(const std::string& url);
+// `ref` (absolute, or relative like "/message?sessionId=1") resolved against `base`.
+std::optional<std::string> resolve_url(const std::string& base, const std::string& ref);
+// Same scheme, host and port.
+bool same_origin(const std::string& a, const std::string& b);
+
+// At most `n` bytes of an HTTP body for an error message, control characters replaced.
+std::string excerpt(std::string_view body, std::size_t n = 200);
+
+struct MessageInfo {
+  enum class Kind { request, notification, response, other } kind = Kind::other;
+  std::string method;           // requests and notifications
+  std::string id;               // the id as JSON text ("7", "\"a\""), empty if none
+  bool is_error = false;        // a response with `error`
+};
+// Reads the top-level members of one JSON-RPC message (a SAX pass: nested values are skipped,
+// not stored). Kind::other when it is not a JSON-RPC object.
+MessageInfo inspect_message(std::string_view message);
+
+// The `result.protocolVersion` of an initialize response, if it has one.
+std::optional<std::string> protocol_version_of(std::string_view initialize_response);
+
+// The `params.requestId` of a notifications/cancelled, as JSON text ("7"), if it has one.
+std::optional<std::string> cancelled_request_id(std::string_view notification);
+
+// A JSON-RPC error response for request `id_json`, standing in for an answer the server could
+// not give: the caller's request fails with this message instead of waiting for its deadline.
+inline constexpr int kTransportErrorCode = -32000;
+std::string error_response(const std::string& id_json, const std::string& message, long http_status);
+
+}  // namespace mcpd::transport::http
