@@ -44,7 +44,7 @@ struct DaemonConfig {
   std::string log_level = "info";
   std::string log_format = "text";     // text | json
 
-  unsigned loop_threads = 2;
+  unsigned loop_threads = 1;          // measured: a second thread only adds hand-offs (bench/README.md)
   std::chrono::milliseconds drain_timeout{15'000};
   std::size_t max_request_bytes = 1u << 20;
   std::chrono::milliseconds stop_grace{2'000};
