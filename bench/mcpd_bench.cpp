@@ -35,7 +35,7 @@ struct Options {
   double seconds = 4;                      // per measurement
   std::size_t calls = 20000;               // per measurement, at most
   bool json = false;
-  unsigned loop_threads = 2;               // mcpd's [node] loop_threads
+  unsigned loop_threads = 1;               // mcpd's [node] loop_threads
 };
 
 constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
@@ -44,7 +44,7 @@ constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
   --concurrency LIST         callers in flight, e.g. 1,16,64,256 (default)
   --seconds S                time bound per measurement (default 4)
   --calls N                  call bound per measurement (default 20000)
-  --loop-threads N           mcpd's event-loop threads (default 2)
+  --loop-threads N           mcpd's event-loop threads (default 1)
   --json                     machine-readable output
 )";
 

@@ -1,5 +1,7 @@
 #include "node/affinity.hpp"
 
+#include "node/replicated_catalog.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -17,6 +19,8 @@ std::optional<Error> Affinity::start() {
   auto kv = bus::KeyValue::open(*bus_, options_);
   if (!kv.ok()) return Error(kv.error());
   kv_ = std::move(kv).value();
+  // Claims made before the stream has a leader would fail: wait for it.
+  if (auto err = wait_for_bucket_leader(*bus_, options_.bucket, std::chrono::seconds(15))) return err;
   spdlog::info("session affinity: JetStream bucket {} (ownership expires after {} s unused)", options_.bucket,
                std::chrono::duration_cast<std::chrono::seconds>(options_.ttl).count());
   return std::nullopt;
@@ -35,19 +39,45 @@ std::string Affinity::key(const std::string& server, const std::string& session_
 
 std::string Affinity::value() const { return Json{{"node", membership_.self()}}.dump(); }
 
-Result<Affinity::Route> Affinity::claimed(const std::string& k, std::uint64_t revision, bool reset) {
-  std::lock_guard lock(mu_);
-  owned_[k] = Owned{revision, Clock::now()};
-  return Route{reset ? Decision::local_reset : Decision::local, {}};
+// Records a key this node now holds at `revision`; while draining it is let go at once instead
+// (the call is still served here, but nobody should be sent to this node any more).
+void Affinity::keep(const std::string& k, std::uint64_t revision) {
+  {
+    std::lock_guard lock(mu_);
+    if (!draining_) {
+      owned_[k] = Owned{revision, Clock::now()};
+      return;
+    }
+  }
+  kv_->erase_if(k, revision);
 }
 
 Result<Affinity::Route> Affinity::resolve(const std::string& server, const std::string& session_id) {
   const std::string k = key(server, session_id);
+  bool draining = false;
   {
     std::lock_guard lock(mu_);
     auto it = owned_.find(k);
     // Ours: renew now and then so the key does not age out while the session is in use.
     if (it != owned_.end() && Clock::now() - it->second.renewed < options_.ttl / 3) return Route{};
+    draining = draining_;
+  }
+  auto owner_of = [](const bus::KvEntry& entry) {
+    Json v = Json::parse(entry.value, nullptr, false);
+    return v.is_object() ? v.value("node", std::string()) : std::string();
+  };
+  auto answers = [&](const std::string& owner) {
+    return !owner.empty() && membership_.alive(owner) && (!probe_ || probe_(owner));
+  };
+  if (draining) {
+    // Leaving: claim nothing. A session another live node owns goes there; any other is served
+    // here one last time and left for whoever comes next.
+    auto current = kv_->get(k);
+    if (current.ok() && current.value()) {
+      const std::string owner = owner_of(*current.value());
+      if (owner != membership_.self() && answers(owner)) return Route{Decision::forward, owner};
+    }
+    return Route{};
   }
   for (int attempt = 0; attempt < 4; ++attempt) {
     auto current = kv_->get(k);
@@ -55,35 +85,36 @@ Result<Affinity::Route> Affinity::resolve(const std::string& server, const std::
     if (!current.value()) {  // nobody owns it: claim it
       auto created = kv_->create(k, value());
       if (created.ok()) {
-        std::lock_guard lock(mu_);
-        bool had = owned_.count(k) > 0;
-        owned_[k] = Owned{created.value(), Clock::now()};
-        // It was ours and aged out or was released: the session itself may still be here.
-        return Route{had ? Decision::local : Decision::local, {}};
+        // It may have been ours and aged out or been released: the session itself may still be here.
+        keep(k, created.value());
+        return Route{};
       }
       if (created.conflict()) continue;  // someone else just claimed it: look again
       return Error(created.error());
     }
     const auto& entry = *current.value();
-    Json v = Json::parse(entry.value, nullptr, false);
-    const std::string owner = v.is_object() ? v.value("node", std::string()) : std::string();
+    const std::string owner = owner_of(entry);
     if (owner == membership_.self()) {
       auto renewed = kv_->update(k, value(), entry.revision);
       if (renewed.conflict()) continue;
       if (!renewed.ok()) return Error(renewed.error());
-      std::lock_guard lock(mu_);
-      bool ours_here = owned_.count(k) > 0;
-      owned_[k] = Owned{renewed.value(), Clock::now()};
+      bool ours_here = false;
+      {
+        std::lock_guard lock(mu_);
+        ours_here = owned_.count(k) > 0;
+      }
+      keep(k, renewed.value());
       // Owned by our node id but not by this process: we restarted, the session is gone.
       return Route{ours_here ? Decision::local : Decision::local_reset, {}};
     }
-    if (!owner.empty() && membership_.alive(owner)) return Route{Decision::forward, owner};
+    if (answers(owner)) return Route{Decision::forward, owner};
     // The owner is gone: take the session over, atomically against other nodes doing the same.
     auto taken = kv_->update(k, value(), entry.revision);
     if (taken.ok()) {
       spdlog::info("took over session {} of server {} from node {} (gone)", session_id, server,
                    owner.empty() ? "?" : owner);
-      return claimed(k, taken.value(), true);
+      keep(k, taken.value());
+      return Route{Decision::local_reset, {}};
     }
     if (!taken.conflict()) return Error(taken.error());
   }
@@ -109,6 +140,7 @@ void Affinity::release_all() {
   std::map<std::string, Owned> all;
   {
     std::lock_guard lock(mu_);
+    draining_ = true;  // from now on nothing is claimed (see keep())
     all.swap(owned_);
   }
   for (const auto& [k, o] : all) kv_->erase_if(k, o.revision);

@@ -14,6 +14,7 @@
 #include "node/membership.hpp"
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,12 +36,17 @@ class Affinity {
 
   Affinity(std::shared_ptr<bus::Connection> bus, Membership& membership, bus::KvOptions options);
   ~Affinity();
+  // Asks whether a node is there right now (blocking): false when NATS says nobody serves it,
+  // as for a node that crashed a moment ago, whose last heartbeat is still fresh. Set before
+  // start(); unset, heartbeats alone decide whether an owner is gone.
+  void set_probe(std::function<bool(const std::string& node)> probe) { probe_ = std::move(probe); }
   std::optional<Error> start();
 
   Result<Route> resolve(const std::string& server, const std::string& session_id);
   // This node closed the session (idle, evicted, crashed): let the key go.
   void release(const std::string& server, const std::string& session_id);
-  // Drain: let every key this node owns go, so other nodes take over at once.
+  // Drain: let every key this node owns go, so other nodes take over at once; from then on this
+  // node claims nothing (resolve() forwards to a live owner, or answers local without a claim).
   void release_all();
   std::size_t owned() const;
 
@@ -51,14 +57,16 @@ class Affinity {
   };
   static std::string key(const std::string& server, const std::string& session_id);
   std::string value() const;
-  Result<Route> claimed(const std::string& k, std::uint64_t revision, bool reset);
+  void keep(const std::string& k, std::uint64_t revision);
 
   std::shared_ptr<bus::Connection> bus_;
   Membership& membership_;
   bus::KvOptions options_;
   std::unique_ptr<bus::KeyValue> kv_;
+  std::function<bool(const std::string&)> probe_;
   mutable std::mutex mu_;
   std::map<std::string, Owned> owned_;  // keys this process claimed, guarded by mu_
+  bool draining_ = false;               // guarded by mu_: release_all() was called
 };
 
 }  // namespace mcpd::node

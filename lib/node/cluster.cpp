@@ -23,6 +23,13 @@ Cluster::Cluster(ClusterOptions options, std::shared_ptr<bus::Connection> bus, c
   ses.replicas = opts_.replicas;
   ses.ttl = opts_.session_ttl;
   affinity_ = std::make_unique<Affinity>(bus_, *membership_, ses);
+  // Every live node answers $SRV.PING.mcpd.<id> (discovery); "no responders" means the owner is
+  // gone now, so its sessions are taken over at once rather than after its heartbeats time out.
+  // Any other outcome (an answer, a timeout) counts as there: never take over from a slow node.
+  affinity_->set_probe([bus = bus_](const std::string& node) {
+    auto r = bus->request("$SRV.PING.mcpd." + node, "", std::chrono::milliseconds(500));
+    return r.ok() || r.error().code != Errc::unavailable;
+  });
   for (int i = 0; i < kWorkers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
@@ -36,8 +43,19 @@ std::optional<Error> Cluster::start() {
   }
   auto err = try_jetstream();
   if (!err) return std::nullopt;
-  if (opts_.jetstream == ClusterOptions::Mode::on)
-    return make_error(Errc::unavailable, "cluster: JetStream is required ([cluster] jetstream = \"on\") but " + err->message);
+  if (opts_.jetstream == ClusterOptions::Mode::on) {
+    // A JetStream cluster that has just come up may leave a first request unanswered while it
+    // settles (routes, leaders): insist for a while before giving up.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (err && std::chrono::steady_clock::now() < deadline) {
+      spdlog::warn("cluster: JetStream is not usable yet ({}); trying again", err->message);
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      err = try_jetstream();
+    }
+    if (err)
+      return make_error(Errc::unavailable, "cluster: JetStream is required ([cluster] jetstream = \"on\") but " + err->message);
+    return std::nullopt;
+  }
   spdlog::info("cluster: JetStream not in use yet ({}); serving on events alone and retrying in the background",
                err->message);
   starter_ = std::thread([this] {
@@ -103,6 +121,7 @@ void Cluster::leave() {
   for (auto& w : workers_) w.join();  // queued work finishes first
   workers_.clear();
   if (affinity_ready_ && bus_->connected()) affinity_->release_all();
+  if (catalog_ready_) catalog_->stop();  // a live watch would hold up the connection's drain
   membership_->leave();
 }
 

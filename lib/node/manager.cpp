@@ -117,10 +117,17 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
   const std::string nodes_prefix = opts.subjects.prefix + ".nodes.";
 
   // --- workers -------------------------------------------------------------------------------
-  void start_worker(const catalog::ServerConfig& config) {
+  void start_worker(const catalog::ServerConfig& requested) {
     std::shared_ptr<pool::SessionPool> old;
+    catalog::ServerConfig config;
     {
       std::lock_guard lock(mu);
+      // The admin API, events and the catalog watch call this from different threads, in any
+      // order: run what the catalog holds now (read under `mu`), so that an older definition
+      // arriving late never replaces a newer one, and a deleted server is not started again.
+      auto latest = store.get(requested.name);
+      if (!latest) return;
+      config = std::move(*latest);
       auto it = workers.find(config.name);
       if (it != workers.end() && catalog::same_definition(it->second.config, config)) {
         it->second.config = config;  // same pool; newer bookkeeping
@@ -160,7 +167,8 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
     {
       std::lock_guard lock(mu);
       auto it = workers.find(name);
-      if (it != workers.end()) {
+      // As in start_worker: a deletion that lost a race to a newer put leaves the server running.
+      if (it != workers.end() && !store.get(name)) {
         p = std::move(it->second.pool);
         workers.erase(it);
       }
@@ -356,17 +364,21 @@ struct Manager::Impl : std::enable_shared_from_this<Impl> {
       answer(reply_to, error_reply(unknown_server(server), extra));
       return;
     }
-    const bool affine = body.contains("session_id") && p->options().isolate_by_session_id && !forwarded;
+    const bool affine = body.contains("session_id") && p->options().isolate_by_session_id;
     if (affine && !settled && cluster && cluster->affinity()) {
-      // Which node owns this session: key-value round trips, so off this thread.
-      cluster->post([self = shared_from_this(), server, body = std::move(body), reply_to, extra]() mutable {
+      // Which node owns this session: key-value round trips, so off this thread. A forwarded
+      // call asks too: that renews this node's ownership, and a node restarted under the same
+      // id learns that the session's state is gone (local_reset: the reply says session_reset).
+      cluster->post([self = shared_from_this(), server, body = std::move(body), reply_to, extra, forwarded]() mutable {
         auto route = self->cluster->affinity()->resolve(server, body["session_id"].get<std::string>());
         if (!route.ok()) {
           self->answer(reply_to, error_reply(route.error(), extra));
-        } else if (route->decision == Affinity::Decision::forward) {
+        } else if (route->decision == Affinity::Decision::forward && !forwarded) {
           self->forward(route->owner, server, body, reply_to);
-        } else {
-          self->execute(server, std::move(body), reply_to, false, route->decision);
+        } else {  // a forwarded call is never forwarded again (no ping-pong while ownership moves)
+          const auto decision =
+              route->decision == Affinity::Decision::forward ? Affinity::Decision::local : route->decision;
+          self->execute(server, std::move(body), reply_to, forwarded, decision);
         }
       });
       return;
@@ -619,6 +631,23 @@ void Manager::shutdown(std::chrono::milliseconds drain_timeout) {
       impl_->requests_sub->wait_drained(drain_timeout);
     } else {
       impl_->requests_sub.reset();  // nothing can arrive anyway; do not wait for a drain
+    }
+  }
+  // Hand this node's sessions over: once their ownerships are released, other nodes claim them
+  // instead of forwarding here. Calls already forwarded are still taken for a moment (they are
+  // on their way), then the node subscription drains too. Pools stay open until in-flight calls end.
+  if (impl_->node_sub) {
+    if (impl_->bus->connected()) {
+      if (auto* affinity = impl_->cluster ? impl_->cluster->affinity() : nullptr) affinity->release_all();
+      const auto grace = std::min(std::chrono::milliseconds(250),
+                                  std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+      if (grace.count() > 0) std::this_thread::sleep_for(grace);
+      const auto left = std::max(std::chrono::milliseconds(1),
+                                 std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+      impl_->node_sub->drain(left);
+      impl_->node_sub->wait_drained(left);
+    } else {
+      impl_->node_sub.reset();
     }
   }
   while (impl_->in_flight.load() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));

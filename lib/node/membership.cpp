@@ -14,6 +14,10 @@ Membership::Membership(std::shared_ptr<bus::Connection> bus, std::string subject
 Membership::~Membership() { leave(); }
 
 std::optional<Error> Membership::start() {
+  {
+    std::lock_guard lock(mu_);
+    started_ = Clock::now();
+  }
   auto sub = bus_->subscribe(subject_, [this](bus::Message m) { on_heartbeat(m); });
   if (!sub.ok()) return sub.error();
   sub_ = std::move(sub).value();
@@ -52,19 +56,23 @@ void Membership::on_heartbeat(const bus::Message& m) {
   if (!j.is_object() || !j.contains("node") || !j["node"].is_string()) return;
   const std::string node = j["node"].get<std::string>();
   std::lock_guard lock(mu_);
+  auto it = last_seen_.find(node);
+  const bool known = it != last_seen_.end() && it->second != Clock::time_point{};
   if (j.value("leaving", false)) {
-    if (last_seen_.erase(node)) spdlog::info("node {} left the cluster", node);
+    if (known) spdlog::info("node {} left the cluster", node);
+    last_seen_[node] = Clock::time_point{};  // known to be gone (not merely never heard from)
     return;
   }
-  auto [it, added] = last_seen_.insert_or_assign(node, Clock::now());
-  if (added && node != node_id_) spdlog::info("node {} is in the cluster", node);
+  last_seen_[node] = Clock::now();
+  if (!known && node != node_id_) spdlog::info("node {} is in the cluster", node);
 }
 
 bool Membership::alive(const std::string& node) const {
   if (node == node_id_) return true;
   std::lock_guard lock(mu_);
   auto it = last_seen_.find(node);
-  return it != last_seen_.end() && Clock::now() - it->second < timeout_;
+  if (it == last_seen_.end()) return Clock::now() - started_ < timeout_;
+  return Clock::now() - it->second < timeout_;
 }
 
 std::vector<std::string> Membership::live_nodes() const {

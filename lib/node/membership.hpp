@@ -29,6 +29,8 @@ class Membership {
   // Says goodbye (other nodes stop routing to us at once) and stops the heartbeat.
   void leave();
 
+  // A node never heard from counts as alive until this node has listened for a whole
+  // `timeout`: just started, it cannot tell a silent node from one whose heartbeat is yet to come.
   bool alive(const std::string& node) const;
   std::vector<std::string> live_nodes() const;
   const std::string& self() const { return node_id_; }
@@ -42,7 +44,8 @@ class Membership {
   std::chrono::milliseconds interval_, timeout_;
   std::unique_ptr<bus::Subscription> sub_;
   mutable std::mutex mu_;
-  std::map<std::string, Clock::time_point> last_seen_;  // guarded by mu_
+  std::map<std::string, Clock::time_point> last_seen_;  // guarded by mu_; a node that left: time_point{}
+  Clock::time_point started_;                           // guarded by mu_
   std::condition_variable stop_cv_;
   bool stopping_ = false;                                // guarded by mu_
   std::thread ticker_;

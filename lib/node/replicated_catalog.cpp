@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <set>
+#include <thread>
 
 namespace mcpd::node {
 
@@ -39,10 +40,40 @@ ReplicatedCatalog::~ReplicatedCatalog() {
   kv_.reset();
 }
 
+std::optional<Error> wait_for_bucket_leader(bus::Connection& bus, const std::string& bucket,
+                                            std::chrono::milliseconds timeout) {
+  const std::string subject = "$JS.API.STREAM.INFO.KV_" + bucket;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string why;
+  for (;;) {
+    auto r = bus.request(subject, "", std::chrono::milliseconds(1000));
+    if (r.ok()) {
+      Json j = Json::parse(r.value().data(), nullptr, false);
+      if (!j.is_object()) {
+        why = "STREAM.INFO answered something that is not JSON";
+      } else if (j.contains("error")) {
+        why = j["error"].is_object() ? j["error"].value("description", j["error"].dump()) : j["error"].dump();
+      } else if (!j.contains("cluster") || !j["cluster"].is_object() ||
+                 !j["cluster"].value("leader", std::string()).empty()) {
+        return std::nullopt;  // a leader (or a single server, which needs none)
+      } else {
+        why = "its stream has no leader yet";
+      }
+    } else {
+      why = r.error().message;
+    }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return make_error(Errc::unavailable, "bucket " + bucket + " is not ready: " + why);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 std::optional<Error> ReplicatedCatalog::start() {
   auto kv = bus::KeyValue::open(*bus_, options_);
   if (!kv.ok()) return Error(kv.error());
   kv_ = std::move(kv).value();
+  // Until the stream has a leader, the snapshot's writes below would be lost.
+  if (auto err = wait_for_bucket_leader(*bus_, options_.bucket, std::chrono::seconds(15))) return err;
   auto watch = kv_->watch(
       ">", [this](const bus::KvEntry& e) { on_entry(e); }, [this] { on_snapshot_done(); });
   if (!watch.ok()) return Error(watch.error());
@@ -139,6 +170,8 @@ Result<bool> ReplicatedCatalog::remove(const std::string& name) {
   if (r.ok() && r.value() == catalog::Applied::applied) hooks_.removed(name);
   return true;
 }
+
+void ReplicatedCatalog::stop() { watch_.reset(); }
 
 std::optional<catalog::ServerConfig> ReplicatedCatalog::fetch(const std::string& name) {
   auto r = kv_->get(name);

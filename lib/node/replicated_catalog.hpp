@@ -12,6 +12,7 @@
 #include "catalog/store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -19,6 +20,12 @@
 #include <string>
 
 namespace mcpd::node {
+
+// A bucket just created (or whose stream leader was lost) has no stream leader for a moment,
+// while its replicas elect one: writes then find no responder. Waits (polling the JetStream API's
+// STREAM.INFO) until the bucket's stream has a leader, or `timeout` passes. Blocking.
+std::optional<Error> wait_for_bucket_leader(bus::Connection& bus, const std::string& bucket,
+                                            std::chrono::milliseconds timeout);
 
 class ReplicatedCatalog {
  public:
@@ -40,6 +47,8 @@ class ReplicatedCatalog {
   Result<bool> remove(const std::string& name);
   // The bucket's record of one server (for a node that has not seen it yet).
   std::optional<catalog::ServerConfig> fetch(const std::string& name);
+  // Stops watching the bucket (before the connection drains: a live watch holds a drain up).
+  void stop();
 
  private:
   void on_entry(const bus::KvEntry& entry);

@@ -1,0 +1,577 @@
+// The cluster end to end: three clustered nats-servers with JetStream and three real mcpd
+// nodes on loopback (tests/support/cluster.hpp), the native fake MCP server as "fake". What a
+// user of a cluster relies on: unaffine calls spread over every node; a session is answered by
+// one process whichever node NATS hands its calls to; a dead owner's session is taken over
+// (session_reset); a node that was down converges on the catalog; SIGTERM drains without a
+// failed call; SIGKILL fails only that node's in-flight calls; losing a nats-server costs no
+// mcpd. Loads are bounded in count and time; every wait polls with a deadline.
+#include "bus/connection.hpp"
+#include "support/cluster.hpp"
+#include "support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+using namespace mcpd;
+using namespace mcpd::test;
+using Json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr auto kTestBound = std::chrono::seconds(60);  // generous: each test takes far less
+
+struct Outcome {
+  bool ok = false;
+  Json body;          // the reply (null when the request itself failed)
+  std::string error;  // why not ok
+  Clock::time_point start, end;
+};
+
+// One tool call; ok only for a reply with a result and no error.
+Outcome call(bus::Connection& c, const std::string& server, const Json& body,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  Outcome o;
+  o.start = Clock::now();
+  auto r = c.request("mcp." + server + ".execute", body.dump(), timeout);
+  o.end = Clock::now();
+  if (!r.ok()) {
+    o.error = r.error().message;
+    return o;
+  }
+  o.body = Json::parse(r.value().data(), nullptr, false);
+  if (!o.body.is_object()) {
+    o.error = "not a JSON object: " + std::string(r.value().data());
+  } else if (o.body.contains("error")) {
+    o.error = o.body.dump();
+  } else if (!o.body.contains("result")) {
+    o.error = "no result: " + o.body.dump();
+  } else {
+    o.ok = true;
+  }
+  return o;
+}
+
+std::string text(const Outcome& o) {
+  if (!o.ok) return "<failed: " + o.error + ">";
+  return o.body["result"].is_string() ? o.body["result"].get<std::string>() : o.body["result"].dump();
+}
+
+// `threads` callers, each calling `one(thread)` again and again until stop(), `max_calls` calls
+// in all, or `max_time`, whichever comes first. Runs in the background.
+class Load {
+ public:
+  Load(int threads, std::size_t max_calls, std::chrono::milliseconds max_time, std::function<Outcome(int)> one)
+      : one_(std::move(one)), max_calls_(max_calls), deadline_(Clock::now() + max_time) {
+    for (int t = 0; t < threads; ++t)
+      threads_.emplace_back([this, t] {
+        std::vector<Outcome> mine;
+        while (!stop_ && Clock::now() < deadline_ && started_.fetch_add(1) < max_calls_) {
+          mine.push_back(one_(t));
+          (mine.back().ok ? ok_ : failed_)++;
+        }
+        std::lock_guard lock(mu_);
+        all_.insert(all_.end(), mine.begin(), mine.end());
+      });
+  }
+  ~Load() { stop(); }
+  // Waits for the callers to run out of calls or time.
+  std::vector<Outcome> join() {
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+    std::lock_guard lock(mu_);
+    return all_;
+  }
+  std::vector<Outcome> stop() {
+    stop_ = true;
+    return join();
+  }
+  std::size_t ok() const { return ok_; }
+  std::size_t failed() const { return failed_; }
+
+ private:
+  std::function<Outcome(int)> one_;
+  std::size_t max_calls_;
+  Clock::time_point deadline_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> started_{0}, ok_{0}, failed_{0};
+  std::mutex mu_;
+  std::vector<Outcome> all_;
+  std::vector<std::thread> threads_;
+};
+
+std::string first_failures(const std::vector<Outcome>& all, std::size_t n = 5) {
+  std::string out;
+  for (const auto& o : all)
+    if (!o.ok && n-- > 0) out += "  " + o.error + "\n";
+  return out;
+}
+
+std::uint64_t calls_of(TestCluster& c, int node) {
+  auto s = c.server_stats(node, "fake");
+  return s.is_object() && s.contains("calls") ? s["calls"].get<std::uint64_t>() : 0;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+}  // namespace
+
+TEST_CASE("cluster: unaffine calls through one nats-server spread over every node") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  auto client = cluster.connect({0});
+  std::array<std::uint64_t, 3> before{};
+  for (int i = 0; i < 3; ++i) before[i] = calls_of(cluster, i);
+
+  constexpr std::size_t kCalls = 3000;
+  Load load(16, kCalls, std::chrono::seconds(40), [&](int) { return call(*client, "fake", {{"tool", "pid"}}); });
+  auto all = load.join();
+  INFO("calls took " << seconds_since(t0) << " s since the cluster started; failures:\n" << first_failures(all));
+  REQUIRE(all.size() == kCalls);
+  CHECK(load.failed() == 0);
+
+  std::array<std::uint64_t, 3> served{};
+  std::uint64_t total = 0;
+  for (int i = 0; i < 3; ++i) {
+    served[i] = calls_of(cluster, i) - before[i];
+    total += served[i];
+  }
+  INFO("served by node-1/2/3: " << served[0] << " / " << served[1] << " / " << served[2] << "\n" << cluster.logs(10));
+  CHECK(total == kCalls);
+  for (int i = 0; i < 3; ++i) CHECK(served[i] >= kCalls * 15 / 100);
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: each of 300 sessions entered through random nats-servers is answered by one process") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
+                                                              cluster.connect({2})};
+  constexpr int kSessions = 300, kCallsEach = 4, kThreads = 16;
+  const std::string run = std::to_string(::getpid());
+  std::atomic<int> next{0}, finished{0};
+  std::mutex mu;
+  std::vector<std::string> wrong;  // "session: answers" for every session that did not count 1..4
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t * 7919 + 17));
+      for (int s = next++; s < kSessions && Clock::now() - t0 < std::chrono::seconds(45); s = next++) {
+        const std::string sid = "sess-" + run + "-" + std::to_string(s);
+        std::string got;
+        bool good = true;
+        for (int k = 1; k <= kCallsEach; ++k) {
+          auto& c = *clients[rng() % 3];
+          auto o = call(c, "fake", {{"tool", "counter"}, {"session_id", sid}});
+          got += (k > 1 ? "," : "") + text(o);
+          if (!o.ok || text(o) != std::to_string(k) || o.body.contains("session_reset")) good = false;
+        }
+        ++finished;
+        if (!good) {
+          std::lock_guard lock(mu);
+          wrong.push_back(sid + ": " + got);
+        }
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::string shown;
+  for (std::size_t i = 0; i < wrong.size() && i < 10; ++i) shown += "  " + wrong[i] + "\n";
+  INFO(wrong.size() << " sessions went wrong, e.g.:\n" << shown << cluster.logs(15));
+  REQUIRE(finished.load() == kSessions);  // every session ran (not cut short by the time bound)
+  CHECK(wrong.empty());
+
+  // One MCP session (process) per session_id in the whole cluster: never two.
+  int isolated = 0;
+  std::array<int, 3> per_node{};
+  for (int i = 0; i < 3; ++i) {
+    auto s = cluster.server_stats(i, "fake");
+    per_node[i] = s.value("isolated_sessions", 0);
+    isolated += per_node[i];
+  }
+  INFO("isolated sessions on node-1/2/3: " << per_node[0] << " / " << per_node[1] << " / " << per_node[2]);
+  CHECK(isolated == kSessions);
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: a session whose owner is SIGKILLed is taken over by a live node with session_reset") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  auto via1 = cluster.connect({0});
+  const std::string sid = "takeover-" + std::to_string(::getpid());
+  const Json counter = {{"tool", "counter"}, {"session_id", sid}};
+  auto owner_of_session = [&](bus::Connection& c) {
+    auto pid = call(c, "fake", {{"tool", "pid"}, {"session_id", sid}});
+    return pid.ok ? cluster.node_of_child(std::stol(text(pid))) : -1;
+  };
+  REQUIRE(text(call(*via1, "fake", counter)) == "1");
+  REQUIRE(text(call(*via1, "fake", counter)) == "2");
+  const int owner = owner_of_session(*via1);
+  INFO("the session's owner: " << (owner < 0 ? "no node" : TestCluster::node_id(owner)));
+  REQUIRE(owner >= 0);
+
+  auto other = cluster.connect({(owner + 1) % 3});
+  cluster.kill_node(owner);
+  const auto killed = Clock::now();
+  // As soon as NATS has dropped the dead owner's connection (its heartbeats have not timed out
+  // yet), enter through a nats-server it was not using: nobody answers for it any more, so the
+  // very first call is taken over.
+  REQUIRE(wait_until([&] { return cluster.server_of_node(owner) < 0; }, 5s, 5ms));
+  Outcome first;
+  int failed_attempts = 0;
+  std::string failures;
+  bool done = wait_until(
+      [&] {
+        first = call(*other, "fake", counter, std::chrono::seconds(2));
+        if (first.ok) return true;
+        if (++failed_attempts <= 5) failures += "  " + first.error + "\n";
+        return false;
+      },
+      std::chrono::seconds(15), std::chrono::milliseconds(20));
+  const double took = std::chrono::duration<double>(first.end - killed).count();
+  INFO("first answer after the kill: " << first.body.dump() << " after " << took << " s and " << failed_attempts
+                                       << " failed attempts:\n"
+                                       << failures << cluster.logs(20));
+  REQUIRE(done);
+  CHECK(first.body.value("session_reset", false) == true);
+  CHECK(text(first) == "1");  // a fresh session: its state is gone
+  CHECK(failed_attempts == 0);
+  CHECK(took < 2.0);
+  // The new owner keeps the session from now on, through any entry point.
+  auto second = call(*cluster.connect({(owner + 2) % 3}), "fake", counter);
+  CHECK(text(second) == "2");
+  CHECK_FALSE(second.body.contains("session_reset"));
+  const int new_owner = owner_of_session(*other);
+  REQUIRE(new_owner >= 0);
+  CHECK(new_owner != owner);
+
+  // The new owner crashes and comes back under the same id (its ownership record still names
+  // it). A call forwarded to it, as a non-owner node forwards one, must say the state is gone.
+  cluster.kill_node(new_owner);
+  cluster.restart_node(new_owner);
+  auto forwarded = other->request("mcp.nodes." + TestCluster::node_id(new_owner) + ".fake.execute", counter.dump(), 10s);
+  REQUIRE(forwarded.ok());
+  Json fwd = Json::parse(forwarded.value().data(), nullptr, false);
+  INFO("forwarded to the restarted owner: " << fwd.dump());
+  CHECK(fwd.value("session_reset", false) == true);
+  CHECK(fwd.value("result", Json()) == "1");
+  auto after = call(*via1, "fake", counter);
+  CHECK(text(after) == "2");
+  CHECK_FALSE(after.body.contains("session_reset"));
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: a node down during create change and delete converges after restart") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  auto admin = cluster.connect({0});
+  auto put = [&](const Json& server) {
+    auto r = admin->request("mcp.admin.servers.put", server.dump(), std::chrono::seconds(10));
+    REQUIRE(r.ok());
+    auto body = Json::parse(r.value().data(), nullptr, false);
+    INFO(body.dump());
+    REQUIRE(body.contains("server"));
+    return body["server"]["revision"].get<std::int64_t>();
+  };
+  auto servers_of = [&](int node) {
+    std::map<std::string, std::int64_t> out;  // name -> revision
+    auto s = cluster.stats(node);
+    if (s.is_object() && s.contains("servers"))
+      for (auto it = s["servers"].begin(); it != s["servers"].end(); ++it) out[it.key()] = it.value()["revision"];
+    return out;
+  };
+  auto converged = [&](const std::vector<int>& nodes, const std::map<std::string, std::int64_t>& want) {
+    for (int n : nodes)
+      if (servers_of(n) != want) return false;
+    return true;
+  };
+
+  // Before: "s-old" (to be deleted) runs everywhere, and every node agrees on "fake".
+  const std::int64_t old_rev = put({{"name", "s-old"}, {"command", fake_server_path()}, {"minSessions", 0}});
+  std::map<std::string, std::int64_t> want;
+  REQUIRE(wait_until(
+      [&] {
+        want = servers_of(0);
+        return want.count("s-old") && want["s-old"] == old_rev && converged({1, 2}, want);
+      },
+      10s, 50ms));
+
+  REQUIRE(cluster.stop_node(2) == 0);
+  const std::int64_t new_rev = put({{"name", "s-new"}, {"command", fake_server_path()}, {"minSessions", 0}});
+  const std::int64_t fake_rev = put({{"name", "fake"},
+                                     {"command", fake_server_path()},
+                                     {"args", {"--mode", "echo"}},
+                                     {"env", {{"FAKE_VERSION", "2"}}},
+                                     {"minSessions", 1},
+                                     {"maxSessions", 4},
+                                     {"maxIsolatedSessions", 400}});
+  auto del = admin->request("mcp.admin.servers.delete", R"({"name":"s-old"})", std::chrono::seconds(10));
+  REQUIRE(del.ok());
+  REQUIRE(Json::parse(del.value().data(), nullptr, false).value("deleted", std::string()) == "s-old");
+  want = {{"fake", fake_rev}, {"s-new", new_rev}};
+  {
+    INFO(cluster.logs(20));
+    REQUIRE(wait_until([&] { return converged({0, 1}, want); }, 10s, 50ms));
+  }
+
+  const auto restarted = Clock::now();
+  cluster.restart_node(2);
+  std::map<std::string, std::int64_t> seen;
+  bool ok = wait_until(
+      [&] {
+        seen = servers_of(2);
+        return seen == want;
+      },
+      15s, 50ms);
+  const double took = seconds_since(restarted);
+  std::string shown;
+  for (const auto& [name, rev] : seen) shown += " " + name + "@" + std::to_string(rev);
+  INFO("node-3 runs:" << shown << " (want fake@" << fake_rev << " s-new@" << new_rev << ") after " << took << " s\n"
+                      << cluster.logs(25));
+  REQUIRE(ok);
+  CHECK(took < 10.0);
+  CHECK(converged({0, 1}, want));
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: concurrent changes to one server end the same on every node") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
+                                                              cluster.connect({2})};
+  constexpr int kWriters = 3, kPuts = 10;
+  std::mutex mu;
+  std::int64_t last = 0;  // the highest revision a put was answered with: the bucket's last word
+  std::vector<std::string> errors;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w)
+    writers.emplace_back([&, w] {
+      for (int k = 0; k < kPuts; ++k) {
+        Json server = {{"name", "race"},
+                       {"command", fake_server_path()},
+                       {"minSessions", 0},
+                       {"env", {{"WRITER", std::to_string(w) + "-" + std::to_string(k)}}}};
+        auto r = clients[w]->request("mcp.admin.servers.put", server.dump(), std::chrono::seconds(10));
+        Json body = r.ok() ? Json::parse(r.value().data(), nullptr, false) : Json();
+        std::lock_guard lock(mu);
+        if (!body.is_object() || !body.contains("server")) {
+          errors.push_back(r.ok() ? body.dump() : r.error().message);
+          continue;
+        }
+        last = std::max(last, body["server"]["revision"].get<std::int64_t>());
+      }
+    });
+  for (auto& t : writers) t.join();
+  INFO(errors.size() << " puts failed, e.g. " << (errors.empty() ? "" : errors.front()));
+  CHECK(errors.empty());
+  REQUIRE(last > 0);
+  std::array<std::int64_t, 3> seen{};
+  bool same = wait_until(
+      [&] {
+        for (int n = 0; n < 3; ++n) seen[n] = cluster.server_stats(n, "race").value("revision", std::int64_t{0});
+        return seen[0] == last && seen[1] == last && seen[2] == last;
+      },
+      10s, 50ms);
+  INFO("revision of 'race' on node-1/2/3: " << seen[0] << " / " << seen[1] << " / " << seen[2] << "; last put "
+                                            << last << "\n"
+                                            << cluster.logs(15));
+  CHECK(same);
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: SIGTERM on a node under load drains with zero failed calls") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  auto client = cluster.connect({0, 1, 2});
+  const auto node2_before = calls_of(cluster, 1);
+  Load load(8, 1200, std::chrono::seconds(10), [&](int) {
+    return call(*client, "fake", {{"tool", "sleep"}, {"args", {{"ms", 50}}}}, std::chrono::seconds(5));
+  });
+  // node-2 is busy with its share of the load before it is told to stop.
+  REQUIRE(wait_until([&] { return calls_of(cluster, 1) >= node2_before + 20; }, 10s, 20ms));
+  const auto ok_at_term = load.ok();
+  cluster.node(1).signal(SIGTERM);
+  const auto termed = Clock::now();
+  auto status = cluster.node(1).wait_exit(std::chrono::seconds(20));
+  const double exit_after = seconds_since(termed);
+  // The others keep serving after node-2 is gone.
+  const auto ok_at_exit = load.ok();
+  bool more = wait_until([&] { return load.ok() >= ok_at_exit + 40; }, 5s, 10ms);
+  auto all = load.stop();
+  INFO(all.size() << " calls, " << load.failed() << " failed; node-2 exited after " << exit_after << " s; failures:\n"
+                  << first_failures(all) << cluster.logs(25));
+  CHECK(load.failed() == 0);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+  CHECK(ok_at_exit > ok_at_term);
+  CHECK(more);
+  CHECK(cluster.node(1).log().find("drain timeout") == std::string::npos);
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: SIGTERM on the owner of busy sessions drains with zero failed calls") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
+                                                              cluster.connect({2})};
+  constexpr int kCallers = 8;
+  const std::string run = std::to_string(::getpid());
+  auto sid_of = [&](int t) { return "drain-" + run + "-" + std::to_string(t); };
+  // Each caller has a session of its own; the node that owns most of them is stopped.
+  std::array<int, 3> owned{};
+  for (int t = 0; t < kCallers; ++t) {
+    auto pid = call(*clients[t % 3], "fake", {{"tool", "pid"}, {"session_id", sid_of(t)}});
+    REQUIRE(pid.ok);
+    int n = cluster.node_of_child(std::stol(text(pid)));
+    REQUIRE(n >= 0);
+    ++owned[n];
+  }
+  const int victim = static_cast<int>(std::max_element(owned.begin(), owned.end()) - owned.begin());
+  std::array<std::vector<long>, kCallers> counts;  // per caller: the counter values it saw, in order
+  std::array<std::mt19937, kCallers> rngs;
+  for (int t = 0; t < kCallers; ++t) rngs[t].seed(static_cast<unsigned>(t + 1));
+  Load load(kCallers, 3000, std::chrono::seconds(12), [&](int t) {
+    auto o = call(*clients[rngs[t]() % 3], "fake", {{"tool", "counter"}, {"session_id", sid_of(t)}}, 5s);
+    if (o.ok) counts[t].push_back(std::stol(text(o)));
+    return o;
+  });
+  REQUIRE(wait_until([&] { return load.ok() >= 200; }, 10s, 10ms));
+  cluster.node(victim).signal(SIGTERM);
+  auto status = cluster.node(victim).wait_exit(std::chrono::seconds(20));
+  const auto ok_at_exit = load.ok();
+  bool more = wait_until([&] { return load.ok() >= ok_at_exit + 200; }, 5s, 10ms);
+  auto all = load.stop();
+  // Within one session the counter only goes up by one, or starts again at 1 on a new owner:
+  // never two processes answering one session at once.
+  std::string interleaved;
+  for (int t = 0; t < kCallers; ++t)
+    for (std::size_t i = 1; i < counts[t].size(); ++i)
+      if (counts[t][i] != counts[t][i - 1] + 1 && counts[t][i] != 1)
+        interleaved += " " + sid_of(t) + "@" + std::to_string(i) + ":" + std::to_string(counts[t][i - 1]) + "->" +
+                       std::to_string(counts[t][i]);
+  INFO("stopped " << TestCluster::node_id(victim) << " (it owned " << owned[victim] << " of " << kCallers
+                  << " sessions); " << all.size() << " calls, " << load.failed() << " failed:\n"
+                  << first_failures(all) << "interleaved:" << interleaved << "\n"
+                  << cluster.logs(25));
+  CHECK(load.failed() == 0);
+  REQUIRE(status.has_value());
+  CHECK(*status == 0);
+  CHECK(more);
+  CHECK(interleaved.empty());
+  CHECK(cluster.node(victim).log().find("drain timeout") == std::string::npos);
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: SIGKILL on a node under load fails only its in-flight calls and the rate recovers in 2 s") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  auto client = cluster.connect({0, 1, 2});
+  constexpr int kCallers = 8;
+  const auto node2_before = calls_of(cluster, 1);
+  Load load(kCallers, 1500, std::chrono::seconds(12), [&](int) {
+    return call(*client, "fake", {{"tool", "sleep"}, {"args", {{"ms", 50}}}}, std::chrono::seconds(2));
+  });
+  REQUIRE(wait_until([&] { return calls_of(cluster, 1) >= node2_before + 20; }, 10s, 20ms));
+  cluster.kill_node(1);
+  const auto killed = Clock::now();
+  // The load runs on for 3.5 s after the kill (its own limits bound it too).
+  wait_until([&] { return Clock::now() >= killed + 3500ms; }, 5s, 50ms);
+  auto all = load.stop();
+
+  std::size_t failed = 0, late_failed = 0, before_n = 0, after_n = 0;
+  Clock::time_point first_start = Clock::time_point::max();
+  for (const auto& o : all) first_start = std::min(first_start, o.start);
+  for (const auto& o : all) {
+    if (!o.ok) ++failed;
+    if (!o.ok && o.start >= killed + 2s) ++late_failed;
+    if (o.ok && o.end < killed) ++before_n;
+    if (o.ok && o.start >= killed + 2s) ++after_n;
+  }
+  const double before_rate = before_n / std::max(1e-3, std::chrono::duration<double>(killed - first_start).count());
+  Clock::time_point last_end = killed + 2s;
+  for (const auto& o : all)
+    if (o.start >= killed + 2s) last_end = std::max(last_end, o.end);
+  const double after_rate = after_n / std::max(1e-3, std::chrono::duration<double>(last_end - (killed + 2s)).count());
+  INFO(all.size() << " calls, " << failed << " failed (" << late_failed << " started 2 s after the kill); rate before "
+                  << before_rate << "/s, from 2 s after the kill " << after_rate << "/s; failures:\n"
+                  << first_failures(all) << cluster.logs(20));
+  CHECK(failed <= static_cast<std::size_t>(kCallers));
+  CHECK(late_failed == 0);
+  CHECK(after_n > 0);
+  CHECK(after_rate >= 0.75 * before_rate);  // the full rate, give or take a loaded machine
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: losing one nats-server costs no mcpd and serving resumes") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  // Kill the nats-server that holds the most mcpd connections (at least one): the test client
+  // uses the two others.
+  std::array<int, 3> on{};
+  for (int n = 0; n < 3; ++n) {
+    int s = cluster.server_of_node(n);
+    REQUIRE(s >= 0);
+    ++on[s];
+  }
+  const int victim = static_cast<int>(std::max_element(on.begin(), on.end()) - on.begin());
+  std::vector<int> moved;
+  for (int n = 0; n < 3; ++n)
+    if (cluster.server_of_node(n) == victim) moved.push_back(n);
+  std::array<int, 3> pids{};
+  for (int n = 0; n < 3; ++n) pids[n] = cluster.node(n).pid();
+  std::vector<int> rest;
+  for (int s = 0; s < 3; ++s)
+    if (s != victim) rest.push_back(s);
+  auto client = cluster.connect(rest);
+  constexpr int kCallers = 8;
+  Load load(kCallers, 4000, std::chrono::seconds(15), [&](int) {
+    return call(*client, "fake", {{"tool", "pid"}}, std::chrono::seconds(2));
+  });
+  REQUIRE(wait_until([&] { return load.ok() >= 100; }, 10s, 10ms));
+  cluster.kill_nats(victim);
+  const auto killed = Clock::now();
+  // Every node answers its own PING again (the moved ones through another server).
+  bool all_back = wait_until(
+      [&] {
+        for (int n = 0; n < 3; ++n)
+          if (!cluster.node_answers(n, 300ms)) return false;
+        return true;
+      },
+      10s, 50ms);
+  const auto back = Clock::now();
+  const double back_after = std::chrono::duration<double>(back - killed).count();
+  const auto ok_when_back = load.ok();
+  bool serving = wait_until([&] { return load.ok() >= ok_when_back + 200; }, 10s, 10ms);
+  auto all = load.stop();
+  std::size_t failed_later = 0;  // calls started once every node answered again
+  for (const auto& o : all)
+    if (!o.ok && o.start >= back) ++failed_later;
+  std::string moved_s;
+  for (int n : moved) moved_s += " " + TestCluster::node_id(n);
+  INFO("killed nats-server n" << victim + 1 << " (mcpd on it:" << moved_s << "); all nodes answered again after "
+                              << back_after << " s; " << all.size() << " calls, " << load.failed()
+                              << " failed; failures:\n"
+                              << first_failures(all) << cluster.logs(20));
+  CHECK(all_back);
+  CHECK(serving);
+  // Only calls caught in flight on the lost server fail; after recovery none does.
+  CHECK(load.failed() <= static_cast<std::size_t>(kCallers));
+  CHECK(failed_later == 0);
+  for (int n : moved) {
+    CHECK(cluster.node(n).log().find("reconnected to") != std::string::npos);
+    int s = cluster.server_of_node(n);
+    CHECK(s >= 0);
+    CHECK(s != victim);
+  }
+  for (int n = 0; n < 3; ++n) {
+    CHECK(cluster.node_alive(n));
+    CHECK(cluster.node(n).pid() == pids[n]);  // no mcpd restarted
+  }
+  CHECK(Clock::now() - t0 < kTestBound);
+}
