@@ -46,7 +46,7 @@ fi
 
 # Pinned npm packages: MCP servers for the tests (tests/) and the quick start
 # (deploy/example-servers/), and the Node.js client example (examples/node/).
-for dir in tests deploy/example-servers examples/node; do
+for dir in tests tests/conformance deploy/example-servers examples/node; do
   if [ ! -d "$dir/node_modules" ] ||
      [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     echo "==> installing pinned npm packages ($dir/package-lock.json)"

@@ -45,6 +45,19 @@ constexpr OptionSpec kCallOptions[] = {
     {"format", 0, "F", "compat (default): the text of the result, or its\nstructuredContent; mcp: the whole MCP CallToolResult\n(images, audio and resources summarised unless --json)"},
 };
 
+constexpr OptionSpec kProbeOptions[] = {
+    {"url", 0, "URL", "the server's MCP endpoint (http:// or https://), or its SSE\nURL with --transport sse"},
+    {"transport", 0, "T", "http (Streamable HTTP; the default) or sse (legacy HTTP+SSE)"},
+    {"header", 0, "K=V", "HTTP header sent with every request ('K: V' works too);\nV may say ${VAR}, taken from this environment", true},
+    {"token-env", 0, "VAR", "bearer token: read from environment variable VAR"},
+    {"token-file", 0, "PATH", "bearer token: read from file PATH"},
+    {"ca-file", 0, "PATH", "PEM bundle of the CA(s) to verify the server with\n(default: the system's)"},
+    {"insecure", 0, {}, "do not verify the server's TLS certificate (testing only)"},
+    {"timeout", 0, "MS", "deadline of each step: connecting and initialize, tools/list,\nthe call (default 10000)"},
+    {"call", 0, "TOOL", "also call TOOL and print its whole result"},
+    {"args", 0, "JSON", "the tool's arguments for --call: a JSON object (default {});\n'-' reads it from stdin, @FILE from a file"},
+};
+
 constexpr OptionSpec kWaitOptions[] = {
     {"wait", 0, "MS", "how long to collect the nodes' answers, in milliseconds\n(default 500; more on a slow or far NATS)"},
 };
@@ -140,6 +153,36 @@ Examples:
   mcpctl call slow work --timeout 120000
 )HELP";
 
+constexpr std::string_view kProbeDetails = R"HELP(Connects straight to a remote MCP server, with no daemon and no NATS, using mcpd's own
+client (the same Streamable HTTP or legacy HTTP+SSE transport and MCP session the daemon
+runs), and prints what it offers: server name and version, the MCP protocol version agreed,
+its capabilities, and its tools (name, arguments, optional ones in [brackets], and the first
+line of the description). With --call it also calls one tool and prints the whole result
+(images, audio and resources summarised). This is the command to run before `server add
+--url ...`: it takes the same --transport, --header, --token-env and --token-file flags,
+read here from this shell's environment and files instead of each node's.
+
+With --json: one JSON document {"url", "transport", "server": {"protocolVersion",
+"serverInfo", "capabilities", "instructions"?}, "tools": [...as the server sent them],
+"call"?: {"tool", "arguments", "result"}, "ok"}; on failure {"url", "transport", "ok": false,
+"error"} and the message on stderr.
+
+Exits 1 with "mcpctl: <code>: <what failed>: <why>" when the server cannot be reached
+(connection refused, DNS, TLS verification), answers with an HTTP error (401, 404, ...),
+fails or refuses initialize (for instance an MCP version mcpd does not speak), does not
+answer within --timeout, lists no such tool, or the tool reports failure (isError). -v logs
+the transport's and the session's events to stderr.
+
+Examples:
+  mcpctl probe --url http://127.0.0.1:3001/mcp
+  mcpctl probe --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN
+  mcpctl probe --url http://127.0.0.1:3001/sse --transport sse
+  mcpctl probe --url https://10.0.0.7:8443/mcp --ca-file /etc/mcpd/internal-ca.pem
+  mcpctl probe --url http://127.0.0.1:3001/mcp --call echo --args '{"message": "hi"}'
+  mcpctl probe --url http://127.0.0.1:3001/mcp --json | jq -r '.tools[].name'
+  mcpctl probe --url http://127.0.0.1:3001/mcp && mcpctl server add remote --url http://127.0.0.1:3001/mcp
+)HELP";
+
 constexpr Command kCommands[] = {
     {"server add", "NAME (--command CMD ... | --url URL ...) [options]\n[NAME] --file FILE", "NAME --command CMD | --url URL",
      "register an MCP server, or replace its definition", kServerAddOptions, kServerAddDetails, 0, 1, true,
@@ -154,9 +197,14 @@ constexpr Command kCommands[] = {
     {"tools", "NAME", "NAME", "list a server's tools", {}, kToolsDetails, 1, 1, false, run_tools},
     {"call", "NAME TOOL [--args JSON] [--session ID] [--timeout MS] [--format compat|mcp]", "NAME TOOL [--args JSON]",
      "call a tool and print its result", kCallOptions, kCallDetails, 2, 2, false, run_call},
+    {"probe", "--url URL [--transport http|sse] [--header K=V]... [--token-env VAR | --token-file PATH]"
+              " [--ca-file PATH] [--insecure] [--timeout MS] [--json]\n"
+              "--url URL [options] --call TOOL [--args JSON]",
+     "--url URL", "check a remote MCP server directly (no daemon): info, tools", kProbeOptions, kProbeDetails, 0, 0,
+     false, run_probe},
 };
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kAliases = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kAliases = {{
     {"server list", "server ls"},
     {"server get", "server show"},
     {"server put", "server add"},
@@ -166,6 +214,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 9> kAliases 
     {"execute", "call"},
     {"nodes ls", "nodes"},
     {"node ls", "nodes"},
+    {"check", "probe"},
 }};
 
 }  // namespace

@@ -44,6 +44,9 @@ OrderedJson server_health_json(const std::string& name, const std::vector<Reply>
 int run_tools(Invocation& inv);
 int run_call(Invocation& inv);
 
+// probe_command.cpp: a direct MCP session with a remote server (no daemon, no NATS).
+int run_probe(Invocation& inv);
+
 // The MCPToolRequest `call` sends (args from --args: JSON text, '-' for stdin or @FILE).
 Json tool_request(const ParsedArgs& args);
 

@@ -37,6 +37,7 @@ Examples:
   mcpctl tools everything
   mcpctl call everything echo --args '{"message": "hello"}'
   mcpctl --nats nats://10.0.0.5:4222 --json server show everything
+  mcpctl probe --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN   (direct, no daemon)
 
 Exit status: 0 done; 1 the request failed (mcpctl: <code>: <message> on stderr, the codes of
 the NATS contract: invalid_request, unknown_tool, tool_error, timeout, unavailable, ...) or
@@ -62,7 +63,8 @@ std::string full_synopsis(const Command& c, std::string_view indent) {
 }
 
 void print_overview(std::ostream& out) {
-  out << "mcpctl " << MCPCTL_VERSION << " - manage and call the MCP servers of an mcpd cluster over NATS\n\n"
+  out << "mcpctl " << MCPCTL_VERSION << " - manage and call the MCP servers of an mcpd cluster over NATS,\n"
+      << "and check a remote MCP server directly (probe)\n\n"
       << "Usage: " << kGlobalSynopsis << "\n\nCommands:\n";
   std::vector<std::pair<std::string, std::string_view>> rows;
   for (const auto& c : command_table())
@@ -80,9 +82,12 @@ void print_command_help(std::ostream& out, const Command& c) {
   if (!summary.empty()) summary[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(summary[0])));
   out << "Usage: " << full_synopsis(c, "       ") << "\n\n" << summary << ".\n\n";
   if (!c.options.empty()) out << "Options:\n" << format_options(c.options, 26) << '\n';
-  out << c.details
-      << "\nGlobal options, before or after the command: --nats URL, --creds FILE, --prefix PREFIX,\n"
-         "--timeout MS, --json, -v (see mcpctl --help).\n";
+  out << c.details;
+  if (c.path == "probe")  // talks to no mcpd: of the global options only these apply
+    out << "\nGlobal options, before or after the command: --json, -v (see mcpctl --help).\n";
+  else
+    out << "\nGlobal options, before or after the command: --nats URL, --creds FILE, --prefix PREFIX,\n"
+           "--timeout MS, --json, -v (see mcpctl --help).\n";
 }
 
 void print_short_usage(std::ostream& out, const Command* c) {
@@ -118,7 +123,7 @@ const Command* find_command(std::span<const std::string> args, std::size_t* used
     if (args.size() < 2 || args[1].starts_with("-")) throw usage_error(group + " needs a subcommand: " + subcommands);
     throw usage_error("unknown command '" + group + " " + args[1] + "' (" + group + " commands: " + subcommands + ")");
   }
-  throw usage_error("unknown command '" + group + "' (commands: server, nodes, tools, call, help)");
+  throw usage_error("unknown command '" + group + "' (commands: server, nodes, tools, call, probe, help)");
 }
 
 void validate_prefix(const std::string& prefix) {

@@ -81,6 +81,7 @@ inline std::optional<std::string> http_get(int port, const std::string& path,
 
 // The last `lines` lines of `text`.
 inline std::string tail(const std::string& text, std::size_t lines = 40) {
+  if (text.empty()) return text;
   std::size_t pos = text.size(), n = 0;
   while (pos > 0 && n <= lines) {
     pos = text.rfind('\n', pos - 1);
