@@ -29,7 +29,7 @@ namespace {
 using namespace std::chrono_literals;
 
 struct Options {
-  std::string server = "fake";             // fake | everything
+  std::string server = "fake";             // fake | everything | everything-http
   std::size_t payload = 100;
   std::vector<int> concurrency{1, 16, 64, 256};
   double seconds = 4;                      // per measurement
@@ -39,7 +39,10 @@ struct Options {
 };
 
 constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
-  --server fake|everything   the MCP server behind mcpd (default fake: the native fixture)
+  --server fake|everything|everything-http
+                             the MCP server behind mcpd (default fake: the native fixture);
+                             everything-http: server-everything over Streamable HTTP behind mcpd
+                             (the stdio row still drives it over stdio: the floor)
   --payload BYTES            echoed payload size (default 100)
   --concurrency LIST         callers in flight, e.g. 1,16,64,256 (default)
   --seconds S                time bound per measurement (default 4)
@@ -49,7 +52,7 @@ constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
 )";
 
 std::vector<std::string> server_argv(const Options& o) {
-  if (o.server == "everything") return {std::string(MCPD_NODE_MODULES) + "/.bin/mcp-server-everything"};
+  if (o.server.rfind("everything", 0) == 0) return {std::string(MCPD_NODE_MODULES) + "/.bin/mcp-server-everything"};
   return {std::string(MCPD_FAKE_SERVER)};
 }
 
@@ -146,8 +149,29 @@ int run(const Options& o) {
   auto argv = server_argv(o);
   std::ostringstream toml;
   toml << "[node]\nid = \"bench\"\nloop_threads = " << o.loop_threads << "\n[nats]\nurl = \"" << nats.url() << "\"\n[log]\nlevel = \"warn\"\n"
-       << "[[servers]]\nname = \"target\"\ncommand = \"" << argv[0] << "\"\n"
-       << "minSessions = 1\nmaxSessions = 1\nmaxInflightPerSession = 1024\nmaxQueue = 4096\n";
+       << "[[servers]]\nname = \"target\"\n";
+  pid_t http_server = -1;
+  if (o.server == "everything-http") {
+    // server-everything in its Streamable HTTP mode on a free loopback port (PORT in its env).
+    const int port = test::free_loopback_port();
+    std::string env_port = "PORT=" + std::to_string(port), mode = "streamableHttp";
+    std::vector<char*> envp;
+    for (char** e = environ; *e; ++e) envp.push_back(*e);
+    envp.push_back(env_port.data());
+    envp.push_back(nullptr);
+    char* args[] = {argv[0].data(), mode.data(), nullptr};
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    if (::posix_spawn(&http_server, argv[0].c_str(), nullptr, &attr, args, envp.data()) != 0)
+      throw std::runtime_error("cannot start server-everything over HTTP");
+    posix_spawnattr_destroy(&attr);
+    if (!test::wait_until([&] { return test::loopback_port_accepts(port); }, 20s)) throw std::runtime_error("server-everything did not listen");
+    toml << "transport = \"http\"\nurl = \"http://127.0.0.1:" << port << "/mcp\"\n";
+  } else {
+    toml << "command = \"" << argv[0] << "\"\n";
+  }
+  toml << "minSessions = 1\nmaxSessions = 1\nmaxInflightPerSession = 1024\nmaxQueue = 4096\n";
   test::DaemonProcess daemon(toml.str());
   daemon.wait_serving(*client);
 
@@ -189,6 +213,10 @@ int run(const Options& o) {
   daemon.wait_exit();
   ::kill(responder, SIGTERM);
   ::waitpid(responder, nullptr, 0);
+  if (http_server > 0) {
+    ::kill(-http_server, SIGTERM);
+    ::waitpid(http_server, nullptr, 0);
+  }
   return 0;
 }
 
