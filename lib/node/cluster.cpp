@@ -29,28 +29,9 @@ Cluster::Cluster(ClusterOptions options, std::shared_ptr<bus::Connection> bus, c
   // Every live node answers $SRV.PING.mcpd.<id> (discovery); "no responders" means the owner is
   // gone now, so its sessions are taken over at once rather than after its heartbeats time out.
   // Any other outcome (an answer, a timeout) counts as there: never take over from a slow node.
-  // A node that answered within the last half second is not asked again: a busy session would
-  // otherwise pay a round trip per forwarded call.
-  struct ProbeCache {
-    std::mutex mu;
-    std::map<std::string, std::chrono::steady_clock::time_point> answered;
-  };
-  affinity_->set_probe([bus = bus_, cache = std::make_shared<ProbeCache>()](const std::string& node) {
-    const auto now = std::chrono::steady_clock::now();
-    {
-      std::lock_guard lock(cache->mu);
-      auto it = cache->answered.find(node);
-      if (it != cache->answered.end() && now - it->second < std::chrono::milliseconds(500)) return true;
-    }
+  affinity_->set_probe([bus = bus_](const std::string& node) {
     auto r = bus->request("$SRV.PING.mcpd." + node, "", std::chrono::milliseconds(500));
-    const bool there = r.ok() || r.error().code != Errc::unavailable;
-    std::lock_guard lock(cache->mu);
-    if (r.ok()) {
-      cache->answered[node] = now;
-    } else {
-      cache->answered.erase(node);
-    }
-    return there;
+    return r.ok() || r.error().code != Errc::unavailable;
   });
   for (int i = 0; i < kWorkers; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
