@@ -143,7 +143,7 @@ Measurement RawPipeClient::run(const Workload& workload, const RunSpec& spec) {
     const auto latency = Clock::now() - sent[idx];
     if (auto err = msg.find("error"); err != msg.end()) {
       rec.error(latency, "raw: JSON-RPC error " + err->dump());
-    } else if (auto v = workload.check(msg.value("result", Json()), id.get<std::uint64_t>()); v == Verdict::error) {
+    } else if (auto v = workload.check(msg["result"], id.get<std::uint64_t>()); v == Verdict::error) {
       rec.error(latency, "raw: isError: " + msg["result"].dump().substr(0, 200));
     } else if (v == Verdict::mismatch) {
       rec.mismatch(latency, "raw: reply does not carry its payload: " + std::string(line.substr(0, 200)));
