@@ -66,6 +66,13 @@ std::string find_program(const std::string& command, const std::map<std::string,
 }  // namespace
 
 Spawned spawn_process(const SpawnSpec& spec) {
+  // A child that dies makes our next write to its stdin fail: that must be EPIPE on the write,
+  // not SIGPIPE killing the whole process. (Children get the default back: POSIX_SPAWN_SETSIGDEF.)
+  static const bool sigpipe_ignored = [] {
+    std::signal(SIGPIPE, SIG_IGN);
+    return true;
+  }();
+  (void)sigpipe_ignored;
   const std::string program = find_program(spec.command, spec.env);
 
   Fd in_r, in_w, out_r, out_w, err_r, err_w;

@@ -25,7 +25,8 @@ struct Spawned {
 };
 
 // Spawns the child in a new session (so its pid is its process-group id), with stdio on
-// pipes, default signal dispositions and an empty signal mask. Throws std::system_error with a
+// pipes, default signal dispositions and an empty signal mask. The first call makes this
+// process ignore SIGPIPE, so writing to a dead child fails with EPIPE instead of killing us. Throws std::system_error with a
 // message naming the command on failure.
 Spawned spawn_process(const SpawnSpec& spec);
 
