@@ -44,6 +44,10 @@ OrderedJson server_health_json(const std::string& name, const std::vector<Reply>
 int run_tools(Invocation& inv);
 int run_call(Invocation& inv);
 
+// The --args of call and probe: a JSON object given inline, as @FILE, or as - (standard input).
+// A usage error (exit 2) names what is wrong.
+nlohmann::json parse_args_json(const std::string& spec);
+
 // probe_command.cpp: a direct MCP session with a remote server (no daemon, no NATS).
 int run_probe(Invocation& inv);
 

@@ -68,26 +68,6 @@ std::string read_token_file(const std::string& path) {
   return token;
 }
 
-Json parse_arguments(const std::string& spec) {
-  std::string text = spec, from = "--args";
-  if (spec == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), {});
-    from = "--args - (standard input)";
-  } else if (spec.starts_with("@")) {
-    std::ifstream in(spec.substr(1), std::ios::binary);
-    if (!in) throw usage_error("--args " + spec + ": cannot read " + spec.substr(1) + ": " + std::strerror(errno));
-    text.assign(std::istreambuf_iterator<char>(in), {});
-    from = "--args " + spec;
-  }
-  Json j;
-  try {
-    j = Json::parse(text);
-  } catch (const Json::parse_error& e) {
-    throw usage_error(from + " is not valid JSON (" + parse_problem(e) + "); write an object like '{\"message\": \"hi\"}'");
-  }
-  if (!j.is_object()) throw usage_error(from + " must be a JSON object (the tool's named arguments), got " + j.type_name());
-  return j;
-}
 
 ProbeSettings settings(const Invocation& inv) {
   const ParsedArgs& a = inv.args();
@@ -143,7 +123,7 @@ ProbeSettings settings(const Invocation& inv) {
   }
   if (auto args = a.get("args")) {
     if (!s.tool) throw usage_error("--args goes with --call TOOL");
-    s.arguments = parse_arguments(*args);
+    s.arguments = parse_args_json(*args);
   }
   return s;
 }

@@ -20,6 +20,9 @@ void check_server_name(const std::string& name) {
   if (std::string why; !catalog::valid_server_name(name, &why)) throw failure("invalid_request: " + why);
 }
 
+
+}  // namespace
+
 Json parse_args_json(const std::string& spec) {
   std::string text = spec;
   std::string from = "--args";
@@ -43,8 +46,6 @@ Json parse_args_json(const std::string& spec) {
                       std::string(j.type_name()));
   return j;
 }
-
-}  // namespace
 
 Json tool_request(const ParsedArgs& args) {
   Json req = {{"tool", args.operands.at(1)}, {"args", Json::object()}};
