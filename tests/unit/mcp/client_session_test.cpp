@@ -346,6 +346,11 @@ TEST_CASE("cancelling a worker fails its pending calls and stops its thread") {
   REQUIRE(ready.get().ok());
   std::vector<Slot<Result<Json>>> pending(3);
   for (auto& p : pending) s->call_tool("wait", Json::object(), {}, p.callback());
+  // The requests are written on the transport's strand; a task posted after them runs once all
+  // three sit in the worker's inbox (otherwise a late write meets a closed inbox instead).
+  Slot<bool> written;
+  asio::post(t->strand(), [cb = written.callback()] { cb(true); });
+  REQUIRE(written.get());
   REQUIRE(wait_until([&] { return blocked.load(); }));
   t->cancel();
   for (auto& p : pending) {
