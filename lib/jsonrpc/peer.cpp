@@ -29,6 +29,9 @@ Error remote_error(const Json& err) {
     if (auto it = err.find("message"); it != err.end() && it->is_string()) e.message = it->get<std::string>();
   }
   if (e.rpc_code == 0) e.rpc_code = kInternalError;
+  // The request itself was refused (bad arguments, no such method): the caller's to fix.
+  if (e.rpc_code == kInvalidParams || e.rpc_code == kInvalidRequest || e.rpc_code == kMethodNotFound)
+    e.code = Errc::invalid_request;
   if (e.message.empty()) e.message = "error " + std::to_string(e.rpc_code) + " without a message";
   return e;
 }

@@ -138,6 +138,9 @@ TEST_CASE("tool errors unknown tools timeouts overload and unavailable servers e
   auto mcp_format = n.call("fake", {{"tool", "fail"}, {"format", "mcp"}});
   CHECK(mcp_format.body["result"]["isError"] == true);  // nothing dropped in the mcp format
   check_error(n.call("fake", {{"tool", "no_such_tool"}}), "unknown_tool", "no_such_tool");
+  // The server refusing the arguments (JSON-RPC -32602) is the caller's error, not mcpd's.
+  check_error(n.call("fake", {{"tool", "add"}, {"args", {{"a", "one"}, {"b", 2}}}}), "invalid_request",
+              "a, b must be numbers");
   check_error(n.call("fake", {{"tool", "sleep"}, {"args", {{"ms", 5000}}}, {"timeout_ms", 200}}), "timeout", "timed out");
   check_error(n.call("broken", {{"tool", "echo"}}), "unavailable", "/nonexistent/mcp-server");
   auto tools = n.request("mcp.broken.list-tools", "{}");

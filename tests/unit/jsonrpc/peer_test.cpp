@@ -105,6 +105,20 @@ TEST_CASE("a remote error keeps its JSON-RPC code and message") {
   REQUIRE_FALSE(outcome.ok());
   CHECK(outcome.error().rpc_code == -32602);
   CHECK(outcome.error().message == "bad params");
+  CHECK(outcome.error().code == Errc::invalid_request);  // the caller's arguments were refused
+}
+
+TEST_CASE("a remote internal or server-defined error is internal - not blamed on the caller") {
+  Harness h;
+  for (int code : {-32603, -32000}) {
+    Slot<Result<Json>> r;
+    auto id = h.peer->request("m", nullptr, 5000ms, r.callback());
+    h.feed(Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", {{"code", code}, {"message", "broke"}}}}.dump());
+    auto outcome = r.get();
+    REQUIRE_FALSE(outcome.ok());
+    CHECK(outcome.error().rpc_code == code);
+    CHECK(outcome.error().code == Errc::internal);
+  }
 }
 
 TEST_CASE("incoming requests go to their handler - unknown methods get -32601 - and notifications are dispatched") {
