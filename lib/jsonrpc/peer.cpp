@@ -127,8 +127,7 @@ void Peer::receive(std::string_view line) {
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;  // blank lines are noise, not errors
   Json msg = Json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (msg.is_discarded() || !msg.is_object()) {
-    malformed_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("[{}] ignored a line that is not a JSON-RPC message: {}", name_, excerpt(line));
+    note_malformed("a line that is not a JSON-RPC message", line);
     return;
   }
   const bool has_method = msg.contains("method") && msg["method"].is_string();
@@ -148,9 +147,18 @@ void Peer::receive(std::string_view line) {
   } else if (msg.contains("id") && (msg.contains("result") || msg.contains("error"))) {
     handle_response(msg);
   } else {
-    malformed_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("[{}] ignored a JSON object that is neither request, notification nor response: {}",
-                 name_, excerpt(line));
+    note_malformed("a JSON object that is neither request, notification nor response", line);
+  }
+}
+
+void Peer::note_malformed(std::string_view what, std::string_view line) {
+  malformed_.fetch_add(1, std::memory_order_relaxed);
+  std::uint64_t suppressed = 0;
+  if (!malformed_log_.allow(suppressed)) return;
+  if (suppressed > 0) {
+    spdlog::warn("[{}] ignored {}: {} ({} more such lines not logged)", name_, what, excerpt(line), suppressed);
+  } else {
+    spdlog::warn("[{}] ignored {}: {}", name_, what, excerpt(line));
   }
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "common/error.hpp"
+#include "common/log_budget.hpp"
 #include "io/loop.hpp"
 
 #include <nlohmann/json_fwd.hpp>
@@ -90,6 +91,8 @@ class Peer : public std::enable_shared_from_this<Peer> {
   void handle_response(Json& msg);
   void handle_request(Json& msg);
   void reply(const Json& id, Result<Json> outcome);
+  // Counts a line that is not a message; logs it within malformed_log_'s budget.
+  void note_malformed(std::string_view what, std::string_view line);
 
   io::Strand strand_;
   std::string name_;
@@ -101,6 +104,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   std::unordered_map<std::string, RequestHandler> request_handlers_;
   std::unordered_map<std::string, NotificationHandler> notification_handlers_;
   TimeoutHook timeout_hook_;
+  LogBudget malformed_log_;  // strand only: a server printing garbage must not flood the log
   std::atomic<std::uint64_t> malformed_{0}, late_{0}, sent_{0}, in_flight_{0};
 };
 

@@ -6,7 +6,11 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <mutex>
+#include <sstream>
 #include <vector>
 
 using namespace mcpd;
@@ -93,6 +97,32 @@ TEST_CASE("a line that is not JSON is counted and the peer keeps working") {
   h.feed(Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", 42}}.dump());
   CHECK(r.get().value() == 42);
   CHECK(h.peer->stats().malformed_lines == 2);  // the blank line is not an error
+}
+
+TEST_CASE("a server printing garbage nonstop is counted in full but does not flood the log") {
+  std::ostringstream log;
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  {
+    Harness h;
+    for (int i = 0; i < 1000; ++i) h.feed("debug output " + std::to_string(i));
+    REQUIRE(wait_until([&] { return h.peer->stats().malformed_lines == 1000; }));
+    Slot<Result<Json>> r;
+    auto id = h.peer->request("m", nullptr, 5000ms, r.callback());
+    h.sent_at(0);
+    h.feed(Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", 7}}.dump());
+    CHECK(r.get().value() == 7);
+  }
+  spdlog::set_default_logger(previous);
+  const std::string text = log.str();
+  std::size_t lines = 0;
+  for (std::size_t at = text.find("ignored a line"); at != std::string::npos; at = text.find("ignored a line", at + 1))
+    ++lines;
+  CHECK(lines >= 1);
+  CHECK(lines <= 10);
+  CHECK(text.find("debug output 0") != std::string::npos);  // the first one is shown
+  CHECK(text.find("debug output 999") == std::string::npos);
 }
 
 TEST_CASE("a remote error keeps its JSON-RPC code and message") {
