@@ -129,6 +129,13 @@ std::optional<ServerConfig> decode(std::string_view name, const std::string& tex
   return std::move(c).value();
 }
 
+// A stored record in canonical form, to compare with an incoming one: the stored text may
+// predate a change in to_json.
+std::string stored_canonical(std::string_view name, const std::string& text) {
+  auto stored = decode(name, text);
+  return stored ? canonical(*stored) : text;
+}
+
 Error internal(std::string_view what, const std::exception& e) {
   return make_error(Errc::internal, "catalog: " + std::string(what) + ": " + e.what());
 }
@@ -320,9 +327,7 @@ Result<Applied> Store::apply_remote_put(const ServerConfig& config) {
       if (current->deleted) {
         result = Applied::stale;  // a delete wins a tie, as in apply_remote_delete
       } else {
-        // Compare canonical forms: the stored text may predate a change in to_json.
-        auto stored = decode(config.name, current->record);
-        std::string mine = stored ? canonical(*stored) : current->record;
+        const std::string mine = stored_canonical(config.name, current->record);
         result = incoming == mine ? Applied::unchanged : incoming > mine ? Applied::applied : Applied::stale;
       }
     }
@@ -344,8 +349,7 @@ Result<Applied> Store::replace(const ServerConfig& config) {
     auto current = impl_->row(config.name);
     Applied result = Applied::applied;
     if (current && !current->deleted && current->revision == config.revision) {
-      auto stored = decode(config.name, current->record);
-      if ((stored ? canonical(*stored) : current->record) == incoming) result = Applied::unchanged;
+      if (stored_canonical(config.name, current->record) == incoming) result = Applied::unchanged;
     }
     if (result == Applied::applied) impl_->write_live(config.name, config.revision, incoming);
     impl_->raise_max(config.revision);
