@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace mcpd::mcpctl {
@@ -62,5 +63,9 @@ std::string format_options(std::span<const OptionSpec> table, std::size_t column
 // Strict integer parsing for option values: the whole string, within [lo, hi]; otherwise a
 // usage error naming the option.
 std::int64_t parse_int_option(std::string_view option, const std::string& value, std::int64_t lo, std::int64_t hi);
+
+// "K=V" → {K, V} for the value of --<option>; with `header`, "K: V" too, as curl takes them.
+// A missing name is a usage error.
+std::pair<std::string, std::string> split_pair(std::string_view option, const std::string& item, bool header);
 
 }  // namespace mcpd::mcpctl

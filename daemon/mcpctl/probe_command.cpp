@@ -41,18 +41,7 @@ struct ProbeSettings {
 // "K=V" or "K: V" (as curl writes them) → {K, V}; V may hold ${VAR}, expanded from this
 // environment as mcpd expands it from its own.
 std::pair<std::string, std::string> header_pair(const std::string& item) {
-  auto eq = item.find('=');
-  auto colon = item.find(':');
-  std::string key, value;
-  if (colon != std::string::npos && (eq == std::string::npos || colon < eq)) {
-    key = item.substr(0, colon);
-    value = item.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(' '));
-  } else if (eq != std::string::npos) {
-    key = item.substr(0, eq);
-    value = item.substr(eq + 1);
-  }
-  if (key.empty()) throw usage_error("--header expects NAME=VALUE (or 'Name: value'), got '" + item + "'");
+  auto [key, value] = split_pair("header", item, true);
   std::string error;
   std::string expanded = catalog::expand_references(value, catalog::environment_variable, &error);
   if (!error.empty()) throw failure("--header " + key + ": " + error);

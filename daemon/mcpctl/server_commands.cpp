@@ -29,25 +29,6 @@ std::string read_input(const std::string& path, std::string_view what) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// "K=V" → {K, V}; headers may also be written "K: V", as curl takes them.
-std::pair<std::string, std::string> split_pair(std::string_view option, const std::string& item, bool header) {
-  auto eq = item.find('=');
-  auto colon = header ? item.find(':') : std::string::npos;
-  std::string key, value;
-  if (colon != std::string::npos && (eq == std::string::npos || colon < eq)) {
-    key = item.substr(0, colon);
-    value = item.substr(colon + 1);
-    value.erase(0, value.find_first_not_of(' '));
-  } else if (eq != std::string::npos) {
-    key = item.substr(0, eq);
-    value = item.substr(eq + 1);
-  }
-  if (key.empty())
-    throw usage_error("--" + std::string(option) + " expects NAME=VALUE" + (header ? " (or 'Name: value')" : "") +
-                      ", got '" + item + "'");
-  return {key, value};
-}
-
 Json string_map(const ParsedArgs& args, std::string_view option, bool header) {
   Json map = Json::object();
   for (const auto& item : args.all(option)) {
