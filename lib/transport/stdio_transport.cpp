@@ -1,5 +1,6 @@
 #include "transport/stdio_transport.hpp"
 
+#include "transport/outbox.hpp"
 #include "transport/process_group.hpp"
 
 #include <asio/read.hpp>
@@ -12,7 +13,6 @@
 #include <atomic>
 #include <csignal>
 #include <deque>
-#include <mutex>
 #include <sys/wait.h>
 #include <system_error>
 #include <unistd.h>
@@ -65,15 +65,7 @@ class StdioTransportImpl final : public StdioTransport,
   bool send(std::string message) override {
     if (!accepting_.load()) return false;
     message.push_back('\n');
-    bool schedule = false;
-    {
-      std::lock_guard lock(outbox_mu_);
-      outbox_.push_back(std::move(message));
-      schedule = !flush_scheduled_;
-      flush_scheduled_ = true;
-    }
-    // One post per burst, not per message: under load many sends share one write.
-    if (schedule) asio::post(strand_, [self = shared_from_this()] { self->flush(); });
+    if (outbox_.push(std::move(message))) asio::post(strand_, [self = shared_from_this()] { self->flush(); });
     return true;
   }
 
@@ -121,13 +113,10 @@ class StdioTransportImpl final : public StdioTransport,
 
   // --- stdin ---------------------------------------------------------------------------------
   void flush() {
-    {
-      std::lock_guard lock(outbox_mu_);
-      flush_scheduled_ = false;
-      if (writing_ || state_ != State::running) return;
-      if (outbox_.empty()) return;
-      writing_batch_.swap(outbox_);
-    }
+    // Messages wait while a write is in flight (its completion flushes) or before the child runs.
+    if (writing_ || state_ != State::running) return outbox_.defer();
+    outbox_.take(writing_batch_);
+    if (writing_batch_.empty()) return;
     writing_ = true;
     buffers_.clear();
     for (const auto& m : writing_batch_) buffers_.emplace_back(asio::buffer(m));
@@ -384,9 +373,7 @@ class StdioTransportImpl final : public StdioTransport,
   Closed exit_;
   std::vector<std::function<void()>> close_waiters_;
 
-  std::mutex outbox_mu_;
-  std::vector<std::string> outbox_;  // guarded by outbox_mu_
-  bool flush_scheduled_ = false;     // guarded by outbox_mu_
+  Outbox<std::string> outbox_;
   std::vector<std::string> writing_batch_;
   std::vector<asio::const_buffer> buffers_;
   bool writing_ = false;

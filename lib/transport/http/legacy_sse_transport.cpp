@@ -3,6 +3,7 @@
 #include "transport/http/curl_multi.hpp"
 #include "transport/http/http_support.hpp"
 #include "transport/http/sse_parser.hpp"
+#include "transport/outbox.hpp"
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -11,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <deque>
-#include <mutex>
 #include <unordered_map>
 
 namespace mcpd::transport {
@@ -63,14 +63,7 @@ class LegacySse final : public Transport, public std::enable_shared_from_this<Le
     Outgoing m;
     m.info = inspect_message(message);
     m.body = std::move(message);
-    bool schedule = false;
-    {
-      std::lock_guard lock(outbox_mu_);
-      outbox_.push_back(std::move(m));
-      schedule = !flush_scheduled_;
-      flush_scheduled_ = true;
-    }
-    if (schedule) asio::post(strand_, [self = shared_from_this()] { self->flush_outbox(); });
+    if (outbox_.push(std::move(m))) asio::post(strand_, [self = shared_from_this()] { self->flush_outbox(); });
     return true;
   }
 
@@ -92,14 +85,8 @@ class LegacySse final : public Transport, public std::enable_shared_from_this<Le
   enum class State { idle, connecting, reconnecting, ready, stopped };
 
   void flush_outbox() {
-    std::vector<Outgoing> batch;
-    {
-      std::lock_guard lock(outbox_mu_);
-      flush_scheduled_ = false;
-      if (state_ == State::idle) return;  // start() flushes
-      batch.swap(outbox_);
-    }
-    for (auto& m : batch) dispatch(std::move(m));
+    if (state_ == State::idle) return outbox_.defer();  // start() flushes
+    for (auto& m : outbox_.take()) dispatch(std::move(m));
   }
 
   void dispatch(Outgoing m) {
@@ -356,9 +343,7 @@ class LegacySse final : public Transport, public std::enable_shared_from_this<Le
   std::deque<Outgoing> held_;
   std::unordered_map<std::string, std::string> awaiting_;  // request id → method
 
-  std::mutex outbox_mu_;
-  std::vector<Outgoing> outbox_;  // guarded by outbox_mu_
-  bool flush_scheduled_ = false;  // guarded by outbox_mu_
+  Outbox<Outgoing> outbox_;
 };
 
 }  // namespace

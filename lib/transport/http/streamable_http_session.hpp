@@ -8,6 +8,7 @@
 #include "transport/http/http_support.hpp"
 #include "transport/http/sse_parser.hpp"
 #include "transport/http/streamable_http_transport.hpp"
+#include "transport/outbox.hpp"
 
 #include <asio/steady_timer.hpp>
 
@@ -17,7 +18,6 @@
 #include <chrono>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -189,9 +189,7 @@ class StreamableHttp final : public Transport, public std::enable_shared_from_th
   SseParser get_parser_;
   asio::steady_timer get_timer_;
 
-  std::mutex outbox_mu_;
-  std::vector<Outgoing> outbox_;  // guarded by outbox_mu_
-  bool flush_scheduled_ = false;  // guarded by outbox_mu_
+  Outbox<Outgoing> outbox_;
 };
 
 }  // namespace mcpd::transport::http

@@ -39,14 +39,7 @@ bool StreamableHttp::send(std::string message) {
   Outgoing m;
   m.info = inspect_message(message);  // on the caller's thread: spreads the work off the loop
   m.body = std::move(message);
-  bool schedule = false;
-  {
-    std::lock_guard lock(outbox_mu_);
-    outbox_.push_back(std::move(m));
-    schedule = !flush_scheduled_;
-    flush_scheduled_ = true;
-  }
-  if (schedule) asio::post(strand_, [self = shared_from_this()] { self->flush_outbox(); });
+  if (outbox_.push(std::move(m))) asio::post(strand_, [self = shared_from_this()] { self->flush_outbox(); });
   return true;
 }
 
@@ -57,14 +50,8 @@ void StreamableHttp::close(std::function<void()> done) {
 }
 
 void StreamableHttp::flush_outbox() {
-  std::vector<Outgoing> batch;
-  {
-    std::lock_guard lock(outbox_mu_);
-    flush_scheduled_ = false;
-    if (state_ != State::running) return;
-    batch.swap(outbox_);
-  }
-  for (auto& m : batch) dispatch(std::move(m));
+  if (state_ != State::running) return outbox_.defer();  // start() flushes; once closing, nothing goes out
+  for (auto& m : outbox_.take()) dispatch(std::move(m));
 }
 
 void StreamableHttp::dispatch(Outgoing m) {
