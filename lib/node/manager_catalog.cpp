@@ -28,21 +28,15 @@ Reply Manager::Impl::admin_put(const Json& body) {
 
 Reply Manager::Impl::admin_delete(const Json& body) {
   const std::string name = body["name"].get<std::string>();
-  if (auto* replicated = cluster ? cluster->catalog() : nullptr) {
-    auto removed = replicated->remove(name);
-    if (!removed.ok()) return error_reply(removed.error());
-    if (!removed.value()) return error_reply(unknown_server(name));
-    stop_worker(name, {});
-    publish_event(opts.subjects.servers_deleted(), Json{{"name", name}});
-    spdlog::info("[{}] deleted from the cluster catalog", name);
-    return ok(Json{{"deleted", name}});
-  }
-  auto removed = store.remove(name);
+  auto* replicated = cluster ? cluster->catalog() : nullptr;
+  auto removed = replicated ? replicated->remove(name) : store.remove(name);
   if (!removed.ok()) return error_reply(removed.error());
   if (!removed.value()) return error_reply(unknown_server(name));
   stop_worker(name, {});
+  // With its revision, the event is news of a change, never a command to delete anew: a node
+  // that already holds a newer definition keeps it.
   publish_event(opts.subjects.servers_deleted(), Json{{"name", name}, {"revision", *removed.value()}});
-  spdlog::info("[{}] deleted (revision {})", name, *removed.value());
+  spdlog::info("[{}] deleted{} (revision {})", name, replicated ? " from the cluster catalog" : "", *removed.value());
   return ok(Json{{"deleted", name}});
 }
 

@@ -158,17 +158,25 @@ Result<catalog::ServerConfig> ReplicatedCatalog::put(const catalog::ServerConfig
   return c;
 }
 
-Result<bool> ReplicatedCatalog::remove(const std::string& name) {
-  if (!store_.get(name)) {
+Result<std::optional<std::int64_t>> ReplicatedCatalog::remove(const std::string& name) {
+  // The revision this node deletes: what it has, else what the bucket has. The bucket gives
+  // no revision for the delete itself, and "whatever is live" would wrongly take down a put
+  // that another node made meanwhile; a tombstone at the revision seen only refuses that one
+  // (the watch then brings the bucket's own order, the same on every node).
+  std::int64_t seen = 0;
+  if (auto local = store_.get(name)) {
+    seen = local->revision;
+  } else {
     auto remote = kv_->get(name);
     if (!remote.ok()) return Error(remote.error());
-    if (!remote.value()) return false;
+    if (!remote.value()) return std::optional<std::int64_t>();
+    seen = static_cast<std::int64_t>(remote.value()->revision);
   }
   if (auto err = kv_->erase(name)) return Error(*err);
   std::lock_guard lock(mu_);
-  auto r = store_.apply_remote_delete(name, std::nullopt);
+  auto r = store_.apply_remote_delete(name, seen);
   if (r.ok() && r.value() == catalog::Applied::applied) hooks_.removed(name);
-  return true;
+  return std::optional<std::int64_t>(seen);
 }
 
 void ReplicatedCatalog::stop() { watch_.reset(); }

@@ -43,8 +43,8 @@ class ReplicatedCatalog {
   // A change made on this node: written to the bucket (which orders it), then applied here at
   // once. Returns the record as stored, its revision the bucket's.
   Result<catalog::ServerConfig> put(const catalog::ServerConfig& config);
-  // Returns false if no such server exists.
-  Result<bool> remove(const std::string& name);
+  // Returns the revision deleted (the one this node knew), nullopt if no such server exists.
+  Result<std::optional<std::int64_t>> remove(const std::string& name);
   // The bucket's record of one server (for a node that has not seen it yet).
   std::optional<catalog::ServerConfig> fetch(const std::string& name);
   // Stops watching the bucket (before the connection drains: a live watch holds a drain up).

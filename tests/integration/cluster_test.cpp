@@ -6,6 +6,7 @@
 // failed call; SIGKILL fails only that node's in-flight calls; losing a nats-server costs no
 // mcpd. Loads are bounded in count and time; every wait polls with a deadline.
 #include "bus/connection.hpp"
+#include "bus/kv.hpp"
 #include "support/cluster.hpp"
 #include "support/test_support.hpp"
 
@@ -381,6 +382,55 @@ TEST_CASE("cluster: concurrent changes to one server end the same on every node"
   INFO("revision of 'race' on node-1/2/3: " << seen[0] << " / " << seen[1] << " / " << seen[2] << "; last put "
                                             << last << "\n"
                                             << cluster.logs(15));
+  CHECK(same);
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
+TEST_CASE("cluster: puts racing deletes of one server end the same on every node") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
+                                                              cluster.connect({2})};
+  constexpr int kRounds = 12;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 3; ++w)
+    writers.emplace_back([&, w] {
+      for (int k = 0; k < kRounds; ++k) {
+        // Writers 0 and 1 put, writer 2 deletes: every delete meets a put in flight somewhere.
+        const bool put = w != 2;
+        Json body = put ? Json{{"name", "flip"}, {"command", fake_server_path()}, {"minSessions", 0},
+                               {"env", {{"ROUND", std::to_string(w) + "-" + std::to_string(k)}}}}
+                        : Json{{"name", "flip"}};
+        auto r = clients[w]->request(put ? "mcp.admin.servers.put" : "mcp.admin.servers.delete", body.dump(),
+                                     std::chrono::seconds(10));
+        Json reply = r.ok() ? Json::parse(r.value().data(), nullptr, false) : Json();
+        // A delete of a server already deleted is refused (unknown server): not a failure.
+        const bool ok = reply.is_object() && (reply.contains("server") || reply.contains("deleted") ||
+                                              (!put && reply.value("code", "") == "invalid_request"));
+        if (!ok) ++failures;
+      }
+    });
+  for (auto& t : writers) t.join();
+  CHECK(failures == 0);
+  // The bucket is the catalog of record: every node must end up running exactly what it holds.
+  bus::KvOptions o;
+  o.bucket = "mcp-catalog";
+  auto kv = bus::KeyValue::open(*clients[0], o);
+  REQUIRE(kv.ok());
+  auto record = kv.value()->get("flip");
+  REQUIRE(record.ok());
+  const std::int64_t want = record.value() ? static_cast<std::int64_t>(record.value()->revision) : 0;
+  std::array<std::int64_t, 3> seen{};
+  bool same = wait_until(
+      [&] {
+        for (int n = 0; n < 3; ++n) seen[n] = cluster.server_stats(n, "flip").value("revision", std::int64_t{0});
+        return seen[0] == want && seen[1] == want && seen[2] == want;
+      },
+      10s, 50ms);
+  INFO("revision of 'flip' on node-1/2/3: " << seen[0] << " / " << seen[1] << " / " << seen[2]
+                                           << "; in the bucket: " << want << " (0: deleted)\n"
+                                           << cluster.logs(15));
   CHECK(same);
   CHECK(Clock::now() - t0 < kTestBound);
 }
