@@ -32,6 +32,9 @@ Error remote_error(const Json& err) {
   // The request itself was refused (bad arguments, no such method): the caller's to fix.
   if (e.rpc_code == kInvalidParams || e.rpc_code == kInvalidRequest || e.rpc_code == kMethodNotFound)
     e.code = Errc::invalid_request;
+  if (auto data = err.is_object() ? err.find("data") : err.end();
+      data != err.end() && data->is_object() && data->contains(kTransportErrorMember))
+    e.code = Errc::unavailable;  // the server was never reached, or its answer was lost
   if (e.message.empty()) e.message = "error " + std::to_string(e.rpc_code) + " without a message";
   return e;
 }

@@ -34,6 +34,9 @@ inline constexpr int kInvalidRequest = -32600;
 inline constexpr int kMethodNotFound = -32601;
 inline constexpr int kInvalidParams = -32602;
 inline constexpr int kInternalError = -32603;
+// An error response whose `data` holds this member was made on our side by a transport that
+// could not reach the server (HTTP failure, broken stream): the request fails as unavailable.
+inline constexpr const char* kTransportErrorMember = "transport";
 
 struct PeerStats {
   std::uint64_t malformed_lines = 0;   // lines that were not a JSON-RPC message

@@ -1,5 +1,7 @@
 #include "transport/http/http_support.hpp"
 
+#include "jsonrpc/peer.hpp"
+
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -203,8 +205,8 @@ std::optional<std::string> cancelled_request_id(std::string_view notification) {
 std::string error_response(const std::string& id_json, const std::string& message, long http_status) {
   Json id = Json::parse(id_json, nullptr, false);
   if (id.is_discarded()) id = nullptr;
-  Json err = {{"code", kTransportErrorCode}, {"message", message}};
-  if (http_status > 0) err["data"] = {{"httpStatus", http_status}};
+  Json err = {{"code", kTransportErrorCode}, {"message", message}, {"data", {{jsonrpc::kTransportErrorMember, "http"}}}};
+  if (http_status > 0) err["data"]["httpStatus"] = http_status;
   Json msg = {{"jsonrpc", "2.0"}, {"id", std::move(id)}, {"error", std::move(err)}};
   return msg.dump(-1, ' ', false, Json::error_handler_t::replace);
 }

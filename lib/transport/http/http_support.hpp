@@ -45,6 +45,7 @@ std::optional<std::string> cancelled_request_id(std::string_view notification);
 
 // A JSON-RPC error response for request `id_json`, standing in for an answer the server could
 // not give: the caller's request fails with this message instead of waiting for its deadline.
+// Its data says {"transport": "http", "httpStatus"?: N}, so the failure counts as unavailable.
 inline constexpr int kTransportErrorCode = -32000;
 std::string error_response(const std::string& id_json, const std::string& message, long http_status);
 

@@ -138,6 +138,20 @@ TEST_CASE("a remote error keeps its JSON-RPC code and message") {
   CHECK(outcome.error().code == Errc::invalid_request);  // the caller's arguments were refused
 }
 
+TEST_CASE("an error our transport made for an unreachable server is unavailable") {
+  Harness h;
+  Slot<Result<Json>> r;
+  auto id = h.peer->request("m", nullptr, 5000ms, r.callback());
+  h.feed(Json{{"jsonrpc", "2.0"},
+              {"id", id},
+              {"error", {{"code", -32000}, {"message", "HTTP 503"}, {"data", {{"transport", "http"}, {"httpStatus", 503}}}}}}
+             .dump());
+  auto outcome = r.get();
+  REQUIRE_FALSE(outcome.ok());
+  CHECK(outcome.error().code == Errc::unavailable);
+  CHECK(outcome.error().message == "HTTP 503");
+}
+
 TEST_CASE("a remote internal or server-defined error is internal - not blamed on the caller") {
   Harness h;
   for (int code : {-32603, -32000}) {

@@ -54,9 +54,11 @@ TEST_CASE("http: error_response answers the request id with the HTTP status") {
   CHECK(j["error"]["code"] == kTransportErrorCode);
   CHECK(j["error"]["message"] == "HTTP 500 from http://h/mcp: boom");
   CHECK(j["error"]["data"]["httpStatus"] == 500);
+  CHECK(j["error"]["data"]["transport"] == "http");  // made by us: the caller sees unavailable
   auto s = nlohmann::json::parse(error_response("\"a\"", "refused", 0));
   CHECK(s["id"] == "a");
-  CHECK_FALSE(s["error"].contains("data"));
+  CHECK(s["error"]["data"]["transport"] == "http");
+  CHECK_FALSE(s["error"]["data"].contains("httpStatus"));
 }
 
 TEST_CASE("http: URLs - resolving the endpoint - same origin - redaction") {
