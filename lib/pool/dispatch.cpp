@@ -1,0 +1,185 @@
+// SessionPool calls: admitting a call (closing, circuit, known tool), sending it to the
+// least-loaded shared session with a free slot, else the bounded queue (growing the pool for
+// it), else `overloaded`; and running a call on a session.
+#include "pool/pool_impl.hpp"
+
+#include <asio/post.hpp>
+
+namespace mcpd::pool {
+
+using namespace std::chrono_literals;
+
+namespace {
+// "a, b, c, ..." for an unknown_tool message: the first 20 names.
+std::string some_tool_names(const mcp::Tools& tools) {
+  std::string names;
+  int n = 0;
+  for (const auto& t : *tools) {
+    if (n++ == 20) {
+      names += ", ...";
+      break;
+    }
+    names += (names.empty() ? "" : ", ") + t.value("name", std::string());
+  }
+  return names;
+}
+}  // namespace
+
+void SessionPool::Impl::fail_all(std::vector<Pending>& list, const Error& e) {
+  for (auto& p : take(list)) p.done(e);
+}
+
+void SessionPool::Impl::fail_queue(const Error& e) {
+  auto taken = take(queue);
+  refresh_stats();
+  for (auto& p : taken) p.done(e);
+}
+
+void SessionPool::Impl::submit(Pending p) {
+  ++st_calls;
+  if (auto e = refusal()) {
+    p.done(*e);
+    return;
+  }
+  check_tool(std::move(p));
+}
+
+// unknown_tool is decided from the tool list: SDK servers answer an unknown tool with an
+// isError result, not an error, so asking the server is not enough.
+void SessionPool::Impl::check_tool(Pending p) {
+  if (tools && tool_names.count(p.req.tool)) {
+    route(std::move(p));
+    return;
+  }
+  const bool had_list = tools != nullptr;
+  auto self = shared_from_this();
+  auto shared_p = std::make_shared<Pending>(std::move(p));
+  list_tools_on_strand(
+      [self, shared_p](Result<mcp::Tools> r) {
+        asio::post(self->strand, [self, shared_p, r = std::move(r)]() mutable {
+          if (!r.ok()) {
+            shared_p->done(r.error());
+            return;
+          }
+          if (!self->tool_names.count(shared_p->req.tool)) {
+            auto names = some_tool_names(r.value());
+            shared_p->done(make_error(Errc::unknown_tool, self->server() + " has no tool '" + shared_p->req.tool +
+                                                              "' (its tools: " + (names.empty() ? "none" : names) + ")"));
+            return;
+          }
+          if (self->closing) {
+            shared_p->done(self->shutting_down());
+            return;
+          }
+          self->route(std::move(*shared_p));
+        });
+      },
+      had_list);
+}
+
+void SessionPool::Impl::route(Pending p) {
+  if (p.req.session_id && opts.isolate_by_session_id) {
+    route_isolated(std::move(p));
+  } else {
+    dispatch(std::move(p));
+  }
+}
+
+std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::least_loaded() {
+  std::shared_ptr<Member> best;
+  for (auto& m : members) {
+    if (m->state != State::ready || m->in_flight >= opts.max_inflight_per_session) continue;
+    if (!best || m->in_flight < best->in_flight) best = m;
+  }
+  return best;
+}
+
+void SessionPool::Impl::dispatch(Pending p) {
+  if (auto m = least_loaded()) {
+    run_on(m, std::move(p));
+    return;
+  }
+  const int live = live_members();
+  if (static_cast<int>(queue.size()) >= opts.max_queue) {
+    p.done(make_error(Errc::overloaded, server() + " is overloaded: " + std::to_string(live) + " sessions with " +
+                                            std::to_string(opts.max_inflight_per_session) + " calls in flight each and " +
+                                            std::to_string(queue.size()) + " calls queued; retry later"));
+    return;
+  }
+  queue.push_back(std::move(p));
+  grow();
+  refresh_stats();
+  ensure_sweep();
+}
+
+// Starts sessions for the queued calls that the sessions already starting cannot take,
+// up to max_sessions. Not while a restart is pending: the backoff decides those.
+void SessionPool::Impl::grow() {
+  if (restart_scheduled || backoff.state() != CircuitState::closed) return;
+  int starting = 0;
+  for (auto& m : members) starting += m->state == State::starting;
+  while (live_members() < opts.max_sessions &&
+         static_cast<std::size_t>(starting) * opts.max_inflight_per_session < queue.size()) {
+    add_shared_member();
+    ++starting;
+  }
+}
+
+void SessionPool::Impl::pump() {
+  while (!queue.empty()) {
+    auto m = least_loaded();
+    if (!m) break;
+    Pending p = std::move(queue.front());
+    queue.pop_front();
+    run_on(m, std::move(p));
+  }
+  if (!queue.empty()) grow();
+  refresh_stats();
+}
+
+void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
+  auto now = Clock::now();
+  if (now >= p.deadline) {
+    p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out while waiting for a session"));
+    return;
+  }
+  ++m->in_flight;
+  ++st_in_flight;
+  m->last_used = now;
+  mcp::CallOptions o;
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now);
+  if (o.timeout.count() <= 0) o.timeout = 1ms;
+  o.on_progress = std::move(p.req.on_progress);
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::string timeout_message = server() + ": call to '" + p.req.tool + "' timed out after " +
+                                std::to_string(p.timeout.count()) + " ms";
+  m->session->call_tool(std::move(p.req.tool), std::move(p.req.arguments), std::move(o),
+                        [weak, m, done = std::move(p.done), reset = p.session_reset,
+                         timeout_message = std::move(timeout_message)](Result<Json> r) {
+                          // Free the slot before the caller hears, so a caller that calls again
+                          // at once finds it free; then answer straight from the session's strand.
+                          --m->in_flight;
+                          auto self = weak.lock();
+                          if (self) --self->st_in_flight;
+                          if (r.ok()) {
+                            done(CallResult{std::move(r).value(), reset});
+                          } else if (r.error().code == Errc::timeout) {
+                            // The session saw what was left of the deadline; say what the caller asked for.
+                            done(make_error(Errc::timeout, timeout_message));
+                          } else {
+                            done(r.error());
+                          }
+                          if (self) {
+                            asio::post(self->strand, [self, m] {
+                              m->last_used = Clock::now();
+                              if (self->closing) {
+                                self->maybe_finish_close();
+                              } else if (m->session_id.empty()) {
+                                self->pump();
+                              }
+                            });
+                          }
+                        });
+}
+
+}  // namespace mcpd::pool

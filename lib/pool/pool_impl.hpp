@@ -1,0 +1,160 @@
+// Private to lib/pool: the state behind a SessionPool, shared by the .cpp files that implement it.
+//   session_pool.cpp  the public methods: those that act post to the strand and call in here
+//   members.cpp       starting sessions, their open/close, restart with backoff, circuit breaker
+//   dispatch.cpp      admitting calls, least-loaded dispatch to shared sessions, the bounded queue
+//   isolated.cpp      sessions by session_id, LRU eviction, the sweep (queue deadlines, idle TTL)
+//   tools.cpp         the cached tool list
+//   close.cpp         draining close
+//
+// Every member function and every field below is touched only on `strand`, except opts (never
+// changed after construction), the st_* counters and last_error (under err_mu), which stats()
+// reads from any thread, and Member::in_flight, which a session's strand decrements.
+#pragma once
+
+#include "pool/session_pool.hpp"
+
+#include <asio/steady_timer.hpp>
+
+#include <atomic>
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace mcpd::pool {
+
+using Clock = std::chrono::steady_clock;
+
+// Empties `list` and returns what it held. Callbacks run on the result may add to `list` again,
+// so it must be empty (not moved-from) before they run.
+template <class Container>
+Container take(Container& list) {
+  Container taken = std::move(list);
+  list.clear();
+  return taken;
+}
+
+struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
+  using Done = std::function<void(Result<CallResult>)>;
+
+  struct Pending {
+    CallRequest req;
+    Done done;
+    Clock::time_point deadline;
+    bool session_reset = false;
+    std::chrono::milliseconds timeout{0};  // as the caller asked, for messages
+  };
+  enum class State { starting, ready, dead };
+  // One MCP session: a shared member of the pool, or the isolated session of one session_id.
+  struct Member {
+    std::string label;
+    std::string session_id;  // empty for shared members
+    std::shared_ptr<mcp::ClientSession> session;
+    State state = State::starting;
+    std::atomic<int> in_flight{0};  // decremented on the session's strand, before the caller hears
+    Clock::time_point ready_at{}, last_used = Clock::now();
+    std::vector<Pending> waiting;  // isolated only: calls that arrived while it opened
+  };
+
+  Impl(io::Loop& loop, PoolOptions o, SessionFactory f)
+      : strand(loop.make_strand()),
+        opts(std::move(o)),
+        factory(std::move(f)),
+        backoff(opts.backoff),
+        restart_timer(strand),
+        sweep_timer(strand),
+        drain_timer(strand) {}
+
+  io::Strand strand;
+  PoolOptions opts;
+  SessionFactory factory;
+  Backoff backoff;
+  asio::steady_timer restart_timer, sweep_timer, drain_timer;
+  bool restart_scheduled = false, sweep_scheduled = false;
+  Clock::time_point open_until{};
+
+  std::vector<std::shared_ptr<Member>> members;  // shared sessions
+  std::unordered_map<std::string, std::shared_ptr<Member>> isolated;
+  std::unordered_set<std::string> lost_ids;
+  std::deque<Pending> queue;
+  int next_label = 1;
+
+  mcp::Tools tools;
+  std::unordered_set<std::string> tool_names;
+  bool tools_stale = true, tools_fetching = false;
+  std::vector<std::function<void(Result<mcp::Tools>)>> tools_waiters;
+
+  bool closing = false, closed = false;
+  int closing_sessions = 0;
+  std::vector<std::function<void()>> close_waiters;
+
+  // Stats readable from any thread.
+  std::atomic<int> st_ready{0}, st_starting{0}, st_isolated{0}, st_in_flight{0}, st_queued{0};
+  std::atomic<std::uint64_t> st_calls{0}, st_restarts{0};
+  std::atomic<CircuitState> st_circuit{CircuitState::closed};
+  mutable std::mutex err_mu;
+  std::string last_error;
+
+  // --- helpers (members.cpp) -----------------------------------------------------------------
+  std::string server() const { return "server '" + opts.name + "'"; }
+  Error shutting_down() const { return make_error(Errc::unavailable, server() + " is shutting down"); }
+  void set_last_error(const std::string& e) {
+    std::lock_guard lock(err_mu);
+    last_error = e;
+  }
+  std::string get_last_error() const {
+    std::lock_guard lock(err_mu);
+    return last_error;
+  }
+  void refresh_stats();
+  Error circuit_error() const;
+  // True when calls should fail fast; moves open → half-open once the cool-down has passed.
+  bool circuit_blocks();
+  // Why a new call or tool listing is refused at once (closing, or the circuit is open), if it is.
+  std::optional<Error> refusal();
+
+  // --- sessions (members.cpp) ----------------------------------------------------------------
+  std::shared_ptr<Member> start_member(const std::string& session_id);
+  void add_shared_member();
+  int live_members() const;
+  void on_opened(const std::shared_ptr<Member>& m, const Result<mcp::ServerDescription>& r);
+  void on_closed(const std::shared_ptr<Member>& m, const Error& e);
+  // Marks a member dead and drops it from `members` / `isolated`, telling on_isolated_closed.
+  void forget(const std::shared_ptr<Member>& m);
+  // Closes a member on purpose (idle or evicted): not a failure.
+  void retire(const std::shared_ptr<Member>& m);
+  void schedule_restart(std::chrono::milliseconds delay);
+
+  // --- calls (dispatch.cpp) ------------------------------------------------------------------
+  void fail_all(std::vector<Pending>& list, const Error& e);
+  void fail_queue(const Error& e);
+  void submit(Pending p);
+  void check_tool(Pending p);
+  void route(Pending p);
+  std::shared_ptr<Member> least_loaded();
+  void dispatch(Pending p);
+  void grow();
+  void pump();
+  void run_on(const std::shared_ptr<Member>& m, Pending p);
+
+  // --- isolated sessions and the sweep (isolated.cpp) ----------------------------------------
+  void route_isolated(Pending p);
+  bool evict_one_idle();
+  void ensure_sweep();
+  void sweep();
+
+  // --- tools (tools.cpp) ---------------------------------------------------------------------
+  void set_tools(mcp::Tools t);
+  void list_tools_on_strand(std::function<void(Result<mcp::Tools>)> done, bool refresh);
+  void fetch_tools(bool refresh);
+  void answer_tools(const Result<mcp::Tools>& r);
+
+  // --- close (close.cpp) ---------------------------------------------------------------------
+  void begin_close(std::function<void()> done, std::chrono::milliseconds drain);
+  void maybe_finish_close();
+  void stop_sessions();
+  void finish_close();
+};
+
+}  // namespace mcpd::pool
