@@ -20,9 +20,12 @@ if [ -z "$URL" ]; then
   echo "usage: MCP_CONFORMANCE_SCENARIO=<scenario> $0 <server-url>" >&2
   exit 2
 fi
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
 BIN="${MCPD_BIN_DIR:-$ROOT/build/bin}"
 MCPD="$BIN/mcpd" MCPCTL="$BIN/mcpctl"
+# shellcheck source-path=SCRIPTDIR source=../support/harness.sh
+source "$HERE/../support/harness.sh"
 
 fail() {
   echo "run-client: $*" >&2
@@ -30,9 +33,7 @@ fail() {
 }
 { [ -x "$MCPD" ] && [ -x "$MCPCTL" ]; } ||
   fail "no mcpd/mcpctl in $BIN: build them first (cmake -S . -B build -G Ninja && ninja -C build mcpd mcpctl)"
-NATS_SERVER="$(command -v nats-server || true)"
-[ -n "$NATS_SERVER" ] || NATS_SERVER=/usr/sbin/nats-server
-[ -x "$NATS_SERVER" ] || fail "nats-server is not installed (apt-get install nats-server)"
+need_nats_server
 
 # MCPD_CONFORMANCE_CLIENT=probe: the same scenarios driven by `mcpctl probe` alone, straight
 # to the server with no daemon and no NATS (the same transport and session code, opened by
@@ -54,35 +55,12 @@ fi
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mcpd-conformance-XXXXXX")"
 NATS_PID="" MCPD_PID="" WATCHDOG_PID=""
 
-# SIGTERM, up to 5 s to exit, then SIGKILL. Returns 0 if it exited by itself with status 0;
-# else sets STOP_PROBLEM (a clean stop takes far less than 5 s).
-STOP_PROBLEM=""
-stop() {
-  local pid="$1" status=0
-  STOP_PROBLEM=""
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-    STOP_PROBLEM="did not exit within 5 s of SIGTERM (killed): a shutdown hang"
-    return 1
-  fi
-  wait "$pid" 2>/dev/null || status=$?
-  if [ "$status" -ne 0 ]; then
-    STOP_PROBLEM="exited with status $status on SIGTERM (a sanitizer report or a crash: see its log)"
-    return 1
-  fi
-}
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   # mcpd must stop by itself on SIGTERM, cleanly, ending its sessions (DELETE) on the way: a
-  # hang or a crash here is a bug the scenario would otherwise hide.
+  # hang or a crash here is a bug the scenario would otherwise hide (a clean stop takes far
+  # less than stop's 5 s).
   if ! stop "$MCPD_PID"; then
     echo "run-client: mcpd $STOP_PROBLEM" >&2
     [ "$rc" -ne 0 ] || rc=1
@@ -103,16 +81,6 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-# wait_for SECONDS CMD...: runs CMD until it succeeds or SECONDS pass.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.05
-  done
-}
-
 # If the harness kills this script with SIGKILL (no trap runs), the daemon and nats-server
 # must not outlive it: a watchdog stops them once this shell is gone.
 (
@@ -122,26 +90,8 @@ wait_for() {
 ) </dev/null >/dev/null 2>&1 &
 WATCHDOG_PID=$!
 
-# --- nats-server on a free loopback port (another process may take it first: retry) --------
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-nats_ready_or_gone() {
-  ! kill -0 "$NATS_PID" 2>/dev/null || grep -q "Server is ready" "$WORK/nats.log"
-}
-for _ in 1 2 3 4 5; do
-  PORT="$(free_port)"
-  "$NATS_SERVER" -a 127.0.0.1 -p "$PORT" >"$WORK/nats.log" 2>&1 &
-  NATS_PID=$!
-  echo "$NATS_PID" >>"$WORK/pids"
-  wait_for 10 nats_ready_or_gone || fail "nats-server not ready within 10 s"
-  kill -0 "$NATS_PID" 2>/dev/null && break
-  wait "$NATS_PID" 2>/dev/null || true
-  NATS_PID=""
-  grep -q "address already in use" "$WORK/nats.log" || fail "nats-server did not start: $(tail -n 5 "$WORK/nats.log")"
-done
-[ -n "$NATS_PID" ] || fail "nats-server found no free port in 5 tries"
-NATS_URL="nats://127.0.0.1:$PORT"
+# --- nats-server on a free loopback port -----------------------------------------------------
+start_nats
 
 # --- mcpd with the scenario's server registered as "conf" -----------------------------------
 cat >"$WORK/mcpd.toml" <<EOF
@@ -172,16 +122,9 @@ maxSessions = 1
 connectTimeoutSeconds = 10
 callTimeoutMs = 20000
 EOF
-"$MCPD" --config "$WORK/mcpd.toml" >"$WORK/mcpd.log" 2>&1 </dev/null &
-MCPD_PID=$!
-echo "$MCPD_PID" >>"$WORK/pids"
+start_mcpd "$WORK/mcpd.toml" conf 20
 
 ctl() { "$MCPCTL" --nats "$NATS_URL" "$@"; }
-mcpd_serving() {
-  kill -0 "$MCPD_PID" 2>/dev/null || fail "mcpd exited at start"
-  ctl --timeout 500 server ls >"$WORK/ls.out" 2>&1 && grep -q '^conf ' "$WORK/ls.out"
-}
-wait_for 20 mcpd_serving || fail "mcpd did not serve within 20 s: $(cat "$WORK/ls.out")"
 
 # --- the scenario ---------------------------------------------------------------------------
 # Each step is echoed on stdout (the harness keeps it); the first failing step fails the run.

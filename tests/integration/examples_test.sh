@@ -16,7 +16,10 @@ if [ "$#" -ne 3 ]; then
   exit 2
 fi
 MCPD="$1" MCPCTL="$2" FAKE="$3"
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=../support/harness.sh
+source "$HERE/../support/harness.sh"
 
 fail() {
   echo "FAIL: $*" >&2
@@ -27,9 +30,7 @@ for tool in go node npm python3; do
   command -v "$tool" >/dev/null 2>&1 ||
     fail "$tool is not installed: apt-get install golang-go golang-github-nats-io-go-nats-dev nodejs npm python3"
 done
-NATS_SERVER="$(command -v nats-server || true)"
-[ -n "$NATS_SERVER" ] || NATS_SERVER=/usr/sbin/nats-server
-[ -x "$NATS_SERVER" ] || fail "nats-server is not installed: apt-get install nats-server"
+need_nats_server
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mcpd-examples-XXXXXX")"
 NATS_PID="" MCPD_PID=""
@@ -42,22 +43,10 @@ else
   export MCPD_EXAMPLES_OUT="$WORK/examples"
 fi
 
-# Stops a process we started: SIGTERM, up to 10 s to exit, then SIGKILL.
-stop() {
-  local pid="$1"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
-  stop "$MCPD_PID"
-  stop "$NATS_PID"
+  stop "$MCPD_PID" 10 || true
+  stop "$NATS_PID" 10 || true
   if [ "$rc" -ne 0 ]; then
     for log in "$WORK/mcpd.log" "$WORK/nats.log"; do
       [ -f "$log" ] && { echo "--- $(basename "$log") (last 40 lines)" >&2; tail -n 40 "$log" >&2; }
@@ -69,40 +58,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# wait_for SECONDS CMD...: runs CMD until it succeeds or SECONDS pass.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ "$SECONDS" -lt "$deadline" ] || return 1
-    sleep 0.05
-  done
-}
-
 # --- build the examples first: nothing is running yet, so a slow npm ci costs no deadline ----
 "$ROOT/scripts/examples.sh" --build-only || fail "building the examples failed"
 GO_CLIENT="$MCPD_EXAMPLES_OUT/mcpd-client"
 NODE_CLIENT="$ROOT/examples/node/mcpd-client.mjs"
 
-# --- nats-server on a free loopback port (another process may grab it first: retry) ---------
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-nats_ready_or_gone() {
-  ! kill -0 "$NATS_PID" 2>/dev/null || grep -q "Server is ready" "$WORK/nats.log"
-}
-for attempt in 1 2 3 4 5; do
-  PORT="$(free_port)"
-  "$NATS_SERVER" -a 127.0.0.1 -p "$PORT" >"$WORK/nats.log" 2>&1 &
-  NATS_PID=$!
-  wait_for 10 nats_ready_or_gone || fail "nats-server not ready within 10 s"
-  kill -0 "$NATS_PID" 2>/dev/null && break
-  wait "$NATS_PID" 2>/dev/null || true
-  NATS_PID=""
-  grep -q "address already in use" "$WORK/nats.log" || fail "nats-server did not start"
-done
-[ -n "$NATS_PID" ] || fail "nats-server found no free port in 5 tries"
-export MCPD_NATS_URL="nats://127.0.0.1:$PORT"
+# --- nats-server on a free loopback port -----------------------------------------------------
+start_nats
+export MCPD_NATS_URL="$NATS_URL"
 
 # --- mcpd with the fake MCP server registered as "fake" ------------------------------------
 cat >"$WORK/mcpd.toml" <<EOF
@@ -121,35 +84,10 @@ command = "$FAKE"
 minSessions = 1
 maxSessions = 2
 EOF
-"$MCPD" --config "$WORK/mcpd.toml" >"$WORK/mcpd.log" 2>&1 </dev/null &
-MCPD_PID=$!
-mcpd_serving() {
-  kill -0 "$MCPD_PID" 2>/dev/null || fail "mcpd exited at start"
-  "$MCPCTL" --nats "$MCPD_NATS_URL" --timeout 500 server ls >"$WORK/ls.out" 2>&1 && grep -q '^fake ' "$WORK/ls.out"
-}
-wait_for 30 mcpd_serving || fail "mcpd did not serve within 30 s: $(cat "$WORK/ls.out")"
+start_mcpd "$WORK/mcpd.toml" fake 30
 echo "mcpd serves at $MCPD_NATS_URL"
 
 # --- the examples ---------------------------------------------------------------------------
-passed=0
-# expect NAME WANT_RC STDOUT_TEXT STDERR_TEXT CMD...: CMD exits WANT_RC, its stdout contains
-# STDOUT_TEXT and its stderr contains STDERR_TEXT (either may be empty: not checked).
-expect() {
-  local name="$1" want_rc="$2" want_out="$3" want_err="$4" rc=0
-  shift 4
-  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-  if [ "$rc" -ne "$want_rc" ] ||
-     { [ -n "$want_out" ] && ! grep -qF -- "$want_out" "$WORK/out"; } ||
-     { [ -n "$want_err" ] && ! grep -qF -- "$want_err" "$WORK/err"; }; then
-    echo "FAIL $name: exit $rc (want $want_rc), stdout should contain '$want_out', stderr '$want_err'" >&2
-    echo "--- stdout:" >&2; cat "$WORK/out" >&2
-    echo "--- stderr:" >&2; cat "$WORK/err" >&2
-    exit 1
-  fi
-  echo "ok   $name"
-  passed=$((passed + 1))
-}
-
 # The script a person runs, against "fake".
 expect "scripts/examples.sh fake" 0 "both examples passed" "" "$ROOT/scripts/examples.sh" fake
 

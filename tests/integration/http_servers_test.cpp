@@ -7,6 +7,8 @@
 #include "mcp/protocol.hpp"
 #include "transport/http/legacy_sse_transport.hpp"
 #include "transport/http/streamable_http_transport.hpp"
+#include "support/everything_checks.hpp"
+#include "support/session_fixture.hpp"
 #include "support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,7 +25,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
 
 extern char** environ;
 
@@ -204,38 +205,17 @@ void make_certificates(const TempDir& dir) {
 enum class Kind { streamable, legacy };
 
 // One ClientSession over an HTTP transport.
-struct Http {
-  io::Loop loop{2};
-  std::shared_ptr<transport::Transport> transport;
-  std::shared_ptr<ClientSession> s;
-  Slot<Error> closed;
-
-  Http(Kind kind, transport::HttpOptions o, SessionOptions so = {}) {
+struct Http : SessionFixture<transport::Transport> {
+  Http(Kind kind, transport::HttpOptions o) {
     if (o.name.empty()) o.name = "http";
     o.connect_timeout = 5s;
-    transport = kind == Kind::streamable ? transport::make_streamable_http_transport(loop.make_strand(), o)
-                                         : transport::make_legacy_sse_transport(loop.make_strand(), o);
+    SessionOptions so;
     so.name = o.name;
-    if (so.request_timeout == 30000ms) so.request_timeout = 20s;
-    s = ClientSession::create(transport, so);
-    s->on_closed(closed.callback());
-  }
-  ~Http() {
-    Slot<bool> done;
-    s->close([cb = done.callback()] { cb(true); });
-    done.get(30s);
-  }
-  Result<ServerDescription> open() {
-    Slot<Result<ServerDescription>> ready;
-    s->start(ready.callback());
-    return ready.get(60s);
-  }
-  Result<Json> call(const std::string& tool, Json args, std::chrono::milliseconds timeout = 0ms) {
-    Slot<Result<Json>> r;
-    CallOptions o;
-    o.timeout = timeout;
-    s->call_tool(tool, std::move(args), std::move(o), r.callback());
-    return r.get(60s);
+    so.request_timeout = 20s;
+    attach(kind == Kind::streamable ? transport::make_streamable_http_transport(loop.make_strand(), o)
+                                    : transport::make_legacy_sse_transport(loop.make_strand(), o),
+           so);
+    open_wait = call_wait = 60s;
   }
 };
 
@@ -249,24 +229,56 @@ std::string url(int port, const std::string& path, const std::string& scheme = "
   return scheme + "://127.0.0.1:" + std::to_string(port) + path;
 }
 
+// The server's mode (server-everything) or output transport (supergateway), and its path.
+std::string mode_of(Kind kind) { return kind == Kind::streamable ? "streamableHttp" : "sse"; }
+std::string path_of(Kind kind) { return kind == Kind::streamable ? "/mcp" : "/sse"; }
+
+enum class Server { everything, gateway };
+
+// `which` server, speaking `kind`, on a free port with its logs in a fresh directory.
+// `fake_args`: extra flags for the gateway's fake server.
+struct Served {
+  TempDir dir;
+  int port = free_port();
+  std::unique_ptr<Child> server;
+
+  Served(Server which, Kind kind, const std::string& fake_args)
+      : server(which == Server::everything ? everything(dir, port, mode_of(kind))
+                                           : gateway(dir, port, mode_of(kind), fake_args)) {}
+};
+
+// A served server and one session to it, not yet open (the bases go in reverse order: the
+// session is closed before the server stops).
+struct Direct : Served, Http {
+  Direct(Server which, Kind kind, const std::string& fake_args = "")
+      : Served(which, kind, fake_args), Http(kind, at(url(port, path_of(kind)))) {}
+};
+
+// server-everything (Streamable HTTP) behind the proxy in `mode` ("https": with a fresh CA
+// and certificate in `dir`), which asks for `token` if one is given. Sessions go to front_port.
+struct Fronted {
+  TempDir dir;
+  int port = free_port(), front_port = free_port();
+  std::unique_ptr<Child> server = everything(dir, port, "streamableHttp");
+  std::unique_ptr<Child> front;
+
+  explicit Fronted(const std::string& mode = "http", const std::string& token = "-") {
+    if (mode == "https") make_certificates(dir);
+    front = proxy(dir, mode, front_port, port, token);
+  }
+};
+
 }  // namespace
 
 TEST_CASE("streamable http: server-everything - initialize - tools - echo - the tiny image intact") {
-  TempDir dir;
-  int port = free_port();
-  auto server = everything(dir, port, "streamableHttp");
-  Http h(Kind::streamable, at(url(port, "/mcp")));
-  auto d = h.open();
-  REQUIRE(d.ok());
-  CHECK(d->protocol_version == "2025-11-25");
-  CHECK(d->server_info["name"] == "mcp-servers/everything");
+  Direct h(Server::everything, Kind::streamable);
+  auto d = h.opened();
+  CHECK(d.protocol_version == "2025-11-25");
+  CHECK(d.server_info["name"] == "mcp-servers/everything");
 
-  Slot<Result<Tools>> tools;
-  h.s->list_tools(tools.callback());
-  auto list = tools.get();
+  auto list = h.tools();
   REQUIRE(list.ok());
-  std::set<std::string> names;
-  for (const auto& t : *list.value()) names.insert(t["name"].get<std::string>());
+  auto names = tool_names(list.value());
   for (const char* expected : {"echo", "get-tiny-image", "get-sum", "trigger-long-running-operation"})
     CHECK(names.count(expected) == 1);
 
@@ -274,56 +286,23 @@ TEST_CASE("streamable http: server-everything - initialize - tools - echo - the 
   REQUIRE(echo.ok());
   CHECK(result_text(echo.value()) == "Echo: over streamable http");
 
-  auto image = h.call("get-tiny-image", Json::object());
-  REQUIRE(image.ok());
-  bool found = false;
-  for (const auto& c : image.value()["content"]) {
-    if (c["type"] != "image") continue;
-    found = true;
-    CHECK(c["mimeType"] == "image/png");
-    const std::string data = c["data"].get<std::string>();
-    CHECK(data.rfind("iVBORw0KGgo", 0) == 0);
-    CHECK(data.size() > 1000);
-    CHECK(data.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
-          std::string::npos);
-  }
-  CHECK(found);
+  check_tiny_image(h.call("get-tiny-image", Json::object()));
 
   // Progress notifications ride the call's SSE answer before its response.
-  std::atomic<int> progress{0};
-  CallOptions po;
-  po.on_progress = [&](const Json&) { ++progress; };
-  Slot<Result<Json>> lr;
-  h.s->call_tool("trigger-long-running-operation", {{"duration", 1}, {"steps", 3}}, std::move(po), lr.callback());
-  REQUIRE(lr.get(30s).ok());
-  CHECK(progress.load() == 3);
+  auto [r, progress] = long_running_operation(*h.s, {{"duration", 1}, {"steps", 3}});
+  REQUIRE(r.ok());
+  CHECK(progress == 3);
 }
 
 TEST_CASE("streamable http: 100 concurrent calls on one session - each answer matched to its caller") {
-  TempDir dir;
-  int port = free_port();
-  auto server = everything(dir, port, "streamableHttp");
-  Http h(Kind::streamable, at(url(port, "/mcp")));
+  Direct h(Server::everything, Kind::streamable);
   REQUIRE(h.open().ok());
-  constexpr int kCalls = 100;
-  std::vector<Slot<Result<Json>>> slots(kCalls);
-  for (int i = 0; i < kCalls; ++i)
-    h.s->call_tool("echo", {{"message", "caller-" + std::to_string(i)}}, {}, slots[i].callback());
-  for (int i = 0; i < kCalls; ++i) {
-    auto r = slots[i].get(60s);
-    REQUIRE(r.ok());
-    CHECK(result_text(r.value()) == "Echo: caller-" + std::to_string(i));
-  }
+  check_concurrent_echoes(*h.s, 100, 60s);
 }
 
 TEST_CASE("legacy sse: server-everything in sse mode - initialize and echo") {
-  TempDir dir;
-  int port = free_port();
-  auto server = everything(dir, port, "sse");
-  Http h(Kind::legacy, at(url(port, "/sse")));
-  auto d = h.open();
-  REQUIRE(d.ok());
-  CHECK(d->server_info["name"] == "mcp-servers/everything");
+  Direct h(Server::everything, Kind::legacy);
+  CHECK(h.opened().server_info["name"] == "mcp-servers/everything");
   auto echo = h.call("echo", {{"message", "over legacy sse"}});
   REQUIRE(echo.ok());
   CHECK(result_text(echo.value()) == "Echo: over legacy sse");
@@ -333,13 +312,8 @@ TEST_CASE("legacy sse: server-everything in sse mode - initialize and echo") {
 }
 
 TEST_CASE("streamable http: supergateway --stateful over the fake server keeps one session") {
-  TempDir dir;
-  int port = free_port();
-  auto gw = gateway(dir, port, "streamableHttp");
-  Http h(Kind::streamable, at(url(port, "/mcp")));
-  auto d = h.open();
-  REQUIRE(d.ok());
-  CHECK(d->server_info["name"] == "fake-mcp-server");
+  Direct h(Server::gateway, Kind::streamable);
+  CHECK(h.opened().server_info["name"] == "fake-mcp-server");
   CHECK(result_text(h.call("echo", {{"message", "via gateway"}}).value()) == "via gateway");
   // The counter lives in the one fake server behind our session: the session id is reused.
   CHECK(result_text(h.call("counter", Json::object()).value()) == "1");
@@ -354,13 +328,8 @@ TEST_CASE("streamable http: supergateway --stateful over the fake server keeps o
 }
 
 TEST_CASE("legacy sse: supergateway --outputTransport sse over the fake server") {
-  TempDir dir;
-  int port = free_port();
-  auto gw = gateway(dir, port, "sse");
-  Http h(Kind::legacy, at(url(port, "/sse")));
-  auto d = h.open();
-  REQUIRE(d.ok());
-  CHECK(d->server_info["name"] == "fake-mcp-server");
+  Direct h(Server::gateway, Kind::legacy);
+  CHECK(h.opened().server_info["name"] == "fake-mcp-server");
   CHECK(result_text(h.call("echo", {{"message", "legacy"}}).value()) == "legacy");
   auto sum = h.call("add", {{"a", 2}, {"b", 3}});
   REQUIRE(sum.ok());
@@ -368,34 +337,28 @@ TEST_CASE("legacy sse: supergateway --outputTransport sse over the fake server")
 }
 
 TEST_CASE("streamable http: a server restart is survived - 404 - new session - the call succeeds") {
-  TempDir dir;
-  int port = free_port();
-  auto gw = gateway(dir, port, "streamableHttp");
-  Http h(Kind::streamable, at(url(port, "/mcp")));
+  Direct h(Server::gateway, Kind::streamable);
   REQUIRE(h.open().ok());
   CHECK(result_text(h.call("counter", Json::object()).value()) == "1");
   CHECK(result_text(h.call("counter", Json::object()).value()) == "2");
-  gw->stop(0ms);  // a crash: the session dies with the process
-  std::filesystem::remove(gw->log());
-  gw->start();    // same port, no memory of our session: it answers 404
+  h.server->stop(0ms);  // a crash: the session dies with the process
+  std::filesystem::remove(h.server->log());
+  h.server->start();    // same port, no memory of our session: it answers 404
   auto r = h.call("counter", Json::object());
   REQUIRE(r.ok());
   CHECK(result_text(r.value()) == "1");  // a fresh fake server behind a new session
   CHECK(h.s->ready());
   CHECK_FALSE(h.closed.ready());
   // The new gateway saw the replayed initialize.
-  CHECK_THAT(read_file(gw->log()), Catch::Contains("\"method\":\"initialize\""));
+  CHECK_THAT(read_file(h.server->log()), Catch::Contains("\"method\":\"initialize\""));
 }
 
 TEST_CASE("legacy sse: a broken stream is survived by reconnecting to a new session") {
-  TempDir dir;
-  int port = free_port();
-  auto gw = gateway(dir, port, "sse");
-  Http h(Kind::legacy, at(url(port, "/sse")));
+  Direct h(Server::gateway, Kind::legacy);
   REQUIRE(h.open().ok());
   CHECK(result_text(h.call("counter", Json::object()).value()) == "1");
-  gw->stop(0ms);
-  gw->start();
+  h.server->stop(0ms);
+  h.server->start();
   // Reconnecting takes the server's retry delay; calls sent meanwhile wait for the new session.
   REQUIRE(wait_until([&] { return h.call("echo", {{"message", "again"}}).ok(); }, 20s, 200ms));
   CHECK(result_text(h.call("counter", Json::object()).value()) == "1");
@@ -403,14 +366,14 @@ TEST_CASE("legacy sse: a broken stream is survived by reconnecting to a new sess
 }
 
 TEST_CASE("streamable http: a stalled call times out and the server hears the cancellation") {
-  TempDir dir;
-  int port = free_port();
-  auto cancel_log = dir.path() / "cancel.log";
-  auto gw = gateway(dir, port, "streamableHttp", "--cancel-log=" + cancel_log.string());
-  Http h(Kind::streamable, at(url(port, "/mcp")));
+  TempDir logs;
+  auto cancel_log = logs.path() / "cancel.log";
+  Direct h(Server::gateway, Kind::streamable, "--cancel-log=" + cancel_log.string());
   REQUIRE(h.open().ok());
+  CallOptions o;
+  o.timeout = 300ms;
   auto t0 = std::chrono::steady_clock::now();
-  auto r = h.call("sleep", {{"ms", 5000}}, 300ms);
+  auto r = h.call("sleep", {{"ms", 5000}}, o);
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::timeout);
   CHECK(std::chrono::steady_clock::now() - t0 < 2s);
@@ -419,27 +382,23 @@ TEST_CASE("streamable http: a stalled call times out and the server hears the ca
 }
 
 TEST_CASE("streamable http: TLS - a private CA via ca_file works - without it the certificate is refused") {
-  TempDir dir;
-  make_certificates(dir);
-  int port = free_port(), tls_port = free_port();
-  auto server = everything(dir, port, "streamableHttp");
-  auto front = proxy(dir, "https", tls_port, port);
+  Fronted f("https");
   {
-    auto o = at(url(tls_port, "/mcp", "https"));
-    o.ca_file = (dir.path() / "ca.pem").string();
+    auto o = at(url(f.front_port, "/mcp", "https"));
+    o.ca_file = (f.dir.path() / "ca.pem").string();
     Http h(Kind::streamable, o);
     REQUIRE(h.open().ok());
     CHECK(result_text(h.call("echo", {{"message", "over tls"}}).value()) == "Echo: over tls");
   }
   {
-    Http h(Kind::streamable, at(url(tls_port, "/mcp", "https")));
+    Http h(Kind::streamable, at(url(f.front_port, "/mcp", "https")));
     auto d = h.open();
     REQUIRE_FALSE(d.ok());
     CHECK(d.error().code == Errc::unavailable);
     CHECK_THAT(d.error().message, Catch::Contains("certificate"));
   }
   {
-    auto o = at(url(tls_port, "/mcp", "https"));
+    auto o = at(url(f.front_port, "/mcp", "https"));
     o.tls_verify = false;
     Http h(Kind::streamable, o);
     REQUIRE(h.open().ok());
@@ -447,18 +406,15 @@ TEST_CASE("streamable http: TLS - a private CA via ca_file works - without it th
 }
 
 TEST_CASE("streamable http: bearer token - HTTP errors become JSON-RPC errors - GET stream - DELETE on close") {
-  TempDir dir;
-  int port = free_port(), front_port = free_port();
-  auto server = everything(dir, port, "streamableHttp");
-  auto front = proxy(dir, "http", front_port, port, "s3cret");
+  Fronted f("http", "s3cret");
   {
-    Http h(Kind::streamable, at(url(front_port, "/mcp")));
+    Http h(Kind::streamable, at(url(f.front_port, "/mcp")));
     auto d = h.open();
     REQUIRE_FALSE(d.ok());
     CHECK_THAT(d.error().message, Catch::Contains("HTTP 401") && Catch::Contains("missing or wrong bearer token"));
   }
   {
-    auto o = at(url(front_port, "/mcp"));
+    auto o = at(url(f.front_port, "/mcp"));
     o.bearer_token = "s3cret";
     o.headers = {{"X-Team", "blue"}};
     Http h(Kind::streamable, o);
@@ -469,11 +425,11 @@ TEST_CASE("streamable http: bearer token - HTTP errors become JSON-RPC errors - 
     CHECK_THAT(r.error().message, Catch::Contains("HTTP 500") && Catch::Contains("boom: injected failure"));
     CHECK(result_text(h.call("echo", {{"message", "fine"}}).value()) == "Echo: fine");
     CHECK(wait_until([&] {
-      return read_file(dir.path() / "proxy-requests.log").find("GET /mcp accept=text/event-stream session=yes") !=
+      return read_file(f.dir.path() / "proxy-requests.log").find("GET /mcp accept=text/event-stream session=yes") !=
              std::string::npos;
     }));
   }
-  auto requests = read_file(dir.path() / "proxy-requests.log");
+  auto requests = read_file(f.dir.path() / "proxy-requests.log");
   CHECK_THAT(requests, Catch::Contains("DELETE /mcp accept=*/* session=yes version=2025-11-25"));
   CHECK_THAT(requests, Catch::Contains("POST /mcp accept=application/json, text/event-stream session=no version=-"));
   CHECK_THAT(requests, Catch::Contains("POST /mcp accept=application/json, text/event-stream session=yes version=2025-11-25"));
@@ -497,37 +453,26 @@ TEST_CASE("http: an unreachable server fails the open with curl's reason") {
 }
 
 TEST_CASE("streamable http: an answer stream cut midway is resumed with Last-Event-ID") {
-  TempDir dir;
-  int port = free_port(), front_port = free_port();
-  auto server = everything(dir, port, "streamableHttp");
-  auto front = proxy(dir, "http", front_port, port);
-  Http h(Kind::streamable, at(url(front_port, "/mcp")));
+  Fronted f;
+  Http h(Kind::streamable, at(url(f.front_port, "/mcp")));
   REQUIRE(h.open().ok());
-  std::atomic<int> progress{0};
-  CallOptions o;
-  o.on_progress = [&](const Json&) { ++progress; };
-  Slot<Result<Json>> r;
   // The proxy cuts the POST's stream after 700 ms; the server keeps the rest for a resumption.
   // (server-everything's example event store maps a resumed stream wrongly, so only events
   // stored before the GET come back: the operation ends before our retry delay has passed.)
-  h.s->call_tool("trigger-long-running-operation", {{"duration", 1}, {"steps", 4}, {"note", "cut-stream"}},
-                 std::move(o), r.callback());
-  auto res = r.get(30s);
+  auto [res, progress] =
+      long_running_operation(*h.s, {{"duration", 1}, {"steps", 4}, {"note", "cut-stream"}});
   if (!res.ok()) FAIL(res.error().message);
   CHECK_THAT(result_text(res.value()), Catch::Contains("completed"));
-  CHECK(progress.load() == 4);  // none lost, none twice
-  CHECK_THAT(read_file(dir.path() / "proxy-requests.log"),
+  CHECK(progress == 4);  // none lost, none twice
+  CHECK_THAT(read_file(f.dir.path() / "proxy-requests.log"),
              Catch::Contains("GET /mcp accept=text/event-stream session=yes version=2025-11-25 last-event-id=yes"));
 }
 
 TEST_CASE("streamable http: a session that cannot be renewed closes the transport with the reason") {
-  TempDir dir;
-  int port = free_port(), front_port = free_port();
-  auto server = everything(dir, port, "streamableHttp");
-  auto front = proxy(dir, "http", front_port, port);
-  Http h(Kind::streamable, at(url(front_port, "/mcp")));
+  Fronted f;
+  Http h(Kind::streamable, at(url(f.front_port, "/mcp")));
   REQUIRE(h.open().ok());
-  std::ofstream(dir.path() / "always-404") << "on";
+  std::ofstream(f.dir.path() / "always-404") << "on";
   // 404 → a new session opens (initialize carries no session id) → its first message is
   // refused again: the transport gives up and the call fails as unavailable.
   auto r = h.call("echo", {{"message", "never"}});

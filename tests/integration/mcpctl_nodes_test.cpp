@@ -2,8 +2,7 @@
 // binary against one real nats-server and TWO real mcpd processes (each its own node id and
 // store, the same servers: the native fake MCP server as "fake"). Both commands gather the
 // nodes' NATS service-discovery stats ($SRV.STATS.mcpd, answered by every node) from one request.
-#include "bus/connection.hpp"
-#include "support/daemon_process.hpp"
+#include "support/mcpctl_fixture.hpp"
 #include "support/mcpctl_process.hpp"
 #include "support/nats_server.hpp"
 #include "support/test_support.hpp"
@@ -26,47 +25,20 @@ using Json = nlohmann::json;
 
 namespace {
 
-
-// One node's config: its id, the shared NATS, the fake server (and `extra` servers) in TOML.
-std::string node_toml(const std::string& id, const std::string& nats_url) {
-  return "[node]\nid = \"" + id + "\"\n[nats]\nurl = \"" + nats_url + "\"\n[[servers]]\nname = \"fake\"\ncommand = \"" +
-         fake_server_path() + "\"\nminSessions = 1\nmaxSessions = 2\n";
-}
-
 const std::string kNodeA = "mcpctl-node-a";
 const std::string kNodeB = "mcpctl-node-b";
 
-// A nats-server and two mcpd nodes on it, both answering service discovery.
-struct TwoNodes {
-  NatsServer nats;
-  std::shared_ptr<bus::Connection> client;
-  std::unique_ptr<DaemonProcess> a, b;
-
-  TwoNodes() {
-    bus::Options o;
-    o.servers = {nats.url()};
-    o.name = "mcpctl-nodes-test";
-    client = bus::Connection::connect(o).value();
-    a = std::make_unique<DaemonProcess>(node_toml(kNodeA, nats.url()));
-    b = std::make_unique<DaemonProcess>(node_toml(kNodeB, nats.url()));
-    wait_discoverable(*a, kNodeA);
-    wait_discoverable(*b, kNodeB);
-  }
-  ~TwoNodes() {
-    for (auto* d : {a.get(), b.get()}) d->signal(SIGTERM);
-    for (auto* d : {a.get(), b.get()})
-      if (!d->wait_exit(10s)) d->kill();
+// Two mcpd nodes on one nats-server, both answering service discovery.
+struct TwoNodes : McpdNodes {
+  TwoNodes() : McpdNodes("mcpctl-nodes-test", {kNodeA, kNodeB}) {
+    wait_discoverable(*nodes[0], kNodeA);
+    wait_discoverable(*nodes[1], kNodeB);
   }
 
   // Until the node answers its own discovery subject (it starts its servers before that).
   void wait_discoverable(DaemonProcess& d, const std::string& id) {
     const bool up = wait_until([&] { return client->request("$SRV.PING.mcpd." + id, "", 500ms).ok(); }, 15s, 20ms);
     if (!up) FAIL("mcpd " << id << " does not answer $SRV.PING.mcpd." << id << "; its log:\n" << d.log());
-  }
-
-  Run run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--nats", nats.url()});
-    return mcpctl(args);
   }
 };
 
@@ -126,8 +98,7 @@ TEST_CASE("mcpctl nodes lists every live node as a table and as JSON") {
 
   auto json = c.run({"nodes", "--json"});
   INFO(json);
-  REQUIRE(json.exit_code == 0);
-  Json doc = Json::parse(json.out, nullptr, false);
+  Json doc = json_out(json);
   REQUIRE(doc.is_array());
   REQUIRE(doc.size() == 2);
   CHECK(doc[0]["id"] == kNodeA);
@@ -141,10 +112,8 @@ TEST_CASE("mcpctl nodes lists every live node as a table and as JSON") {
   }
 
   // Another cluster (subject prefix) on the same NATS has no nodes.
-  auto other = c.run({"--prefix", "other", "nodes"});
-  INFO(other);
-  CHECK(other.exit_code == 1);
-  CHECK_THAT(other.err, Catch::Contains("no mcpd node answered on " + c.nats.url()));
+  CHECK_THAT(c.run({"--prefix", "other", "nodes"}),
+             ExitsWith(1).err(Catch::Contains("no mcpd node answered on " + c.nats.url())));
 }
 
 TEST_CASE("mcpctl server show adds the health of the server on each node") {
@@ -164,8 +133,7 @@ TEST_CASE("mcpctl server show adds the health of the server on each node") {
 
   auto json = c.run({"server", "show", "fake", "--json"});
   INFO(json);
-  REQUIRE(json.exit_code == 0);
-  Json doc = Json::parse(json.out, nullptr, false);
+  Json doc = json_out(json);
   REQUIRE(doc.is_object());
   CHECK(doc["server"]["name"] == "fake");
   REQUIRE(doc["nodes"].is_object());
@@ -201,8 +169,8 @@ TEST_CASE("mcpctl nodes no longer lists a node once it has stopped") {
   REQUIRE(before.exit_code == 0);
   REQUIRE(first_column(table_rows(before.out)) == std::vector<std::string>{kNodeA, kNodeB});
 
-  c.b->signal(SIGTERM);
-  REQUIRE(c.b->wait_exit(15s) == 0);
+  c.nodes[1]->signal(SIGTERM);
+  REQUIRE(c.nodes[1]->wait_exit(15s) == 0);
 
   auto after = c.run({"nodes"});
   INFO(after);
@@ -216,18 +184,12 @@ TEST_CASE("mcpctl nodes no longer lists a node once it has stopped") {
 
 TEST_CASE("mcpctl nodes exits 1 when no mcpd node answers") {
   NatsServer nats;
-  auto r = mcpctl({"--nats", nats.url(), "nodes"});
-  INFO(r);
-  CHECK(r.exit_code == 1);
-  CHECK(r.out.empty());
-  CHECK(r.err == "mcpctl: no mcpd node answered on " + nats.url() + " (is any mcpd running? same --prefix?)\n");
-  auto json = mcpctl({"--nats", nats.url(), "--json", "nodes"});
-  INFO(json);
-  CHECK(json.exit_code == 1);
-  CHECK(json.out.empty());
-
-  auto bad_wait = mcpctl({"--nats", nats.url(), "nodes", "--wait", "0"});
-  INFO(bad_wait);
-  CHECK(bad_wait.exit_code == 2);
-  CHECK_THAT(bad_wait.err, Catch::Contains("--wait: must be between 1 and"));
+  CHECK_THAT(mcpctl({"--nats", nats.url(), "nodes"}),
+             ExitsWith(1)
+                 .err(Catch::Equals("mcpctl: no mcpd node answered on " + nats.url() +
+                                    " (is any mcpd running? same --prefix?)\n"))
+                 .out(Catch::Equals("")));
+  CHECK_THAT(mcpctl({"--nats", nats.url(), "--json", "nodes"}), ExitsWith(1).out(Catch::Equals("")));
+  CHECK_THAT(mcpctl({"--nats", nats.url(), "nodes", "--wait", "0"}),
+             ExitsWith(2).err(Catch::Contains("--wait: must be between 1 and")));
 }

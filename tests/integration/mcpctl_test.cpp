@@ -2,8 +2,7 @@
 // (with the native fake MCP server registered as "fake"). Each command's stdout, stderr and exit
 // status are checked as a person or a script would see them: 0 done, 1 the request failed,
 // 2 the command line is wrong.
-#include "bus/connection.hpp"
-#include "support/daemon_process.hpp"
+#include "support/mcpctl_fixture.hpp"
 #include "support/mcpctl_process.hpp"
 #include "support/nats_server.hpp"
 #include "support/test_support.hpp"
@@ -24,33 +23,9 @@ using Json = nlohmann::json;
 
 namespace {
 
-
-// A nats-server and an mcpd serving the fake MCP server as "fake".
-struct Cluster {
-  NatsServer nats;
-  std::shared_ptr<bus::Connection> client;
-  std::unique_ptr<DaemonProcess> daemon;
-
-  Cluster() {
-    bus::Options o;
-    o.servers = {nats.url()};
-    o.name = "mcpctl-test";
-    client = bus::Connection::connect(o).value();
-    daemon = std::make_unique<DaemonProcess>("[node]\nid = \"mcpctl-test\"\n[nats]\nurl = \"" + nats.url() +
-                                             "\"\n[[servers]]\nname = \"fake\"\ncommand = \"" + fake_server_path() +
-                                             "\"\nminSessions = 1\nmaxSessions = 2\n");
-    daemon->wait_serving(*client);
-  }
-  ~Cluster() {
-    daemon->signal(SIGTERM);
-    if (!daemon->wait_exit(10s)) daemon->kill();
-  }
-
-  // mcpctl --nats <this cluster> args...
-  Run run(std::vector<std::string> args) {
-    args.insert(args.begin(), {"--nats", nats.url()});
-    return mcpctl(args);
-  }
+// One mcpd node, answering its admin API.
+struct Cluster : McpdNodes {
+  Cluster() : McpdNodes("mcpctl-test", {"mcpctl-test"}) { nodes[0]->wait_serving(*client); }
 };
 
 // The lines of `text` whose first column is `name`.
@@ -89,8 +64,7 @@ TEST_CASE("mcpctl server add ls show and rm manage a server") {
 
   auto json = c.run({"server", "show", "added", "--json"});
   INFO(json);
-  REQUIRE(json.exit_code == 0);
-  Json doc = Json::parse(json.out, nullptr, false);
+  Json doc = json_out(json);
   REQUIRE_FALSE(doc.is_discarded());
   CHECK(doc["server"]["name"] == "added");
   CHECK(doc["server"]["command"] == fake);
@@ -114,18 +88,14 @@ TEST_CASE("mcpctl server add ls show and rm manage a server") {
   CHECK_FALSE(has_row(ls_after.out, "added"));
   CHECK(has_row(ls_after.out, "fake"));
 
-  auto gone = c.run({"server", "show", "added"});
-  INFO(gone);
-  CHECK(gone.exit_code == 1);
-  CHECK_THAT(gone.err, Catch::Contains("no MCP server named 'added'"));
+  CHECK_THAT(c.run({"server", "show", "added"}), ExitsWith(1).err(Catch::Contains("no MCP server named 'added'")));
 }
 
 TEST_CASE("mcpctl server ls --json lists the full records") {
   Cluster c;
   auto ls = c.run({"--json", "server", "ls"});
   INFO(ls);
-  REQUIRE(ls.exit_code == 0);
-  Json doc = Json::parse(ls.out, nullptr, false);
+  Json doc = json_out(ls);
   REQUIRE(doc.is_object());
   REQUIRE(doc["servers"].is_array());
   REQUIRE(doc["servers"].size() == 1);
@@ -144,8 +114,7 @@ TEST_CASE("mcpctl tools lists the tools of a server as text and as JSON") {
 
   auto json = c.run({"tools", "fake", "--json"});
   INFO(json);
-  REQUIRE(json.exit_code == 0);
-  Json doc = Json::parse(json.out, nullptr, false);
+  Json doc = json_out(json);
   REQUIRE(doc["tools"].is_array());
   bool echo = false;
   for (auto& t : doc["tools"]) {
@@ -164,68 +133,40 @@ TEST_CASE("mcpctl call prints a text result as it is and --json prints the reply
 
   auto json = c.run({"call", "fake", "echo", "--args", R"({"message":"hi"})", "--json"});
   INFO(json);
-  REQUIRE(json.exit_code == 0);
-  Json doc = Json::parse(json.out, nullptr, false);
+  Json doc = json_out(json);
   REQUIRE(doc.is_object());
   CHECK(doc["result"] == "hi");
 
   // A structured result (structuredContent) is printed as JSON.
   auto sum = c.run({"call", "fake", "add", "--args", R"({"a":2,"b":3})"});
   INFO(sum);
-  REQUIRE(sum.exit_code == 0);
-  Json sum_doc = Json::parse(sum.out, nullptr, false);
+  Json sum_doc = json_out(sum);
   REQUIRE(sum_doc.is_object());
   CHECK(sum_doc["sum"] == 5);
 }
 
 TEST_CASE("mcpctl call reports a tool error an unknown tool and an unknown server with exit 1") {
   Cluster c;
-  auto fail = c.run({"call", "fake", "fail"});
-  INFO(fail);
-  CHECK(fail.exit_code == 1);
-  CHECK_THAT(fail.err, Catch::Contains("tool_error") && Catch::Contains("tool failed on purpose"));
-  CHECK(fail.out.empty());
-
-  auto tool = c.run({"call", "fake", "no_such_tool"});
-  INFO(tool);
-  CHECK(tool.exit_code == 1);
-  CHECK_THAT(tool.err, Catch::Contains("unknown_tool") && Catch::Contains("no_such_tool"));
-
-  auto server = c.run({"call", "nosuch", "echo", "--args", R"({"message":"hi"})"});
-  INFO(server);
-  CHECK(server.exit_code == 1);
-  CHECK_THAT(server.err, Catch::Contains("invalid_request") && Catch::Contains("no MCP server named 'nosuch'"));
-
-  auto tools = c.run({"tools", "nosuch"});
-  INFO(tools);
-  CHECK(tools.exit_code == 1);
-  CHECK_THAT(tools.err, Catch::Contains("no MCP server named 'nosuch'"));
-
-  auto rm = c.run({"server", "rm", "nosuch"});
-  INFO(rm);
-  CHECK(rm.exit_code == 1);
-  CHECK_THAT(rm.err, Catch::Contains("nosuch"));
+  CHECK_THAT(c.run({"call", "fake", "fail"}),
+             ExitsWith(1)
+                 .err(Catch::Contains("tool_error") && Catch::Contains("tool failed on purpose"))
+                 .out(Catch::Equals("")));
+  CHECK_THAT(c.run({"call", "fake", "no_such_tool"}),
+             ExitsWith(1).err(Catch::Contains("unknown_tool") && Catch::Contains("no_such_tool")));
+  CHECK_THAT(c.run({"call", "nosuch", "echo", "--args", R"({"message":"hi"})"}),
+             ExitsWith(1).err(Catch::Contains("invalid_request") && Catch::Contains("no MCP server named 'nosuch'")));
+  CHECK_THAT(c.run({"tools", "nosuch"}), ExitsWith(1).err(Catch::Contains("no MCP server named 'nosuch'")));
+  CHECK_THAT(c.run({"server", "rm", "nosuch"}), ExitsWith(1).err(Catch::Contains("nosuch")));
 }
 
 TEST_CASE("mcpctl refuses a wrong command line with exit 2") {
   Cluster c;
-  auto bad_json = c.run({"call", "fake", "echo", "--args", "{bad"});
-  INFO(bad_json);
-  CHECK(bad_json.exit_code == 2);
-  CHECK_THAT(bad_json.err, Catch::Contains("--args is not valid JSON"));
-
-  auto not_object = c.run({"call", "fake", "echo", "--args", "[1]"});
-  INFO(not_object);
-  CHECK(not_object.exit_code == 2);
-  CHECK_THAT(not_object.err, Catch::Contains("--args must be a JSON object"));
-
-  auto no_tool = c.run({"call", "fake"});
-  INFO(no_tool);
-  CHECK(no_tool.exit_code == 2);
-
-  auto unknown = c.run({"frobnicate"});
-  INFO(unknown);
-  CHECK(unknown.exit_code == 2);
+  CHECK_THAT(c.run({"call", "fake", "echo", "--args", "{bad"}),
+             ExitsWith(2).err(Catch::Contains("--args is not valid JSON")));
+  CHECK_THAT(c.run({"call", "fake", "echo", "--args", "[1]"}),
+             ExitsWith(2).err(Catch::Contains("--args must be a JSON object")));
+  CHECK_THAT(c.run({"call", "fake"}), ExitsWith(2));
+  CHECK_THAT(c.run({"frobnicate"}), ExitsWith(2));
 
   // Neither --command nor --url: refused before anything is sent. (mcpctl exits 1 here, with
   // the daemon's invalid_request message, since the record is checked by the catalog's rules.)
@@ -243,17 +184,12 @@ TEST_CASE("mcpctl refuses a wrong command line with exit 2") {
 TEST_CASE("mcpctl says cannot connect and exits 1 when nothing listens at the NATS URL") {
   int port = free_loopback_port();  // free a moment ago: nothing listens there
   auto r = mcpctl({"--nats", "nats://127.0.0.1:" + std::to_string(port), "server", "ls"});
-  INFO(r);
-  CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("cannot connect"));
-  CHECK(r.out.empty());
+  CHECK_THAT(r, ExitsWith(1).err(Catch::Contains("cannot connect")).out(Catch::Equals("")));
   CHECK(r.took < 10s);  // a refused connection is not worth a long wait
 }
 
 TEST_CASE("mcpctl says no mcpd is serving and exits 1 when NATS is up without mcpd") {
   NatsServer nats;
-  auto r = mcpctl({"--nats", nats.url(), "--timeout", "2000", "server", "ls"});
-  INFO(r);
-  CHECK(r.exit_code == 1);
-  CHECK_THAT(r.err, Catch::Contains("no mcpd is serving"));
+  CHECK_THAT(mcpctl({"--nats", nats.url(), "--timeout", "2000", "server", "ls"}),
+             ExitsWith(1).err(Catch::Contains("no mcpd is serving")));
 }

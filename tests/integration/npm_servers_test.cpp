@@ -4,13 +4,14 @@
 #include "mcp/protocol.hpp"
 #include "transport/process_group.hpp"
 #include "transport/stdio_transport.hpp"
+#include "support/everything_checks.hpp"
+#include "support/session_fixture.hpp"
 #include "support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
-#include <set>
 
 using namespace mcpd;
 using namespace mcpd::mcp;
@@ -18,35 +19,20 @@ using namespace mcpd::test;
 
 namespace {
 
-struct NpmServer {
-  io::Loop loop{2};
-  std::shared_ptr<transport::StdioTransport> transport;
-  std::shared_ptr<ClientSession> s;
-
+// A session to the pinned npm server `bin`, open once constructed.
+struct NpmServer : SessionFixture<transport::StdioTransport> {
   NpmServer(const std::string& name, const std::string& bin, std::vector<std::string> args) {
     transport::StdioOptions o;
     o.name = name;
     o.command = npm_bin(bin);
     o.args = std::move(args);
-    transport = transport::make_stdio_transport(loop.make_strand(), o);
     SessionOptions so;
     so.name = name;
     so.request_timeout = 20s;
-    s = ClientSession::create(transport, so);
-    Slot<Result<ServerDescription>> ready;
-    s->start(ready.callback());
-    auto r = ready.get(60s);
+    attach(transport::make_stdio_transport(loop.make_strand(), o), so);
+    open_wait = 60s;
+    auto r = open();
     if (!r.ok()) FAIL("cannot open " << name << ": " << r.error().message);
-  }
-  ~NpmServer() {
-    Slot<bool> done;
-    s->close([cb = done.callback()] { cb(true); });
-    done.get(30s);
-  }
-  Result<Json> call(const std::string& tool, Json args) {
-    Slot<Result<Json>> r;
-    s->call_tool(tool, std::move(args), {}, r.callback());
-    return r.get(30s);
   }
 };
 
@@ -56,15 +42,10 @@ TEST_CASE("server-everything: every tool is listed with its full definition") {
   NpmServer ev("everything", "mcp-server-everything", {});
   CHECK(ev.s->server().protocol_version == "2025-11-25");
   CHECK(ev.s->server().server_info["name"] == "mcp-servers/everything");
-  Slot<Result<Tools>> tools;
-  ev.s->list_tools(tools.callback());
-  auto list = tools.get();
+  auto list = ev.tools();
   REQUIRE(list.ok());
-  std::set<std::string> names;
-  for (const auto& t : *list.value()) {
-    names.insert(t["name"].get<std::string>());
-    CHECK(t["inputSchema"].is_object());
-  }
+  for (const auto& t : *list.value()) CHECK(t["inputSchema"].is_object());
+  auto names = tool_names(list.value());
   for (const char* expected : {"echo", "get-tiny-image", "get-structured-content", "get-sum",
                                "trigger-long-running-operation"})
     CHECK(names.count(expected) == 1);
@@ -84,20 +65,7 @@ TEST_CASE("server-everything: echo - the tiny image intact - and structured cont
   REQUIRE(echo.ok());
   CHECK(result_text(echo.value()) == "Echo: hello from mcpd");
 
-  auto image = ev.call("get-tiny-image", Json::object());
-  REQUIRE(image.ok());
-  bool found = false;
-  for (const auto& c : image.value()["content"]) {
-    if (c["type"] != "image") continue;
-    found = true;
-    CHECK(c["mimeType"] == "image/png");
-    const std::string data = c["data"].get<std::string>();
-    CHECK(data.rfind("iVBORw0KGgo", 0) == 0);  // base64 of the PNG signature
-    CHECK(data.size() > 1000);
-    CHECK(data.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
-          std::string::npos);
-  }
-  CHECK(found);
+  check_tiny_image(ev.call("get-tiny-image", Json::object()));
 
   auto weather = ev.call("get-structured-content", {{"location", "Chicago"}});
   REQUIRE(weather.ok());
@@ -111,26 +79,14 @@ TEST_CASE("server-everything: echo - the tiny image intact - and structured cont
 
 TEST_CASE("server-everything: 500 concurrent calls on one session - each reply matched to its caller") {
   NpmServer ev("everything", "mcp-server-everything", {});
-  constexpr int kCalls = 500;
-  std::vector<Slot<Result<Json>>> slots(kCalls);
-  for (int i = 0; i < kCalls; ++i)
-    ev.s->call_tool("echo", {{"message", "caller-" + std::to_string(i)}}, {}, slots[i].callback());
-  for (int i = 0; i < kCalls; ++i) {
-    auto r = slots[i].get(30s);
-    REQUIRE(r.ok());
-    CHECK(result_text(r.value()) == "Echo: caller-" + std::to_string(i));
-  }
+  check_concurrent_echoes(*ev.s, 500, 30s);
 }
 
 TEST_CASE("server-everything: progress notifications of a long-running operation reach the caller") {
   NpmServer ev("everything", "mcp-server-everything", {});
-  std::atomic<int> progress{0};
-  CallOptions o;
-  o.on_progress = [&](const Json&) { ++progress; };
-  Slot<Result<Json>> r;
-  ev.s->call_tool("trigger-long-running-operation", {{"duration", 1}, {"steps", 3}}, std::move(o), r.callback());
-  REQUIRE(r.get(30s).ok());
-  CHECK(progress.load() == 3);
+  auto [r, progress] = long_running_operation(*ev.s, {{"duration", 1}, {"steps", 3}});
+  REQUIRE(r.ok());
+  CHECK(progress == 3);
 }
 
 TEST_CASE("server-filesystem: reads a file in a temporary directory - refuses one outside it") {

@@ -6,6 +6,7 @@
 #include "mcp/protocol.hpp"
 #include "transport/process_group.hpp"
 #include "transport/stdio_transport.hpp"
+#include "support/session_fixture.hpp"
 #include "support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -21,12 +22,8 @@ using namespace mcpd::test;
 
 namespace {
 
-struct Session {
-  io::Loop loop{2};
-  std::shared_ptr<transport::StdioTransport> transport;
-  std::shared_ptr<ClientSession> s;
-  Slot<Error> closed;
-
+// A session to the native fake server run with `args`.
+struct Session : SessionFixture<transport::StdioTransport> {
   explicit Session(std::vector<std::string> args, SessionOptions o = {}) {
     transport::StdioOptions so;
     so.name = "fake";
@@ -34,40 +31,12 @@ struct Session {
     so.args = std::move(args);
     so.eof_grace = 500ms;
     so.term_grace = 500ms;
-    transport = transport::make_stdio_transport(loop.make_strand(), so);
     if (o.name.empty()) o.name = "fake";
-    s = ClientSession::create(transport, o);
-    s->on_closed(closed.callback());
-  }
-  ~Session() {
-    Slot<bool> done;
-    s->close([cb = done.callback()] { cb(true); });
-    done.get(30s);
-  }
-  Result<ServerDescription> open() {
-    Slot<Result<ServerDescription>> ready;
-    s->start(ready.callback());
-    return ready.get();
-  }
-  Result<Json> call(const std::string& tool, Json args, CallOptions o = {}) {
-    Slot<Result<Json>> r;
-    s->call_tool(tool, std::move(args), std::move(o), r.callback());
-    return r.get(30s);
-  }
-  Result<Tools> tools(bool refresh = false) {
-    Slot<Result<Tools>> r;
-    s->list_tools(r.callback(), refresh);
-    return r.get();
+    attach(transport::make_stdio_transport(loop.make_strand(), so), o);
   }
 };
 
 std::string text_of(const Json& result) { return result["content"][0]["text"].get<std::string>(); }
-
-std::set<std::string> names(const Tools& tools) {
-  std::set<std::string> n;
-  for (const auto& t : *tools) n.insert(t["name"].get<std::string>());
-  return n;
-}
 
 }  // namespace
 
@@ -117,8 +86,8 @@ TEST_CASE("tools/list follows nextCursor to the end and the list is cached") {
   auto pages = paged.tools();
   REQUIRE(pages.ok());
   CHECK(pages.value()->size() == all.value()->size());
-  CHECK(names(pages.value()) == names(all.value()));
-  CHECK(names(all.value()).count("echo") == 1);
+  CHECK(tool_names(pages.value()) == tool_names(all.value()));
+  CHECK(tool_names(all.value()).count("echo") == 1);
   for (const auto& t : *all.value()) CHECK(t.contains("inputSchema"));
   // A second listing is served from the cache: the very same list object.
   auto again = paged.tools();
@@ -132,11 +101,11 @@ TEST_CASE("notifications/tools/list_changed refreshes the cached list") {
   f.s->on_tools_changed(changed.callback());
   auto before = f.tools();
   REQUIRE(before.ok());
-  CHECK(names(before.value()).count("dynamic_1") == 0);
+  CHECK(tool_names(before.value()).count("dynamic_1") == 0);
   REQUIRE(f.call("echo", {{"message", "x"}}).ok());
   auto after = changed.get();
-  CHECK(names(after).count("dynamic_1") == 1);
-  CHECK(names(f.s->cached_tools()).count("dynamic_1") == 1);
+  CHECK(tool_names(after).count("dynamic_1") == 1);
+  CHECK(tool_names(f.s->cached_tools()).count("dynamic_1") == 1);
 }
 
 TEST_CASE("500 concurrent calls on one session each get their own reply") {
@@ -320,7 +289,7 @@ TEST_CASE("an in-process worker server answers calls like any other") {
   CHECK(d->server_info["name"] == "builtin");
   Slot<Result<Tools>> tools;
   s->list_tools(tools.callback());
-  CHECK(names(tools.get().value()) == std::set<std::string>{"greet"});
+  CHECK(tool_names(tools.get().value()) == std::set<std::string>{"greet"});
   Slot<Result<Json>> r;
   s->call_tool("greet", {{"who", "nats"}}, {}, r.callback());
   CHECK(text_of(r.get().value()) == "hello nats");
