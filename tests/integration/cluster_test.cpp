@@ -122,6 +122,23 @@ std::uint64_t calls_of(TestCluster& c, int node) {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
+// Waits (up to 10 s) until every node runs `server` at revision `want` (0: runs it not at
+// all). `seen` is the revision each node had last, for the failure message.
+struct Revisions {
+  bool same = false;
+  std::array<std::int64_t, 3> seen{};
+};
+Revisions await_revision(TestCluster& cluster, const std::string& server, std::int64_t want) {
+  Revisions r;
+  r.same = wait_until(
+      [&] {
+        for (int n = 0; n < 3; ++n) r.seen[n] = cluster.server_stats(n, server).value("revision", std::int64_t{0});
+        return r.seen[0] == want && r.seen[1] == want && r.seen[2] == want;
+      },
+      10s, 50ms);
+  return r;
+}
+
 }  // namespace
 
 TEST_CASE("cluster: unaffine calls through one nats-server spread over every node") {
@@ -372,13 +389,7 @@ TEST_CASE("cluster: concurrent changes to one server end the same on every node"
   INFO(errors.size() << " puts failed, e.g. " << (errors.empty() ? "" : errors.front()));
   CHECK(errors.empty());
   REQUIRE(last > 0);
-  std::array<std::int64_t, 3> seen{};
-  bool same = wait_until(
-      [&] {
-        for (int n = 0; n < 3; ++n) seen[n] = cluster.server_stats(n, "race").value("revision", std::int64_t{0});
-        return seen[0] == last && seen[1] == last && seen[2] == last;
-      },
-      10s, 50ms);
+  const auto [same, seen] = await_revision(cluster, "race", last);
   INFO("revision of 'race' on node-1/2/3: " << seen[0] << " / " << seen[1] << " / " << seen[2] << "; last put "
                                             << last << "\n"
                                             << cluster.logs(15));
@@ -421,13 +432,7 @@ TEST_CASE("cluster: puts racing deletes of one server end the same on every node
   auto record = kv.value()->get("flip");
   REQUIRE(record.ok());
   const std::int64_t want = record.value() ? static_cast<std::int64_t>(record.value()->revision) : 0;
-  std::array<std::int64_t, 3> seen{};
-  bool same = wait_until(
-      [&] {
-        for (int n = 0; n < 3; ++n) seen[n] = cluster.server_stats(n, "flip").value("revision", std::int64_t{0});
-        return seen[0] == want && seen[1] == want && seen[2] == want;
-      },
-      10s, 50ms);
+  const auto [same, seen] = await_revision(cluster, "flip", want);
   INFO("revision of 'flip' on node-1/2/3: " << seen[0] << " / " << seen[1] << " / " << seen[2]
                                            << "; in the bucket: " << want << " (0: deleted)\n"
                                            << cluster.logs(15));
