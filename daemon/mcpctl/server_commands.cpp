@@ -72,6 +72,9 @@ Json document_from_flags(const ParsedArgs& args) {
   if (args.operands.empty()) throw usage_error("server add needs a NAME (or --file with a server document)");
   if (args.has("command") && args.has("url"))
     throw usage_error("give --command (a local server started over stdio) or --url (a remote server), not both");
+  if (!args.has("command") && !args.has("url"))
+    throw usage_error("server add needs --command CMD (a local server started over stdio) or --url URL (a remote "
+                      "server), or --file with a server document");
   Json doc = Json::object();
   doc["name"] = args.operands[0];
   if (auto v = args.get("description")) doc["description"] = *v;
