@@ -2,18 +2,17 @@
 // headers, no responders, timeouts, late replies, connecting before the server is up, reconnects,
 // drain, subscription teardown under load, concurrency, and oversized payloads.
 #include "bus/connection.hpp"
+#include "support/bus_fixture.hpp"
+#include "support/log_capture.hpp"
 #include "support/nats_server.hpp"
 #include "support/test_support.hpp"
 
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -28,24 +27,6 @@ using bus::Message;
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Quick reconnects so that restart tests stay well under a second.
-bus::Options options_for(const NatsServer& server, std::string name = "test") {
-  bus::Options o;
-  o.servers = {server.url()};
-  o.name = std::move(name);
-  o.reconnect_wait = 20ms;
-  o.reconnect_wait_max = 100ms;
-  o.reconnect_jitter = 10ms;
-  o.connect_timeout = 1000ms;
-  return o;
-}
-
-std::shared_ptr<Connection> connect(const NatsServer& server, std::string name = "test") {
-  auto c = Connection::connect(options_for(server, std::move(name)));
-  if (!c) FAIL(c.error().message);
-  return std::move(c).value();
-}
 
 std::unique_ptr<bus::Subscription> subscribe(Connection& c, const std::string& subject, bus::MessageHandler h,
                                              const std::string& queue = {}) {
@@ -67,37 +48,6 @@ struct Collected {
     std::lock_guard lock(mu);
     return data.size();
   }
-};
-
-// nats.c's documented shutdown order ends with the library itself, done here at process exit,
-// after the tests. It also checks that the bus released everything: nats_CloseAndWait waits
-// while any nats.c object is alive, so a leaked Connection or Subscription fails the run.
-struct NatsLibraryForTheRun {
-  bus::Library library;
-  ~NatsLibraryForTheRun() {
-    if (!library.shutdown(5s)) {
-      std::fprintf(stderr, "nats.c did not shut down within 5 s: a Connection or Subscription was not released\n");
-      std::_Exit(1);
-    }
-  }
-} nats_library_for_the_run;
-
-// Captures what the bus logs while it lives (install it before creating connections).
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", ring_));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  int count(const std::string& needle) {
-    auto lines = ring_->last_formatted();
-    return static_cast<int>(std::count_if(lines.begin(), lines.end(),
-                                          [&](const std::string& l) { return l.find(needle) != std::string::npos; }));
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(512);
-  std::shared_ptr<spdlog::logger> previous_;
 };
 
 }  // namespace

@@ -1,21 +1,18 @@
 // bus::KeyValue against a real nats-server with JetStream: put/get, create-if-absent and
-// compare-and-set conflicts, deletes, keys, TTL expiry, watches (order, teardown, reconnects),
-// two clients, a server restart on the same store, settings mismatches, and the refusals
-// (bad names, no JetStream, calls on a nats.c thread).
+// compare-and-set conflicts, deletes, keys, TTL expiry, two clients, settings mismatches, and the
+// refusals (bad names, no JetStream, calls on a nats.c thread). Watches: kv_watch_test.cpp.
 #include "bus/kv.hpp"
 
 #include "bus/connection.hpp"
+#include "support/bus_fixture.hpp"
+#include "support/log_capture.hpp"
 #include "support/nats_server.hpp"
 #include "support/test_support.hpp"
 
 #include <catch2/catch.hpp>
-#include <spdlog/sinks/ringbuffer_sink.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,107 +27,7 @@ using bus::KvOptions;
 using Kind = KvError::Kind;
 
 namespace {
-
 using Clock = std::chrono::steady_clock;
-
-// As connection_test: the last step of nats.c's shutdown order, at process exit. It fails the
-// run if a KeyValue, Watch or Connection leaked a nats.c object.
-struct NatsLibraryForTheRun {
-  bus::Library library;
-  ~NatsLibraryForTheRun() {
-    if (!library.shutdown(5s)) {
-      std::fprintf(stderr, "nats.c did not shut down within 5 s: a KV store, watch or connection was not released\n");
-      std::_Exit(1);
-    }
-  }
-} nats_library_for_the_run;
-
-bus::Options options_for(const NatsServer& server, std::string name = "test") {
-  bus::Options o;
-  o.servers = {server.url()};
-  o.name = std::move(name);
-  o.reconnect_wait = 20ms;
-  o.reconnect_wait_max = 100ms;
-  o.reconnect_jitter = 10ms;
-  o.connect_timeout = 1000ms;
-  return o;
-}
-
-std::shared_ptr<Connection> connect(const NatsServer& server, std::string name = "test") {
-  auto c = Connection::connect(options_for(server, std::move(name)));
-  if (!c) FAIL(c.error().message);
-  return std::move(c).value();
-}
-
-NatsServerOptions with_jetstream() {
-  NatsServerOptions o;
-  o.jetstream = true;
-  return o;
-}
-
-KvOptions bucket(std::string name = "kvtest") {
-  KvOptions o;
-  o.bucket = std::move(name);
-  return o;
-}
-
-std::unique_ptr<KeyValue> open(Connection& c, KvOptions o = bucket()) {
-  auto kv = KeyValue::open(c, std::move(o));
-  if (!kv) FAIL(kv.error().message);
-  return std::move(kv).value();
-}
-
-class LogCapture {
- public:
-  LogCapture() : previous_(spdlog::default_logger()) {
-    spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", ring_));
-  }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  std::vector<std::string> matching(const std::string& needle) {
-    std::vector<std::string> out;
-    for (auto& l : ring_->last_formatted())
-      if (l.find(needle) != std::string::npos) out.push_back(l);
-    return out;
-  }
-
- private:
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> ring_ = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(512);
-  std::shared_ptr<spdlog::logger> previous_;
-};
-
-// What a watch reported, as strings: "put k=v", "del k", "init".
-struct Events {
-  std::mutex mu;
-  std::vector<std::string> items;
-  std::vector<std::uint64_t> revisions;
-  std::function<void(const KvEntry&)> on_entry() {
-    return [this](const KvEntry& e) {
-      std::lock_guard lock(mu);
-      switch (e.op) {
-        case KvEntry::Op::put: items.push_back("put " + e.key + "=" + e.value); break;
-        case KvEntry::Op::del: items.push_back("del " + e.key); break;
-        case KvEntry::Op::purge: items.push_back("purge " + e.key); break;
-      }
-      revisions.push_back(e.revision);
-    };
-  }
-  std::function<void()> on_initial_done() {
-    return [this] {
-      std::lock_guard lock(mu);
-      items.push_back("init");
-    };
-  }
-  std::vector<std::string> snapshot() {
-    std::lock_guard lock(mu);
-    return items;
-  }
-  std::size_t size() { return snapshot().size(); }
-  bool contains(const std::string& s) {
-    auto v = snapshot();
-    return std::find(v.begin(), v.end(), s) != v.end();
-  }
-};
-
 }  // namespace
 
 TEST_CASE("kv put and get round trip with revisions and creation time") {
@@ -338,100 +235,6 @@ TEST_CASE("kv values age out after the bucket ttl") {
   CHECK(kv->create("ephemeral", "y").ok());
 }
 
-TEST_CASE("kv watch delivers initial values then live updates and deletes in order") {
-  NatsServer server(with_jetstream());
-  auto c = connect(server);
-  auto kv = open(*c);
-  REQUIRE(kv->put("s.one", "1").ok());
-  REQUIRE(kv->put("s.two", "2").ok());
-  REQUIRE(kv->put("other", "x").ok());  // outside the pattern
-  REQUIRE(kv->put("s.three", "3").ok());
-  REQUIRE_FALSE(kv->erase("s.three"));  // its delete marker is its current state
-
-  Events ev;
-  auto w = kv->watch("s.*", ev.on_entry(), ev.on_initial_done());
-  REQUIRE(w.ok());
-  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
-  CHECK(ev.snapshot() == std::vector<std::string>{"put s.one=1", "put s.two=2", "del s.three", "init"});
-
-  REQUIRE(kv->put("s.one", "1b").ok());
-  REQUIRE(kv->put("other", "y").ok());
-  REQUIRE_FALSE(kv->erase("s.two"));
-  REQUIRE(kv->create("s.four", "4").ok());
-  REQUIRE(wait_until([&] { return ev.size() == 7; }, 5s));
-  CHECK(ev.snapshot() == std::vector<std::string>{"put s.one=1", "put s.two=2", "del s.three", "init", "put s.one=1b",
-                                                  "del s.two", "put s.four=4"});
-  {
-    std::lock_guard lock(ev.mu);
-    CHECK(std::is_sorted(ev.revisions.begin(), ev.revisions.end()));
-  }
-  CHECK(w.value()->restarts() == 0);
-}
-
-TEST_CASE("kv watch of an empty bucket reports initial done at once") {
-  NatsServer server(with_jetstream());
-  auto c = connect(server);
-  auto kv = open(*c);
-  Events ev;
-  auto w = kv->watch(">", ev.on_entry(), ev.on_initial_done());
-  REQUIRE(w.ok());
-  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
-  REQUIRE(kv->put("a.b.c", "deep").ok());
-  REQUIRE(wait_until([&] { return ev.size() == 2; }, 5s));
-  CHECK(ev.snapshot() == std::vector<std::string>{"init", "put a.b.c=deep"});
-}
-
-TEST_CASE("kv destroying a watch stops its thread promptly") {
-  NatsServer server(with_jetstream());
-  auto c = connect(server);
-  auto kv = open(*c);
-  Events ev;
-  auto w = kv->watch(">", ev.on_entry(), ev.on_initial_done());
-  REQUIRE(w.ok());
-  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
-  std::this_thread::sleep_for(50ms);  // let the thread block in kvWatcher_Next
-  auto start = Clock::now();
-  w.value().reset();
-  auto elapsed = Clock::now() - start;
-  CHECK(elapsed < 1s);
-  // Nothing is delivered after the watch is gone.
-  auto before = ev.size();
-  REQUIRE(kv->put("late", "x").ok());
-  std::this_thread::sleep_for(100ms);
-  CHECK(ev.size() == before);
-}
-
-TEST_CASE("kv a watch may use the store and destroy itself from its own callback") {
-  NatsServer server(with_jetstream());
-  auto c = connect(server);
-  auto kv = open(*c);
-  REQUIRE(kv->put("ping", "1").ok());
-  std::unique_ptr<KeyValue::Watch> watch;
-  std::mutex mu;
-  std::atomic<bool> answered{false}, destroyed{false};
-  auto w = kv->watch(
-      ">",
-      [&](const KvEntry& e) {
-        if (e.key == "ping" && e.value == "1") {
-          // Blocking KV calls are fine here: this is the watch's thread, not nats.c's.
-          answered = kv->put("pong", "1").ok();
-        }
-        if (e.key == "pong") {
-          std::lock_guard lock(mu);
-          watch.reset();  // ends the watch from inside its callback: must not deadlock
-          destroyed = true;
-        }
-      },
-      {});
-  REQUIRE(w.ok());
-  {
-    std::lock_guard lock(mu);
-    watch = std::move(w).value();
-  }
-  REQUIRE(wait_until([&] { return destroyed.load(); }, 5s));
-  CHECK(answered);
-}
-
 TEST_CASE("kv two handles on two connections see the writes of each other") {
   NatsServer server(with_jetstream());
   auto c1 = connect(server, "node-1"), c2 = connect(server, "node-2");
@@ -459,53 +262,6 @@ TEST_CASE("kv two handles on two connections see the writes of each other") {
   CHECK(kv1->create("claim", "node-1").ok());
   CHECK(kv2->create("claim", "node-2").conflict());
   CHECK(kv2->keys().value() == std::vector<std::string>{"claim", "from-1"});
-}
-
-TEST_CASE("kv bucket and values survive a nats-server restart and a watch resumes") {
-  NatsServer server(with_jetstream());
-  auto c = connect(server);
-  auto kv = open(*c, bucket("durable"));
-  REQUIRE(kv->put("kept", "yes").ok());
-  Events ev;
-  auto w = kv->watch(">", ev.on_entry(), ev.on_initial_done());
-  REQUIRE(w.ok());
-  REQUIRE(wait_until([&] { return ev.contains("init"); }, 5s));
-
-  server.stop();  // same port and the same JetStream store directory when it starts again
-  REQUIRE(wait_until([&] { return !c->connected(); }, 5s));
-  auto down = kv->get("kept");
-  REQUIRE_FALSE(down.ok());
-  CHECK(down.error().kind == Kind::unavailable);
-  CHECK(down.error().message == "bucket durable: get 'kept': not connected to NATS");
-
-  server.start();
-  REQUIRE(wait_until([&] { return c->connected(); }, 10s));
-  // JetStream recovers its streams shortly after the server accepts clients.
-  std::optional<KvEntry> after;
-  REQUIRE(wait_until(
-      [&] {
-        auto g = kv->get("kept");
-        if (g.ok()) after = g.value();
-        return g.ok();
-      },
-      10s, 50ms));
-  REQUIRE(after.has_value());
-  CHECK(after->value == "yes");
-
-  // The watch was re-created and delivers writes made after the restart.
-  REQUIRE(wait_until([&] { return kv->put("after-restart", "1").ok(); }, 10s, 50ms));
-  REQUIRE(wait_until([&] { return ev.contains("put after-restart=1"); }, 15s));
-  // After the reconnect the watch starts afresh: the current values again, then init again.
-  REQUIRE(wait_until([&] { return w.value()->restarts() >= 1; }, 5s));
-  REQUIRE(wait_until([&] { auto v = ev.snapshot(); return std::count(v.begin(), v.end(), "init") >= 2; }, 5s));
-  REQUIRE(kv->put("after-resync", "2").ok());
-  REQUIRE(wait_until([&] { return ev.contains("put after-resync=2"); }, 5s));
-  auto seen = ev.snapshot();
-  CHECK(std::count(seen.begin(), seen.end(), "put kept=yes") >= 2);  // redelivered in the new snapshot
-
-  // A fresh handle binds to the bucket that survived.
-  auto again = open(*c, bucket("durable"));
-  CHECK(again->get("kept").value()->value == "yes");
 }
 
 TEST_CASE("kv opening an existing bucket with other settings uses it and warns") {
