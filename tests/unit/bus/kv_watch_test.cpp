@@ -5,7 +5,6 @@
 
 #include "bus/connection.hpp"
 #include "support/bus_fixture.hpp"
-#include "support/log_capture.hpp"
 #include "support/nats_server.hpp"
 #include "support/test_support.hpp"
 
@@ -14,17 +13,13 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 using namespace mcpd;
 using namespace mcpd::test;
-using bus::Connection;
 using bus::KeyValue;
 using bus::KvEntry;
-using bus::KvError;
-using bus::KvOptions;
-using Kind = KvError::Kind;
+using Kind = bus::KvError::Kind;
 
 namespace {
 using Clock = std::chrono::steady_clock;
