@@ -26,6 +26,9 @@ namespace {
 using asio::posix::stream_descriptor;
 using namespace std::chrono_literals;
 
+// After the exit, how long to wait for the last output still in the pipes (see finish_when_drained).
+constexpr auto kDrainWait = 200ms;
+
 class StdioTransportImpl final : public StdioTransport,
                                  public std::enable_shared_from_this<StdioTransportImpl> {
  public:
@@ -36,7 +39,8 @@ class StdioTransportImpl final : public StdioTransport,
         stdout_(strand_),
         stderr_(strand_),
         pidfd_(strand_),
-        timer_(strand_) {}
+        timer_(strand_),
+        drain_timer_(strand_) {}
 
   ~StdioTransportImpl() override {
     // Last resort when the owner never called close(): no process may outlive its transport.
@@ -146,6 +150,7 @@ class StdioTransportImpl final : public StdioTransport,
           spdlog::warn("[{}] closed its stdout; stopping it", self->opts_.name);
           self->begin_stop(false);
         }
+        self->finish_if_drained();
         return;
       }
       self->read_stdout();
@@ -199,6 +204,8 @@ class StdioTransportImpl final : public StdioTransport,
       if (n > 0) self->consume_stderr(std::string_view(self->err_buf_.data(), n));
       if (ec) {
         if (!self->err_line_.empty()) self->log_stderr_line(std::exchange(self->err_line_, {}));
+        self->stderr_eof_ = true;
+        self->finish_if_drained();
         return;
       }
       self->read_stderr();
@@ -276,7 +283,7 @@ class StdioTransportImpl final : public StdioTransport,
 
   void stop_group() {
     if (!group_alive(pid_)) {
-      finish();
+      finish_when_drained();
       return;
     }
     signal_group(pid_, SIGTERM);
@@ -288,16 +295,36 @@ class StdioTransportImpl final : public StdioTransport,
     timer_.async_wait([self = shared_from_this(), kill_at](const std::error_code& ec) {
       if (ec) return;
       if (!group_alive(self->pid_)) {
-        self->finish();
+        self->finish_when_drained();
       } else if (std::chrono::steady_clock::now() >= kill_at) {
         spdlog::warn("[{}] process group {} outlived SIGTERM; sending SIGKILL", self->opts_.name,
                      self->pid_.load());
         signal_group(self->pid_, SIGKILL);
-        self->finish();
+        self->finish_when_drained();
       } else {
         self->wait_group(kill_at);
       }
     });
+  }
+
+  // The process group is gone. What it wrote last may sit in a read that completed alongside
+  // the exit but has not run yet (drain_stdout/drain_stderr then find the pipes empty): report
+  // the exit once both pipes reach EOF, so its last response and stderr lines are in. Bounded: a
+  // process outside the group may hold a pipe open.
+  void finish_when_drained() {
+    drain_wait_ = true;
+    if (finish_if_drained()) return;
+    drain_timer_.expires_after(kDrainWait);
+    drain_timer_.async_wait([self = shared_from_this()](const std::error_code& ec) {
+      if (!ec) self->finish();
+    });
+  }
+
+  bool finish_if_drained() {
+    if (!drain_wait_ || !stdout_eof_ || !stderr_eof_) return false;
+    drain_timer_.cancel();
+    finish();
+    return true;
   }
 
   // Everything is gone: close descriptors, tell the owner, run close() continuations.
@@ -362,6 +389,7 @@ class StdioTransportImpl final : public StdioTransport,
   StdioOptions opts_;
   stream_descriptor stdin_, stdout_, stderr_, pidfd_;
   asio::steady_timer timer_;
+  asio::steady_timer drain_timer_;  // bounds the wait for the pipes' EOF after the exit
   Handlers handlers_;
   std::atomic<int> pid_{-1};
   std::atomic<bool> accepting_{true};  // messages sent before the child runs wait in the outbox
@@ -369,6 +397,8 @@ class StdioTransportImpl final : public StdioTransport,
   bool reaped_ = false;
   bool stop_requested_ = false;
   bool stdout_eof_ = false;
+  bool stderr_eof_ = false;
+  bool drain_wait_ = false;  // the group is gone: finish at both EOFs (or kDrainWait)
   bool closed_reported_ = false;
   Closed exit_;
   std::vector<std::function<void()>> close_waiters_;

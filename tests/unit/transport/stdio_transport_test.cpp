@@ -144,6 +144,27 @@ TEST_CASE("a crash is reported with the exit status and the last stderr lines") 
   CHECK_FALSE(process_alive(c.t->pid()));
 }
 
+TEST_CASE("what a server writes just before it exits is delivered before its exit is reported - every time") {
+  // The exit and the last output are ready at the same moment: whichever the loop sees first,
+  // the last message and the last stderr line must be in when the exit is reported.
+  // With a message on stdout, and without (a server failing at start: stdout's EOF comes first).
+  for (int i = 0; i < 50; ++i) {
+    const bool says_bye = i % 2 == 0;
+    StdioOptions o;
+    o.name = "last-words";
+    o.command = "/bin/sh";
+    o.args = {"-c", std::string(says_bye ? "echo '{\"jsonrpc\":\"2.0\",\"method\":\"bye\"}'; " : "") +
+                        "echo 'fatal: last words' >&2; exit 3"};
+    Child c(o);
+    auto closed = c.closed.get();
+    INFO("run " << i << ": " << closed.describe());
+    CHECK(closed.exit_status == 3);
+    REQUIRE_FALSE(closed.stderr_tail.empty());
+    CHECK(closed.stderr_tail.back() == "fatal: last words");
+    CHECK(c.count() == (says_bye ? 1u : 0u));  // delivered before the exit was reported
+  }
+}
+
 TEST_CASE("a server that ignores stdin EOF and SIGTERM is killed by SIGKILL - and nothing of its group survives") {
   Child c(fake({"--mode", "ignore-eof", "--mode", "spawn-grandchild"}));
   json r = c.rpc(1, "tools/call", call("grandchild_pid"), 0);
