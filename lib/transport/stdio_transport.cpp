@@ -187,16 +187,6 @@ class StdioTransportImpl final : public StdioTransport,
     if (handlers_.on_message && !closed_reported_) handlers_.on_message(line);
   }
 
-  // Reads whatever the child wrote before it exited, so its last response is not lost.
-  void drain_stdout() {
-    if (!stdout_.is_open()) return;
-    for (;;) {
-      ssize_t n = ::read(stdout_.native_handle(), read_buf_.data(), read_buf_.size());
-      if (n <= 0) break;
-      consume_stdout(static_cast<std::size_t>(n));
-    }
-  }
-
   // --- stderr --------------------------------------------------------------------------------
   void read_stderr() {
     stderr_.async_read_some(asio::buffer(err_buf_), [self = shared_from_this()](const std::error_code& ec,
@@ -233,16 +223,6 @@ class StdioTransportImpl final : public StdioTransport,
     while (stderr_tail_.size() > opts_.stderr_tail_lines) stderr_tail_.pop_front();
   }
 
-  void drain_stderr() {
-    if (!stderr_.is_open()) return;
-    for (;;) {
-      ssize_t n = ::read(stderr_.native_handle(), err_buf_.data(), err_buf_.size());
-      if (n <= 0) break;
-      consume_stderr(std::string_view(err_buf_.data(), static_cast<std::size_t>(n)));
-    }
-    if (!err_line_.empty()) log_stderr_line(std::exchange(err_line_, {}));
-  }
-
   // --- exit ----------------------------------------------------------------------------------
   void watch_exit() {
     pidfd_.async_wait(stream_descriptor::wait_read, [self = shared_from_this()](const std::error_code& ec) {
@@ -271,8 +251,6 @@ class StdioTransportImpl final : public StdioTransport,
     } else {
       exit_.reason = "exited (status unknown)";
     }
-    drain_stdout();
-    drain_stderr();
     auto level = stop_requested_ ? spdlog::level::info : spdlog::level::warn;
     spdlog::log(level, "[{}] process {} {}", opts_.name, pid_.load(), exit_.reason);
     state_ = State::exited;
@@ -307,10 +285,10 @@ class StdioTransportImpl final : public StdioTransport,
     });
   }
 
-  // The process group is gone. What it wrote last may sit in a read that completed alongside
-  // the exit but has not run yet (drain_stdout/drain_stderr then find the pipes empty): report
-  // the exit once both pipes reach EOF, so its last response and stderr lines are in. Bounded: a
-  // process outside the group may hold a pipe open.
+  // The process group is gone, but what it wrote last may not have been read yet (a read can
+  // complete alongside the exit and run after it): report the exit once both pipes reach EOF, so
+  // its last response and stderr lines are in. Bounded: a process outside the group may hold a
+  // pipe open.
   void finish_when_drained() {
     drain_wait_ = true;
     if (finish_if_drained()) return;
