@@ -121,8 +121,7 @@ TEST_CASE("cluster: a node down during create change and delete converges after 
 TEST_CASE("cluster: concurrent changes to one server end the same on every node") {
   const auto t0 = Clock::now();
   TestCluster cluster;
-  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
-                                                              cluster.connect({2})};
+  auto clients = cluster.connect_each();
   constexpr int kWriters = 3, kPuts = 10;
   std::mutex mu;
   std::int64_t last = 0;  // the highest revision a put was answered with: the bucket's last word
@@ -160,8 +159,7 @@ TEST_CASE("cluster: concurrent changes to one server end the same on every node"
 TEST_CASE("cluster: puts racing deletes of one server end the same on every node") {
   const auto t0 = Clock::now();
   TestCluster cluster;
-  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
-                                                              cluster.connect({2})};
+  auto clients = cluster.connect_each();
   constexpr int kRounds = 12;
   std::atomic<int> failures{0};
   std::vector<std::thread> writers;

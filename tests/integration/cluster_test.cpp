@@ -152,8 +152,7 @@ TEST_CASE("cluster: unaffine calls through one nats-server spread over every nod
 TEST_CASE("cluster: each of 300 sessions entered through random nats-servers is answered by one process") {
   const auto t0 = Clock::now();
   TestCluster cluster;
-  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
-                                                              cluster.connect({2})};
+  auto clients = cluster.connect_each();
   constexpr int kSessions = 300, kCallsEach = 4, kThreads = 16;
   const std::string run = std::to_string(::getpid());
   std::atomic<int> next{0}, finished{0};
@@ -300,8 +299,7 @@ TEST_CASE("cluster: SIGTERM on a node under load drains with zero failed calls")
 TEST_CASE("cluster: SIGTERM on the owner of busy sessions drains with zero failed calls") {
   const auto t0 = Clock::now();
   TestCluster cluster;
-  std::array<std::shared_ptr<bus::Connection>, 3> clients = {cluster.connect({0}), cluster.connect({1}),
-                                                              cluster.connect({2})};
+  auto clients = cluster.connect_each();
   constexpr int kCallers = 8;
   const std::string run = std::to_string(::getpid());
   auto sid_of = [&](int t) { return "drain-" + run + "-" + std::to_string(t); };

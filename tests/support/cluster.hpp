@@ -189,6 +189,13 @@ class TestCluster {
     return c.value();
   }
 
+  // One client on each nats-server (clients[i] on server i): callers entering the cluster everywhere.
+  std::array<std::shared_ptr<bus::Connection>, kSize> connect_each() {
+    std::array<std::shared_ptr<bus::Connection>, kSize> clients;
+    for (int i = 0; i < kSize; ++i) clients[i] = connect({i});
+    return clients;
+  }
+
   // One client per nats-server, made on first use: for $SRV requests and the like.
   bus::Connection& control() {
     if (!control_ || !control_->connected()) {
