@@ -10,9 +10,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
-  libnats-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev catch2
+  libnats-dev libssl-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev catch2
   libtomlplusplus-dev libasio-dev libcurl4-openssl-dev libsystemd-dev
-  nats-server sqlite3 docker-compose systemd python3
+  nats-server sqlite3 docker-compose systemd python3 clang
   golang-go golang-github-nats-io-go-nats-dev
 )
 

@@ -93,8 +93,8 @@ std::vector<Reply> Client::gather(const std::string& subject, std::string_view b
   });
   if (!sub.ok()) throw failure("cannot subscribe to " + reply_subject + ": " + sub.error().message);
   // The subscription goes to the server before the request does (one connection keeps order).
-  if (auto err = conn_->publish(subject, body, {}, reply_subject))
-    throw failure("cannot send to " + subject + ": " + err->message);
+  if (auto sent = conn_->publish(subject, body, {}, reply_subject); !sent.ok())
+    throw failure("cannot send to " + subject + ": " + sent.error().message);
   {
     std::unique_lock lock(inbox->mu);
     inbox->cv.wait_for(lock, window, [&] { return inbox->no_responders || (max > 0 && inbox->replies.size() >= max); });

@@ -1,6 +1,7 @@
 // mcpctl: the command-line client of mcpd. This file reads the global options, finds the
 // command in the table (commands.cpp), parses its arguments, prints help and usage, and turns
 // a CliError into "mcpctl: <message>" and an exit status (1: failed, 2: usage error).
+#include "common/version.hpp"
 #include "bus/connection.hpp"
 #include "commands.hpp"
 
@@ -12,9 +13,6 @@
 #include <cstdlib>
 #include <iostream>
 
-#ifndef MCPCTL_VERSION
-#define MCPCTL_VERSION "unknown"
-#endif
 
 namespace mcpd::mcpctl {
 namespace {
@@ -63,7 +61,7 @@ std::string full_synopsis(const Command& c, std::string_view indent) {
 }
 
 void print_overview(std::ostream& out) {
-  out << "mcpctl " << MCPCTL_VERSION << " - manage and call the MCP servers of an mcpd cluster over NATS,\n"
+  out << "mcpctl " << mcpd::kVersion << " - manage and call the MCP servers of an mcpd cluster over NATS,\n"
       << "and check a remote MCP server directly (probe)\n\n"
       << "Usage: " << kGlobalSynopsis << "\n\nCommands:\n";
   std::vector<std::pair<std::string, std::string_view>> rows;
@@ -174,7 +172,7 @@ int run(std::span<const std::string> args) {
     const std::span<const OptionSpec> global_table[] = {global_options()};
     ParsedArgs before = parse_args(global_table, args, /*stop_at_operand=*/true, &at);
     if (before.has("version")) {
-      std::cout << "mcpctl " << MCPCTL_VERSION << '\n';
+      std::cout << "mcpctl " << mcpd::kVersion << '\n';
       return 0;
     }
     auto rest = args.subspan(at);

@@ -42,10 +42,9 @@ struct ProbeSettings {
 // environment as mcpd expands it from its own.
 std::pair<std::string, std::string> header_pair(const std::string& item) {
   auto [key, value] = split_pair("header", item, true);
-  std::string error;
-  std::string expanded = catalog::expand_references(value, catalog::environment_variable, &error);
-  if (!error.empty()) throw failure("--header " + key + ": " + error);
-  return {key, expanded};
+  auto expanded = catalog::expand_references(value, catalog::environment_variable);
+  if (!expanded.ok()) throw failure("--header " + key + ": " + expanded.error().message);
+  return {key, std::move(expanded).value()};
 }
 
 std::string read_token_file(const std::string& path) {

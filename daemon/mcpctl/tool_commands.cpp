@@ -17,7 +17,7 @@ namespace {
 // The server name becomes a subject token: one with '.', '*', '>' or a space would address
 // other subjects, so it is refused here with the daemon's own message.
 void check_server_name(const std::string& name) {
-  if (std::string why; !catalog::valid_server_name(name, &why)) throw failure("invalid_request: " + why);
+  if (auto e = catalog::check_server_name(name); !e.ok()) throw failure("invalid_request: " + e.error().message);
 }
 
 

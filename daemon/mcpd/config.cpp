@@ -67,10 +67,15 @@ const toml::table* section(const toml::table& root, const char* name, const std:
   return n->as_table();
 }
 
+void set_url(DaemonConfig& c, const std::string& url) {
+  c.nats.servers.clear();
+  if (!url.empty()) c.nats.servers.push_back(url);
+}
+
 void apply_environment(DaemonConfig& c) {
-  if (const char* v = std::getenv("MCPD_NATS_URL")) c.nats_url = v;
+  if (const char* v = std::getenv("MCPD_NATS_URL")) set_url(c, v);
   if (const char* v = std::getenv("MCPD_STORE_PATH")) c.store_path = v;
-  if (const char* v = std::getenv("MCPD_NODE_ID")) c.node_id = v;
+  if (const char* v = std::getenv("MCPD_NODE_ID")) c.node.node_id = v;
   if (const char* v = std::getenv("MCPD_LOG_LEVEL")) c.log_level = v;
 }
 
@@ -85,7 +90,11 @@ Json with_server_defaults(const Json& server, const Json& defaults) {
 
 DaemonConfig load_config(const std::string& path) {
   DaemonConfig c;
-  c.node_id = hostname();
+  c.node.node_id = hostname();
+  c.nats.retry_on_failed_connect = true;  // start while NATS is down; serve once it is up
+  std::string url, jetstream = "auto";
+  int session_ttl_seconds = static_cast<int>(c.node.cluster.session_ttl.count());
+  auto& pool = c.node.pool_defaults;
   toml::table root;
   if (!path.empty()) {
     try {
@@ -100,7 +109,7 @@ DaemonConfig load_config(const std::string& path) {
 
   if (auto* t = section(root, "node", path)) {
     check_keys(*t, "node", {"id", "loop_threads"}, path);
-    read(*t, "id", c.node_id, "node");
+    read(*t, "id", c.node.node_id, "node");
     read(*t, "loop_threads", c.loop_threads, "node");
   }
   if (auto* t = section(root, "nats", path)) {
@@ -108,18 +117,19 @@ DaemonConfig load_config(const std::string& path) {
                {"url", "user", "password", "token", "creds_file", "nkey_seed_file", "tls_ca_file", "tls_cert_file",
                 "tls_key_file", "tls_required", "prefix", "queue_group", "embedded"},
                path);
-    read(*t, "url", c.nats_url, "nats");
-    read(*t, "user", c.nats_user, "nats");
-    read(*t, "password", c.nats_password, "nats");
-    read(*t, "token", c.nats_token, "nats");
-    read(*t, "creds_file", c.nats_creds_file, "nats");
-    read(*t, "nkey_seed_file", c.nats_nkey_seed_file, "nats");
-    read(*t, "tls_ca_file", c.nats_tls_ca_file, "nats");
-    read(*t, "tls_cert_file", c.nats_tls_cert_file, "nats");
-    read(*t, "tls_key_file", c.nats_tls_key_file, "nats");
-    read(*t, "tls_required", c.nats_tls_required, "nats");
-    read(*t, "prefix", c.prefix, "nats");
-    read(*t, "queue_group", c.queue_group, "nats");
+    read(*t, "url", url, "nats");
+    set_url(c, url);
+    read(*t, "user", c.nats.user, "nats");
+    read(*t, "password", c.nats.password, "nats");
+    read(*t, "token", c.nats.token, "nats");
+    read(*t, "creds_file", c.nats.creds_file, "nats");
+    read(*t, "nkey_seed_file", c.nats.nkey_seed_file, "nats");
+    read(*t, "tls_ca_file", c.nats.tls_ca_file, "nats");
+    read(*t, "tls_cert_file", c.nats.tls_cert_file, "nats");
+    read(*t, "tls_key_file", c.nats.tls_key_file, "nats");
+    read(*t, "tls_required", c.nats.tls_required, "nats");
+    read(*t, "prefix", c.node.subjects.prefix, "nats");
+    read(*t, "queue_group", c.node.queue_group, "nats");
     if (auto* e = section(*t, "embedded", path)) {
       check_keys(*e, "nats.embedded", {"host", "port", "binary", "store_dir"}, path);
       read(*e, "store_dir", c.embedded_store_dir, "nats.embedded");
@@ -134,9 +144,9 @@ DaemonConfig load_config(const std::string& path) {
   }
   if (auto* t = section(root, "cluster", path)) {
     check_keys(*t, "cluster", {"jetstream", "replicas", "session_ttl_seconds"}, path);
-    read(*t, "jetstream", c.cluster_jetstream, "cluster");
-    read(*t, "replicas", c.cluster_replicas, "cluster");
-    read(*t, "session_ttl_seconds", c.session_ttl_seconds, "cluster");
+    read(*t, "jetstream", jetstream, "cluster");
+    read(*t, "replicas", c.node.cluster.replicas, "cluster");
+    read(*t, "session_ttl_seconds", session_ttl_seconds, "cluster");
   }
   if (auto* t = section(root, "log", path)) {
     check_keys(*t, "log", {"level", "format"}, path);
@@ -148,13 +158,13 @@ DaemonConfig load_config(const std::string& path) {
                {"drain_timeout_ms", "max_request_bytes", "stop_grace_ms", "restart_backoff_initial_ms",
                 "restart_backoff_max_ms", "failures_to_open_circuit", "circuit_cooldown_ms", "server"},
                path);
-    read_ms(*t, "drain_timeout_ms", c.drain_timeout, "defaults");
-    read(*t, "max_request_bytes", c.max_request_bytes, "defaults");
-    read_ms(*t, "stop_grace_ms", c.stop_grace, "defaults");
-    read_ms(*t, "restart_backoff_initial_ms", c.backoff_initial, "defaults");
-    read_ms(*t, "restart_backoff_max_ms", c.backoff_max, "defaults");
-    read(*t, "failures_to_open_circuit", c.failures_to_open_circuit, "defaults");
-    read_ms(*t, "circuit_cooldown_ms", c.circuit_cooldown, "defaults");
+    read_ms(*t, "drain_timeout_ms", pool.drain_timeout, "defaults");
+    read(*t, "max_request_bytes", c.node.max_request_bytes, "defaults");
+    read_ms(*t, "stop_grace_ms", pool.stop_grace, "defaults");
+    read_ms(*t, "restart_backoff_initial_ms", pool.backoff.initial, "defaults");
+    read_ms(*t, "restart_backoff_max_ms", pool.backoff.max, "defaults");
+    read(*t, "failures_to_open_circuit", pool.backoff.failures_to_open, "defaults");
+    read_ms(*t, "circuit_cooldown_ms", pool.backoff.cooldown, "defaults");
     if (auto* s = section(*t, "server", path)) c.server_defaults = to_json(*s);
   }
   apply_environment(c);
@@ -178,16 +188,23 @@ DaemonConfig load_config(const std::string& path) {
     throw ConfigError(path + ": log.format must be \"text\" or \"json\", got \"" + c.log_format + "\"");
   if (c.loop_threads == 0 || c.loop_threads > 64) throw ConfigError(path + ": node.loop_threads must be 1..64");
   if (c.embedded_port <= 0 || c.embedded_port > 65535) throw ConfigError(path + ": nats.embedded.port must be 1..65535");
-  if (c.prefix.empty() || c.prefix.find_first_of(" *>") != std::string::npos)
+  const std::string& prefix = c.node.subjects.prefix;
+  if (prefix.empty() || prefix.find_first_of(" *>") != std::string::npos)
     throw ConfigError(path + ": nats.prefix must be a NATS subject without spaces or wildcards");
-  if (c.node_id.empty()) throw ConfigError("node id is empty (set [node] id or MCPD_NODE_ID)");
-  if (c.node_id.find_first_of(" .*>") != std::string::npos)
-    throw ConfigError("node id '" + c.node_id + "' may not contain spaces, '.', '*' or '>' (it is part of NATS subjects)");
-  if (c.cluster_jetstream != "auto" && c.cluster_jetstream != "on" && c.cluster_jetstream != "off")
-    throw ConfigError(path + ": cluster.jetstream must be \"auto\", \"on\" or \"off\", got \"" + c.cluster_jetstream + "\"");
-  if (c.cluster_replicas < 1 || c.cluster_replicas > 5) throw ConfigError(path + ": cluster.replicas must be 1..5");
-  if (c.session_ttl_seconds < 5 || c.session_ttl_seconds > 604800)
+  const std::string& id = c.node.node_id;
+  if (id.empty()) throw ConfigError("node id is empty (set [node] id or MCPD_NODE_ID)");
+  if (id.find_first_of(" .*>") != std::string::npos)
+    throw ConfigError("node id '" + id + "' may not contain spaces, '.', '*' or '>' (it is part of NATS subjects)");
+  using Mode = node::ClusterOptions::Mode;
+  if (jetstream == "auto") c.node.cluster.jetstream = Mode::automatic;
+  else if (jetstream == "on") c.node.cluster.jetstream = Mode::on;
+  else if (jetstream == "off") c.node.cluster.jetstream = Mode::off;
+  else throw ConfigError(path + ": cluster.jetstream must be \"auto\", \"on\" or \"off\", got \"" + jetstream + "\"");
+  if (c.node.cluster.replicas < 1 || c.node.cluster.replicas > 5) throw ConfigError(path + ": cluster.replicas must be 1..5");
+  if (session_ttl_seconds < 5 || session_ttl_seconds > 604800)
     throw ConfigError(path + ": cluster.session_ttl_seconds must be 5..604800");
+  c.node.cluster.session_ttl = std::chrono::seconds(session_ttl_seconds);
+  c.nats.name = "mcpd/" + id;
   return c;
 }
 

@@ -3,7 +3,9 @@
 // the file stops the daemon at start with the file, the key and what is wrong.
 #pragma once
 
+#include "bus/connection.hpp"
 #include "catalog/server_config.hpp"
+#include "node/manager.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,41 +20,36 @@ struct ConfigError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Everything the file and the environment set, read straight into the options the modules
+// take (bus::Options, node::ManagerOptions): one place per key, so a new key cannot be
+// half-wired on its way to where it is used.
 struct DaemonConfig {
-  std::string node_id;                 // default: the host name
+  // [nats] → the connection. servers is empty for the embedded default (a local nats-server
+  // started for us); main fills in its URL.
+  bus::Options nats;
+  // [node], [nats] prefix/queue_group, [defaults], [cluster] → the node. node.node_id defaults
+  // to the host name.
+  node::ManagerOptions node;
 
-  // NATS. An empty url means: start a local nats-server (the embedded default).
-  std::string nats_url;
-  std::string nats_user, nats_password, nats_token, nats_creds_file, nats_nkey_seed_file;
-  std::string nats_tls_ca_file, nats_tls_cert_file, nats_tls_key_file;
-  bool nats_tls_required = false;
-  std::string prefix = "mcp";
-  std::string queue_group = "mcpd";
   std::string embedded_host = "127.0.0.1";
   int embedded_port = 4222;
   std::string embedded_binary = "nats-server";
-
   std::string embedded_store_dir;      // JetStream storage of the embedded server; default: beside the catalog
 
   std::string store_path = "/var/lib/mcpd/catalog.db";
-
-  // [cluster]: JetStream use (auto | on | off), replicas of its buckets, session ownership TTL.
-  std::string cluster_jetstream = "auto";
-  int cluster_replicas = 1;
-  int session_ttl_seconds = 300;
 
   std::string log_level = "info";
   std::string log_format = "text";     // text | json
 
   unsigned loop_threads = 1;          // measured: a second thread only adds hand-offs (bench/README.md)
-  std::chrono::milliseconds drain_timeout{15'000};
-  std::size_t max_request_bytes = 1u << 20;
-  std::chrono::milliseconds stop_grace{2'000};
-  std::chrono::milliseconds backoff_initial{200}, backoff_max{30'000}, circuit_cooldown{30'000};
-  int failures_to_open_circuit = 5;
   nlohmann::json server_defaults = nlohmann::json::object();  // [defaults.server]: MCPServer fields
 
   std::vector<catalog::ServerConfig> servers;  // [[servers]], imported into the catalog at start
+
+  bool embedded_nats() const { return nats.servers.empty(); }
+  std::string nats_url() const { return nats.servers.empty() ? std::string() : nats.servers.front(); }
+  // The drain budget at shutdown (also each pool's when it is replaced).
+  std::chrono::milliseconds drain_timeout() const { return node.pool_defaults.drain_timeout; }
 };
 
 // Reads `path` ("" = built-in defaults only), applies environment overrides and validates.

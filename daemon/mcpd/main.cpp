@@ -2,6 +2,7 @@
 // embedded nats-server), serves every registered MCP server's tools, and on SIGTERM/SIGINT
 // stops taking requests, finishes in-flight calls, stops every child and exits 0.
 #include "bus/connection.hpp"
+#include "common/version.hpp"
 #include "catalog/store.hpp"
 #include "config.hpp"
 #include "embedded_nats.hpp"
@@ -24,8 +25,6 @@
 #endif
 
 namespace {
-
-constexpr const char* kVersion = "0.1.0";
 
 constexpr const char* kUsage = R"(mcpd — a distributed MCP session-pool daemon over NATS
 
@@ -52,29 +51,13 @@ void notify_systemd([[maybe_unused]] const std::string& state) {
 #endif
 }
 
-mcpd::bus::Options bus_options(const mcpd::daemon::DaemonConfig& c, const std::string& url) {
-  mcpd::bus::Options o;
-  o.servers = {url};
-  o.name = "mcpd/" + c.node_id;
-  o.user = c.nats_user;
-  o.password = c.nats_password;
-  o.token = c.nats_token;
-  o.creds_file = c.nats_creds_file;
-  o.nkey_seed_file = c.nats_nkey_seed_file;
-  o.tls_ca_file = c.nats_tls_ca_file;
-  o.tls_cert_file = c.nats_tls_cert_file;
-  o.tls_key_file = c.nats_tls_key_file;
-  o.tls_required = c.nats_tls_required;
-  o.retry_on_failed_connect = true;  // start while NATS is down; serve once it is up
-  return o;
-}
-
 // Imports [[servers]] from the config file; returns those whose definition changed.
 std::vector<mcpd::catalog::ServerConfig> import_servers(const mcpd::daemon::DaemonConfig& c, mcpd::catalog::Store& store) {
   std::vector<mcpd::catalog::ServerConfig> changed;
   for (const auto& s : c.servers) {
     auto existing = store.get(s.name);
-    if (existing && mcpd::catalog::same_definition(*existing, s)) continue;
+    if (!existing.ok()) throw std::runtime_error("cannot import server '" + s.name + "': " + existing.error().message);
+    if (existing.value() && mcpd::catalog::same_definition(*existing.value(), s)) continue;
     auto stored = store.put(s);
     if (!stored.ok()) throw std::runtime_error("cannot import server '" + s.name + "': " + stored.error().message);
     spdlog::info("[{}] imported from the config file (revision {})", s.name, stored->revision);
@@ -93,7 +76,7 @@ int run(const mcpd::daemon::DaemonConfig& config) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  spdlog::info("mcpd {} starting: node {}", kVersion, config.node_id);
+  spdlog::info("mcpd {} starting: node {}", mcpd::kVersion, config.node.node_id);
   mcpd::bus::Library nats_library;  // declared first: torn down after every connection
   std::filesystem::path store_path(config.store_path);
   if (store_path.has_parent_path()) {
@@ -106,46 +89,31 @@ int run(const mcpd::daemon::DaemonConfig& config) {
 
   mcpd::io::Loop loop(config.loop_threads);
   std::optional<mcpd::daemon::EmbeddedNats> embedded;
-  std::string url = config.nats_url;
-  if (url.empty()) {
+  mcpd::bus::Options nats = config.nats;
+  if (config.embedded_nats()) {
     std::string js_dir;
-    if (config.cluster_jetstream != "off") {
+    if (config.node.cluster.jetstream != mcpd::node::ClusterOptions::Mode::off) {
       js_dir = config.embedded_store_dir.empty()
                    ? (store_path.has_parent_path() ? store_path.parent_path() / "jetstream" : std::filesystem::path("jetstream")).string()
                    : config.embedded_store_dir;
     }
     embedded.emplace(loop, config.embedded_binary, config.embedded_host, config.embedded_port, js_dir);
-    url = embedded->url();
+    nats.servers = {embedded->url()};
   }
-  auto bus = mcpd::bus::Connection::connect(bus_options(config, url));
+  const std::string url = nats.servers.front();
+  auto bus = mcpd::bus::Connection::connect(nats);
   if (!bus.ok()) throw std::runtime_error(bus.error().message);
   if (!bus.value()->connected()) spdlog::warn("NATS at {} is not reachable yet; serving once it is", url);
 
-  mcpd::node::ManagerOptions mo;
-  mo.node_id = config.node_id;
-  mo.subjects.prefix = config.prefix;
-  mo.queue_group = config.queue_group;
-  mo.max_request_bytes = config.max_request_bytes;
-  mo.pool_defaults.drain_timeout = config.drain_timeout;
-  mo.pool_defaults.stop_grace = config.stop_grace;
-  mo.pool_defaults.backoff.initial = config.backoff_initial;
-  mo.pool_defaults.backoff.max = config.backoff_max;
-  mo.pool_defaults.backoff.cooldown = config.circuit_cooldown;
-  mo.pool_defaults.backoff.failures_to_open = config.failures_to_open_circuit;
-  mo.cluster.jetstream = config.cluster_jetstream == "on"    ? mcpd::node::ClusterOptions::Mode::on
-                         : config.cluster_jetstream == "off" ? mcpd::node::ClusterOptions::Mode::off
-                                                             : mcpd::node::ClusterOptions::Mode::automatic;
-  mo.cluster.replicas = config.cluster_replicas;
-  mo.cluster.session_ttl = std::chrono::seconds(config.session_ttl_seconds);
   // Give NATS a moment before deciding about JetStream (it may still be coming up).
   for (int i = 0; i < 40 && !bus.value()->connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  mcpd::node::Manager manager(mo, loop, *store.value(), bus.value());
-  if (auto err = manager.start()) throw std::runtime_error(err->message);
+  mcpd::node::Manager manager(config.node, loop, *store.value(), bus.value());
+  if (auto st = manager.start(); !st.ok()) throw std::runtime_error(st.error().message);
   for (const auto& s : imported) manager.announce(s);  // other nodes learn of this node's file
 
   const auto servers = manager.running_servers().size();
   spdlog::info("serving {} MCP servers on {} (subjects {}.<server>.execute, queue group {})", servers, url,
-               config.prefix, config.queue_group);
+               config.node.subjects.prefix, config.node.queue_group);
   notify_systemd("READY=1\nSTATUS=serving " + std::to_string(servers) + " MCP servers");
 
   int sig = 0;
@@ -157,9 +125,9 @@ int run(const mcpd::daemon::DaemonConfig& config) {
     }
     break;
   }
-  spdlog::info("{}: draining (up to {} ms for in-flight calls)", ::strsignal(sig), config.drain_timeout.count());
+  spdlog::info("{}: draining (up to {} ms for in-flight calls)", ::strsignal(sig), config.drain_timeout().count());
   notify_systemd("STOPPING=1\nSTATUS=draining");
-  manager.shutdown(config.drain_timeout);
+  manager.shutdown(config.drain_timeout());
   bus.value()->drain(std::chrono::seconds(5));
   if (embedded) embedded->stop();
   loop.stop();
@@ -178,7 +146,7 @@ int main(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     } else if (a == "--version") {
-      std::cout << "mcpd " << kVersion << "\n";
+      std::cout << "mcpd " << mcpd::kVersion << "\n";
       return 0;
     } else if (a == "--check") {
       check_only = true;
@@ -193,10 +161,10 @@ int main(int argc, char** argv) {
   }
   try {
     auto config = mcpd::daemon::load_config(config_path);
-    mcpd::daemon::setup_logging(config.log_level, config.log_format, config.node_id);
+    mcpd::daemon::setup_logging(config.log_level, config.log_format, config.node.node_id);
     if (check_only) {
-      std::cout << "configuration OK: node " << config.node_id << ", " << config.servers.size()
-                << " servers in the file, NATS " << (config.nats_url.empty() ? "embedded" : config.nats_url) << "\n";
+      std::cout << "configuration OK: node " << config.node.node_id << ", " << config.servers.size()
+                << " servers in the file, NATS " << (config.embedded_nats() ? "embedded" : config.nats_url()) << "\n";
       return 0;
     }
     return run(config);

@@ -2,6 +2,7 @@
 #include "bus/connection.hpp"
 
 #include "bus/nats_internal.hpp"
+#include "bus/nkey.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -188,7 +189,7 @@ struct OptionsDeleter {
 };
 
 // Applies `o` to `opts`; the first failing setter gives the error.
-std::optional<Error> configure(natsOptions* opts, const Options& o, const std::vector<std::string>& urls,
+Status configure(natsOptions* opts, const Options& o, const std::vector<std::string>& urls,
                                ConnectionEvents* ev) {
   natsStatus s = NATS_OK;
   std::string step;
@@ -228,9 +229,14 @@ std::optional<Error> configure(natsOptions* opts, const Options& o, const std::v
   if (!o.creds_file.empty())
     set("creds file", [&] { return natsOptions_SetUserCredentialsFromFiles(opts, o.creds_file.c_str(), nullptr); });
   if (!o.nkey_seed_file.empty()) {
-    if (o.nkey_public.empty())
-      return make_error(Errc::invalid_request, "nats: nkey_seed_file is set but nkey_public (the user's public NKey) is not");
-    set("nkey", [&] { return natsOptions_SetNKeyFromSeed(opts, o.nkey_public.c_str(), o.nkey_seed_file.c_str()); });
+    // nats.c signs with the seed from the file but must be told its public key.
+    auto derived = nkey_user_public_for_nats_c(o.nkey_seed_file);
+    if (!derived.ok()) return make_error(Errc::invalid_request, "nats: " + derived.error().message);
+    if (!o.nkey_public.empty() && o.nkey_public != derived.value())
+      return make_error(Errc::invalid_request, "nats: nkey_public " + o.nkey_public +
+                                                   " does not match the seed in nkey_seed_file '" + o.nkey_seed_file +
+                                                   "', whose public key is " + derived.value());
+    set("nkey", [&] { return natsOptions_SetNKeyFromSeed(opts, derived.value().c_str(), o.nkey_seed_file.c_str()); });
   }
   bool tls = o.tls_required || !o.tls_ca_file.empty() || !o.tls_cert_file.empty() || !o.tls_key_file.empty();
   if (tls) set("tls", [&] { return natsOptions_SetSecure(opts, true); });
@@ -240,7 +246,7 @@ std::optional<Error> configure(natsOptions* opts, const Options& o, const std::v
     set("tls certificate", [&] {
       return natsOptions_LoadCertificatesChain(opts, o.tls_cert_file.c_str(), o.tls_key_file.c_str());
     });
-  if (s == NATS_OK) return std::nullopt;
+  if (s == NATS_OK) return {};
   Error e = detail::status_error(s, "nats option '" + step + "'");
   e.code = Errc::invalid_request;
   return e;
@@ -270,9 +276,9 @@ Result<std::shared_ptr<Connection>> Connection::connect(Options options) {
   ev->reconnect_wait_max = options.reconnect_wait_max;
   ev->reconnect_jitter = options.reconnect_jitter;
   ev->self = ev;
-  if (auto err = configure(opts.get(), options, urls, ev.get())) {
+  if (auto err = configure(opts.get(), options, urls, ev.get()); !err.ok()) {
     ev->self.reset();
-    return *err;
+    return err.error();
   }
 
   natsConnection* nc = nullptr;
@@ -312,7 +318,7 @@ Connection::~Connection() {
     spdlog::warn("[nats {}] closed callback still pending after 10 s", ev->name);
 }
 
-std::optional<Error> Connection::publish(const std::string& subject, std::string_view data, const Headers& headers,
+Status Connection::publish(const std::string& subject, std::string_view data, const Headers& headers,
                                          const std::string& reply) {
   if (data.size() > static_cast<std::size_t>(INT_MAX)) return too_large(subject, data.size(), max_payload());
   natsConnection* nc = impl_->nc;
@@ -325,19 +331,14 @@ std::optional<Error> Connection::publish(const std::string& subject, std::string
     s = natsConnection_PublishMsg(nc, m);
     natsMsg_Destroy(m);
   }
-  if (s == NATS_OK) return std::nullopt;
+  if (s == NATS_OK) return {};
   if (s == NATS_MAX_PAYLOAD) return too_large(subject, data.size(), max_payload());
   return detail::status_error(s, "cannot publish to '" + subject + "'");
 }
 
-bool Connection::respond(std::string_view reply_subject, std::string_view data, const Headers& headers) {
-  if (reply_subject.empty()) return false;
-  std::string subject(reply_subject);
-  if (auto err = publish(subject, data, headers)) {
-    spdlog::warn("[nats {}] cannot send a reply: {}", impl_->options.name, err->message);
-    return false;
-  }
-  return true;
+Status Connection::respond(std::string_view reply_subject, std::string_view data, const Headers& headers) {
+  if (reply_subject.empty()) return make_error(Errc::invalid_request, "the request has no reply subject");
+  return publish(std::string(reply_subject), data, headers);
 }
 
 Result<Message> Connection::request(const std::string& subject, std::string_view data, Duration timeout,
@@ -384,9 +385,9 @@ bool Connection::closed() const { return natsConnection_IsClosed(impl_->nc); }
 
 std::string Connection::connected_url() const { return url_of(impl_->nc); }
 
-std::optional<Error> Connection::flush(Duration timeout) {
+Status Connection::flush(Duration timeout) {
   natsStatus s = natsConnection_FlushTimeout(impl_->nc, std::max<int64_t>(1, timeout.count()));
-  if (s == NATS_OK) return std::nullopt;
+  if (s == NATS_OK) return {};
   return detail::status_error(s, "flush failed");
 }
 

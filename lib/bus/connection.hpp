@@ -34,7 +34,9 @@ struct Options {
   // Empty: nats://127.0.0.1:4222.
   std::vector<std::string> servers;
   std::string name = "mcpd";  // connection name, shown by the server's monitoring
-  // Authentication; empty fields are unused. nkey_seed_file needs the matching public key.
+  // Authentication; empty fields are unused. nkey_seed_file: a user NKey seed ("SU...", bare or in
+  // a -----BEGIN USER NKEY SEED----- block); its public key is derived from it, so nkey_public may
+  // stay empty (if set, it must match the seed's).
   std::string user, password, token, creds_file, nkey_seed_file, nkey_public;
   // TLS is used when required or when any file is given (or a URL is tls://).
   std::string tls_ca_file, tls_cert_file, tls_key_file;
@@ -127,11 +129,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   // Sends at once (no batching). While disconnected, messages are buffered until reconnected.
-  std::optional<Error> publish(const std::string& subject, std::string_view data, const Headers& headers = {},
+  Status publish(const std::string& subject, std::string_view data, const Headers& headers = {},
                                const std::string& reply = {});
-  // Answers a request: publishes to its reply subject. False (and nothing sent) if there is no
-  // reply subject or the publish failed (logged).
-  bool respond(std::string_view reply_subject, std::string_view data, const Headers& headers = {});
+  // Answers a request: publishes to its reply subject. Fails (nothing sent) if there is no
+  // reply subject or the publish failed.
+  Status respond(std::string_view reply_subject, std::string_view data, const Headers& headers = {});
   // Blocking request/reply. Fails fast with unavailable "no responders for <subject>" when
   // nobody serves the subject, or when not connected; timeout when no answer came in time.
   Result<Message> request(const std::string& subject, std::string_view data, Duration timeout,
@@ -144,7 +146,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The server in use, or empty when not connected.
   std::string connected_url() const;
   // Waits until the server has processed everything sent so far.
-  std::optional<Error> flush(Duration timeout);
+  Status flush(Duration timeout);
   // Drains every subscription (queued messages are still handled), flushes, then closes.
   // Blocks until closed or `timeout` passed (then closes anyway).
   void drain(Duration timeout);

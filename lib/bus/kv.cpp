@@ -122,7 +122,7 @@ std::optional<std::uint64_t> marker_revision(const KvState& st, const std::strin
   return out;
 }
 
-std::optional<KvError> check_value(const KvState& st, std::string_view what, std::string_view value) {
+KvStatus check_value(const KvState& st, std::string_view what, std::string_view value) {
   auto too_large = [&](const std::string& limit) {
     return kv_error(st, what, Kind::invalid, Errc::too_large,
                     "a value of " + std::to_string(value.size()) + " bytes exceeds " + limit);
@@ -132,7 +132,7 @@ std::optional<KvError> check_value(const KvState& st, std::string_view what, std
   if (value.size() > static_cast<std::size_t>(INT_MAX) ||
       static_cast<std::int64_t>(value.size()) > natsConnection_GetMaxPayload(st.nc))
     return too_large("the server's max_payload of " + std::to_string(natsConnection_GetMaxPayload(st.nc)) + " bytes");
-  return std::nullopt;
+  return {};
 }
 
 std::string quoted(const std::string& key) { return "'" + key + "'"; }
@@ -205,7 +205,7 @@ KvResult<std::unique_ptr<KeyValue>> KeyValue::open(Connection& conn, KvOptions o
   if (o.timeout.count() <= 0) return invalid("timeout must be positive");
   st->stream = "KV_" + o.bucket;
   st->prefix = "$KV." + o.bucket + ".";
-  if (auto e = precheck(*st, what)) return *e;
+  if (auto e = precheck(*st, what); !e.ok()) return e.error();
 
   jsOptions jo;
   jsOptions_Init(&jo);
@@ -247,7 +247,7 @@ KvResult<std::optional<KvEntry>> KeyValue::get(const std::string& key) {
   const KvState& st = *state_;
   std::string what = "get " + quoted(key);
   if (!valid_key(key, false)) return bad_key(st, what, key);
-  if (auto e = precheck(st, what)) return *e;
+  if (auto e = precheck(st, what); !e.ok()) return e.error();
   kvEntry* e = nullptr;
   natsStatus s = kvStore_Get(&e, st.kv, key.c_str());
   if (s == NATS_NOT_FOUND) return std::optional<KvEntry>();
@@ -261,8 +261,8 @@ KvResult<std::uint64_t> KeyValue::put(const std::string& key, std::string_view v
   const KvState& st = *state_;
   std::string what = "put " + quoted(key);
   if (!valid_key(key, false)) return bad_key(st, what, key);
-  if (auto e = precheck(st, what)) return *e;
-  if (auto e = check_value(st, what, value)) return *e;
+  if (auto e = precheck(st, what); !e.ok()) return e.error();
+  if (auto e = check_value(st, what, value); !e.ok()) return e.error();
   Published p = publish(st, key, value, false, Expect::nothing);
   if (!p.ok()) return write_failure(st, what, p);
   return p.revision;
@@ -272,8 +272,8 @@ KvResult<std::uint64_t> KeyValue::create(const std::string& key, std::string_vie
   const KvState& st = *state_;
   std::string what = "create " + quoted(key);
   if (!valid_key(key, false)) return bad_key(st, what, key);
-  if (auto e = precheck(st, what)) return *e;
-  if (auto e = check_value(st, what, value)) return *e;
+  if (auto e = precheck(st, what); !e.ok()) return e.error();
+  if (auto e = check_value(st, what, value); !e.ok()) return e.error();
   Published p = publish(st, key, value, false, Expect::no_message);
   // A delete or purge marker is the key's latest write when it was deleted: it counts as absent,
   // so write over it if nobody else does first (as kvStore_Create does).
@@ -296,8 +296,8 @@ KvResult<std::uint64_t> KeyValue::update(const std::string& key, std::string_vie
   const KvState& st = *state_;
   std::string what = "update " + quoted(key);
   if (!valid_key(key, false)) return bad_key(st, what, key);
-  if (auto e = precheck(st, what)) return *e;
-  if (auto e = check_value(st, what, value)) return *e;
+  if (auto e = precheck(st, what); !e.ok()) return e.error();
+  if (auto e = check_value(st, what, value); !e.ok()) return e.error();
   Published p = publish(st, key, value, false, last_revision == 0 ? Expect::no_message : Expect::revision,
                         last_revision);
   if (p.ok()) return p.revision;
@@ -305,26 +305,26 @@ KvResult<std::uint64_t> KeyValue::update(const std::string& key, std::string_vie
   return write_failure(st, what, p);
 }
 
-std::optional<KvError> KeyValue::erase(const std::string& key) {
+KvStatus KeyValue::erase(const std::string& key) {
   const KvState& st = *state_;
   std::string what = "delete " + quoted(key);
   if (!valid_key(key, false)) return bad_key(st, what, key);
-  if (auto e = precheck(st, what)) return e;
+  if (auto e = precheck(st, what); !e.ok()) return e;
   Published p = publish(st, key, {}, true, Expect::nothing);
   if (!p.ok()) return write_failure(st, what, p);
-  return std::nullopt;
+  return {};
 }
 
-std::optional<KvError> KeyValue::erase_if(const std::string& key, std::uint64_t last_revision) {
+KvStatus KeyValue::erase_if(const std::string& key, std::uint64_t last_revision) {
   const KvState& st = *state_;
   std::string what = "delete " + quoted(key);
   if (!valid_key(key, false)) return bad_key(st, what, key);
   if (last_revision == 0)
     return kv_error(st, what, Kind::invalid, Errc::invalid_request,
                     "a conditional delete needs the revision to expect (> 0)");
-  if (auto e = precheck(st, what)) return e;
+  if (auto e = precheck(st, what); !e.ok()) return e;
   Published p = publish(st, key, {}, true, Expect::revision, last_revision);
-  if (p.ok()) return std::nullopt;
+  if (p.ok()) return {};
   if (p.conflict()) return wrong_revision(st, "cannot delete: ", key, last_revision, p);
   return write_failure(st, what, p);
 }
@@ -332,7 +332,7 @@ std::optional<KvError> KeyValue::erase_if(const std::string& key, std::uint64_t 
 KvResult<std::vector<std::string>> KeyValue::keys() {
   const KvState& st = *state_;
   const std::string what = "list keys";
-  if (auto e = precheck(st, what)) return *e;
+  if (auto e = precheck(st, what); !e.ok()) return e.error();
   // Not kvStore_Keys: in nats.c 3.4.1 it subtracts the time elapsed since the start once per key
   // from its deadline (so a big bucket "times out" early), and without a timeout it can block
   // for ever. The same watcher, with a deadline of our own.

@@ -92,32 +92,17 @@ constexpr std::string_view to_string(KvError::Kind kind) {
   return "other";
 }
 
-// A value or a KvError: Result<T> with the error's kind kept. A KvError is an Error, so
-// `return r.error();` propagates it into any Result<U>.
+// A value or a KvError: the common Result with the error's kind kept.
 template <typename T>
-class KvResult {
- public:
-  KvResult(T value) : v_(std::move(value)) {}          // NOLINT: implicit by design
-  KvResult(KvError error) : v_(std::move(error)) {}    // NOLINT: implicit by design
-  bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
-  T& value() & { return std::get<0>(v_); }
-  const T& value() const& { return std::get<0>(v_); }
-  T&& value() && { return std::get<0>(std::move(v_)); }
-  const KvError& error() const { return std::get<1>(v_); }
-  T* operator->() { return &value(); }
-  const T* operator->() const { return &value(); }
-  // True if this failed with a compare-and-set conflict.
-  bool conflict() const { return !ok() && error().kind == KvError::Kind::conflict; }
-  // As a plain Result (the kind is dropped).
-  Result<T> result() && {
-    if (ok()) return Result<T>(std::get<0>(std::move(v_)));
-    return Result<T>(Error(std::get<1>(std::move(v_))));
-  }
+using KvResult = Result<T, KvError>;
 
- private:
-  std::variant<T, KvError> v_;
-};
+using KvStatus = BasicStatus<KvError>;
+
+// True if `r` failed with a compare-and-set conflict.
+template <typename R>
+bool is_conflict(const R& r) {
+  return !r.ok() && r.error().kind == KvError::Kind::conflict;
+}
 
 namespace detail {
 struct KvState;
@@ -181,9 +166,9 @@ class KeyValue {
   // conflict: "bucket B: wrong last revision for key 'k': expected 5 (the key is at revision 7)".
   KvResult<std::uint64_t> update(const std::string& key, std::string_view value, std::uint64_t last_revision);
   // Deletes by writing a delete marker (watchers see Op::del). Deleting a missing key succeeds.
-  std::optional<KvError> erase(const std::string& key);
+  KvStatus erase(const std::string& key);
   // Deletes only if the key's latest revision is `last_revision` (> 0); conflict otherwise.
-  std::optional<KvError> erase_if(const std::string& key, std::uint64_t last_revision);
+  KvStatus erase_if(const std::string& key, std::uint64_t last_revision);
   // Every key that has a value now (not deleted), sorted.
   KvResult<std::vector<std::string>> keys();
 

@@ -118,13 +118,13 @@ bool valid_key(std::string_view key, bool wildcards) {
 
 // Refused while disconnected because nats.c would otherwise buffer the request and wait out the
 // whole timeout.
-std::optional<KvError> precheck(const KvState& st, std::string_view what) {
+KvStatus precheck(const KvState& st, std::string_view what) {
   if (in_nats_callback())
     return kv_error(st, what, Kind::invalid, Errc::internal,
                     "KeyValue calls block and must not be made on a nats.c callback thread; hand the work to "
                     "another thread");
   if (!st.conn->connected()) return kv_error(st, what, Kind::unavailable, Errc::unavailable, "not connected to NATS");
-  return std::nullopt;
+  return {};
 }
 
 KvEntry to_entry(kvEntry* e) {

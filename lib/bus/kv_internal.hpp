@@ -58,7 +58,7 @@ KvError or_missing(const KvState& st, std::string_view what, KvError e);
 bool valid_key(std::string_view key, bool wildcards);
 
 // Refuses what cannot work: a call on a nats.c thread, or while disconnected.
-std::optional<KvError> precheck(const KvState& st, std::string_view what);
+KvStatus precheck(const KvState& st, std::string_view what);
 
 KvEntry to_entry(kvEntry* e);
 

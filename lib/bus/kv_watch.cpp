@@ -124,7 +124,7 @@ void run_watch(std::shared_ptr<KvWatchState> self, std::uint64_t reconnects_at_s
       }
       std::uint64_t reconnects = reconnect_count(*st.conn);
       KvResult<kvWatcher*> w = new_watcher(st, ws.pattern);
-      if (!w) {
+      if (!w.ok()) {
         if (failures++ == 0)
           spdlog::warn("[kv {}] cannot re-create the watch (retrying): {}", st.bucket(), w.error().message);
         else
@@ -233,7 +233,7 @@ KvResult<std::unique_ptr<KvWatch>> KeyValue::watch(const std::string& pattern,
   if (!detail::valid_key(pattern, true))
     return detail::kv_error(st, what, Kind::invalid, Errc::invalid_request,
                             "invalid pattern (a key whose tokens may be '*', and the last one '>')");
-  if (auto e = detail::precheck(st, what)) return *e;
+  if (auto e = detail::precheck(st, what); !e.ok()) return e.error();
 
   auto ws = std::make_shared<KvWatchState>();
   ws->kv = state_;
@@ -242,7 +242,7 @@ KvResult<std::unique_ptr<KvWatch>> KeyValue::watch(const std::string& pattern,
   ws->on_initial_done = std::move(on_initial_done);
   std::uint64_t reconnects = reconnect_count(*st.conn);
   KvResult<kvWatcher*> w = new_watcher(st, pattern);
-  if (!w) return w.error();
+  if (!w.ok()) return w.error();
   ws->watcher = w.value();
   try {
     ws->thread = std::thread(run_watch, ws, reconnects);

@@ -147,16 +147,16 @@ bool valid_rfc3339(std::string_view s) {
 
 // ---- JSON readers: each returns an Error naming the field, or fills `out` ----
 
-std::optional<Error> read_string(const Json& v, const std::string& key, std::string& out) {
+Status read_string(const Json& v, const std::string& key, std::string& out) {
   if (!v.is_string()) return invalid(key + ": expected a string, got " + type_of(v));
   out = v.get<std::string>();
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> read_bool(const Json& v, const std::string& key, bool& out) {
+Status read_bool(const Json& v, const std::string& key, bool& out) {
   if (!v.is_boolean()) return invalid(key + ": expected true or false, got " + type_of(v));
   out = v.get<bool>();
-  return std::nullopt;
+  return {};
 }
 
 std::string range_message(std::string_view key, std::int64_t lo, std::int64_t hi, const std::string& got) {
@@ -165,7 +165,7 @@ std::string range_message(std::string_view key, std::int64_t lo, std::int64_t hi
   return std::string(key) + ": must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + got;
 }
 
-std::optional<Error> read_int(const Json& v, std::string_view key, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
+Status read_int(const Json& v, std::string_view key, std::int64_t lo, std::int64_t hi, std::int64_t& out) {
   std::string k(key);
   if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(hi))
     return invalid(range_message(key, lo, hi, v.dump()));
@@ -181,20 +181,20 @@ std::optional<Error> read_int(const Json& v, std::string_view key, std::int64_t 
     return invalid(k + ": expected an integer, got " + type_of(v));
   }
   if (out < lo || out > hi) return invalid(range_message(key, lo, hi, std::to_string(out)));
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> read_string_map(const Json& v, const std::string& key, std::map<std::string, std::string>& out) {
+Status read_string_map(const Json& v, const std::string& key, std::map<std::string, std::string>& out) {
   if (!v.is_object()) return invalid(key + ": expected an object of strings, got " + type_of(v));
   for (auto it = v.begin(); it != v.end(); ++it) {
     if (!it.value().is_string())
       return invalid(key + "." + it.key() + ": expected a string, got " + type_of(it.value()));
     out[it.key()] = it.value().get<std::string>();
   }
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> read_auth(const Json& v, std::optional<BearerAuth>& out) {
+Status read_auth(const Json& v, std::optional<BearerAuth>& out) {
   if (!v.is_object()) return invalid("auth: expected an object like {\"type\":\"bearer\",\"tokenEnv\":\"VAR\"}, got " + type_of(v));
   BearerAuth auth;
   bool has_type = false;
@@ -206,31 +206,31 @@ std::optional<Error> read_auth(const Json& v, std::optional<BearerAuth>& out) {
                      "put it in an environment variable and use tokenEnv, or in a file and use tokenFile");
     if (k == "type") {
       std::string type;
-      if (auto e = read_string(f, "auth.type", type)) return e;
+      if (auto e = read_string(f, "auth.type", type); !e.ok()) return e;
       if (type != "bearer") return invalid("auth.type: only 'bearer' is supported, got " + quote(type));
       has_type = true;
     } else if (k == "tokenEnv") {
-      if (auto e = read_string(f, "auth.tokenEnv", auth.token_env)) return e;
+      if (auto e = read_string(f, "auth.tokenEnv", auth.token_env); !e.ok()) return e;
     } else if (k == "tokenFile") {
-      if (auto e = read_string(f, "auth.tokenFile", auth.token_file)) return e;
+      if (auto e = read_string(f, "auth.tokenFile", auth.token_file); !e.ok()) return e;
     } else {
       return invalid("auth: unknown field " + quote(k) + "; known fields: type, tokenEnv, tokenFile");
     }
   }
   if (!has_type) return invalid("auth.type is required (the only supported type is 'bearer')");
   out = std::move(auth);
-  return std::nullopt;
+  return {};
 }
 
 template <typename E, std::size_t N>
-std::optional<Error> read_enum(const Json& v, std::string_view key, const std::array<std::pair<std::string_view, E>, N>& values, E& out) {
+Status read_enum(const Json& v, std::string_view key, const std::array<std::pair<std::string_view, E>, N>& values, E& out) {
   std::string s;
-  if (auto e = read_string(v, std::string(key), s)) return e;
+  if (auto e = read_string(v, std::string(key), s); !e.ok()) return e;
   std::string names;
   for (const auto& [n, e] : values) {
     if (n == s) {
       out = e;
-      return std::nullopt;
+      return {};
     }
     names += (names.empty() ? "'" : ", '") + std::string(n) + "'";
   }
@@ -244,22 +244,21 @@ constexpr std::array<std::pair<std::string_view, Isolation>, 2> kIsolations = {
 
 // ---- checks shared by parse and validate ----
 
-std::optional<Error> check_references(const std::string& key, const std::string& value) {
-  std::string why;
+Status check_references(const std::string& key, const std::string& value) {
   auto any = [](const std::string&) { return std::optional<std::string>(""); };
-  expand_references(value, any, &why);
-  if (!why.empty()) return invalid(key + ": " + why);
-  return std::nullopt;
+  auto expanded = expand_references(value, any);
+  if (!expanded.ok()) return invalid(key + ": " + expanded.error().message);
+  return {};
 }
 
-std::optional<Error> check_path(const std::string& key, const std::string& path) {
+Status check_path(const std::string& key, const std::string& path) {
   if (path.empty()) return invalid(key + ": must not be empty (leave it out instead)");
   if (has_nul(path)) return invalid(key + ": must not contain a NUL character");
   if (path[0] != '/') return invalid(key + ": must be an absolute path (the daemon's working directory is not fixed), got " + quote(path));
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> check_stdio(const ServerConfig& c) {
+Status check_stdio(const ServerConfig& c) {
   if (c.command.empty()) return invalid("transport 'stdio' needs a command (the program to start, e.g. \"npx\")");
   if (has_nul(c.command)) return invalid("command: must not contain a NUL character");
   for (std::size_t i = 0; i < c.args.size(); ++i)
@@ -268,10 +267,10 @@ std::optional<Error> check_stdio(const ServerConfig& c) {
     if (k.empty() || has_any(k, std::string_view("=\0", 2)))
       return invalid("env: variable name " + quote(k) + " must be non-empty and contain no '=' or NUL");
     if (has_nul(v)) return invalid("env." + k + ": must not contain a NUL character");
-    if (auto e = check_references("env." + k, v)) return e;
+    if (auto e = check_references("env." + k, v); !e.ok()) return e;
   }
   if (!c.cwd.empty())
-    if (auto e = check_path("cwd", c.cwd)) return e;
+    if (auto e = check_path("cwd", c.cwd); !e.ok()) return e;
   auto refuse = [](std::string_view field) {
     return invalid(std::string(field) + " is not allowed with transport 'stdio' (it applies to http and sse servers)");
   };
@@ -280,10 +279,10 @@ std::optional<Error> check_stdio(const ServerConfig& c) {
   if (c.auth) return refuse("auth");
   if (!c.ca_file.empty()) return refuse("caFile");
   if (!c.tls_verify) return refuse("tlsVerify");
-  return std::nullopt;
+  return {};
 }
 
-std::optional<Error> check_http(const ServerConfig& c) {
+Status check_http(const ServerConfig& c) {
   std::string t(to_string(c.transport));
   if (c.url.empty()) return invalid("transport '" + t + "' needs a url (http:// or https://)");
   std::string lower;
@@ -297,7 +296,7 @@ std::optional<Error> check_http(const ServerConfig& c) {
   for (const auto& [k, v] : c.headers) {
     if (!valid_header_name(k)) return invalid("headers: " + quote(k) + " is not a valid HTTP header name");
     if (has_any(v, std::string_view("\r\n\0", 3))) return invalid("headers." + k + ": must not contain CR, LF or NUL");
-    if (auto e = check_references("headers." + k, v)) return e;
+    if (auto e = check_references("headers." + k, v); !e.ok()) return e;
   }
   if (c.auth) {
     const auto& a = *c.auth;
@@ -306,10 +305,10 @@ std::optional<Error> check_http(const ServerConfig& c) {
     if (!a.token_env.empty() && !valid_env_name(a.token_env))
       return invalid("auth.tokenEnv: " + quote(a.token_env) + " is not a variable name (letters, digits and '_', not starting with a digit)");
     if (!a.token_file.empty())
-      if (auto e = check_path("auth.tokenFile", a.token_file)) return e;
+      if (auto e = check_path("auth.tokenFile", a.token_file); !e.ok()) return e;
   }
   if (!c.ca_file.empty())
-    if (auto e = check_path("caFile", c.ca_file)) return e;
+    if (auto e = check_path("caFile", c.ca_file); !e.ok()) return e;
   auto refuse = [&](std::string_view field) {
     return invalid(std::string(field) + " is not allowed with transport '" + t + "' (it applies to stdio servers)");
   };
@@ -318,7 +317,7 @@ std::optional<Error> check_http(const ServerConfig& c) {
   if (!c.env.empty()) return refuse("env");
   if (c.inherit_env) return refuse("inheritEnv");
   if (!c.cwd.empty()) return refuse("cwd");
-  return std::nullopt;
+  return {};
 }
 
 }  // namespace
@@ -334,11 +333,8 @@ std::string_view to_string(Transport t) {
 
 std::string_view to_string(Isolation i) { return i == Isolation::shared ? "shared" : "session"; }
 
-bool valid_server_name(std::string_view name, std::string* why) {
-  auto fail = [&](std::string message) {
-    if (why) *why = std::move(message);
-    return false;
-  };
+Status check_server_name(std::string_view name) {
+  auto fail = [](std::string message) -> Status { return invalid(std::move(message)); };
   constexpr std::string_view rules = "only lowercase letters, digits, '-' and '_' are allowed (must start with a letter or digit, at most 63 characters)";
   if (name.empty()) return fail("name must not be empty: " + std::string(rules));
   auto lower_or_digit = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
@@ -347,14 +343,13 @@ bool valid_server_name(std::string_view name, std::string* why) {
   if (!ok) return fail("name " + quote(name) + ": " + std::string(rules));
   if (contains(kReservedNames, name))
     return fail("name " + quote(name) + " is reserved (" + join(kReservedNames) + " are mcpd's own subjects); choose another name");
-  return true;
+  return {};
 }
 
-std::optional<Error> validate(const ServerConfig& c) {
-  std::string why;
-  if (!valid_server_name(c.name, &why)) return invalid(why);
+Status validate(const ServerConfig& c) {
+  if (auto e = check_server_name(c.name); !e.ok()) return e;
   if (has_nul(c.description)) return invalid("description: must not contain a NUL character");
-  if (auto e = c.transport == Transport::stdio ? check_stdio(c) : check_http(c)) return e;
+  if (auto e = c.transport == Transport::stdio ? check_stdio(c) : check_http(c); !e.ok()) return e;
   for (const auto& f : kIntFields) {
     int v = c.*f.member;
     if (v < f.min || v > f.max) return invalid(range_message(f.key, f.min, f.max, std::to_string(v)));
@@ -366,7 +361,7 @@ std::optional<Error> validate(const ServerConfig& c) {
   for (auto [key, ts] : {std::pair<std::string_view, const std::string*>{"createdAt", &c.created_at}, {"updatedAt", &c.updated_at}})
     if (!ts->empty() && !valid_rfc3339(*ts))
       return invalid(std::string(key) + ": expected an RFC 3339 timestamp like \"2026-11-22T01:02:03.456Z\", got " + quote(*ts));
-  return std::nullopt;
+  return {};
 }
 
 Result<ServerConfig> parse_server_config(const Json& j) {
@@ -390,32 +385,32 @@ Result<ServerConfig> parse_server_config(const Json& j) {
   ServerConfig c;
   const Json* name = field("name");
   if (!name) return invalid("name is required");
-  if (auto e = read_string(*name, "name", c.name)) return *e;
-  if (std::string why; !valid_server_name(c.name, &why)) return invalid(why);
+  if (auto e = read_string(*name, "name", c.name); !e.ok()) return e.error();
+  if (auto e = check_server_name(c.name); !e.ok()) return e.error();
 
   if (const Json* v = field("transport"))
-    if (auto e = read_enum(*v, "transport", kTransports, c.transport)) return *e;
+    if (auto e = read_enum(*v, "transport", kTransports, c.transport); !e.ok()) return e.error();
   bool stdio = c.transport == Transport::stdio;
   for (std::string_view k : stdio ? kHttpFields : kStdioFields)
     if (field(k))
       return invalid(std::string(k) + " is not allowed with transport '" + std::string(to_string(c.transport)) +
                      (stdio ? "' (it applies to http and sse servers)" : "' (it applies to stdio servers)"));
 
-  std::optional<Error> e;
+  Status e;
   auto str = [&](std::string_view key, std::string& out) {
-    if (const Json* v = field(key); v && !e) e = read_string(*v, std::string(key), out);
+    if (const Json* v = field(key); v && e.ok()) e = read_string(*v, std::string(key), out);
   };
   auto boolean = [&](std::string_view key, bool& out) {
-    if (const Json* v = field(key); v && !e) e = read_bool(*v, std::string(key), out);
+    if (const Json* v = field(key); v && e.ok()) e = read_bool(*v, std::string(key), out);
   };
   auto map = [&](std::string_view key, std::map<std::string, std::string>& out) {
-    if (const Json* v = field(key); v && !e) e = read_string_map(*v, std::string(key), out);
+    if (const Json* v = field(key); v && e.ok()) e = read_string_map(*v, std::string(key), out);
   };
   str("description", c.description);
   str("command", c.command);
-  if (const Json* v = field("args"); v && !e) {
+  if (const Json* v = field("args"); v && e.ok()) {
     if (!v->is_array()) return invalid("args: expected an array of strings, got " + type_of(*v));
-    for (std::size_t i = 0; i < v->size() && !e; ++i)
+    for (std::size_t i = 0; i < v->size() && e.ok(); ++i)
       e = read_string((*v)[i], "args[" + std::to_string(i) + "]", c.args.emplace_back());
   }
   map("env", c.env);
@@ -423,23 +418,23 @@ Result<ServerConfig> parse_server_config(const Json& j) {
   str("cwd", c.cwd);
   str("url", c.url);
   map("headers", c.headers);
-  if (const Json* v = field("auth"); v && !e) e = read_auth(*v, c.auth);
+  if (const Json* v = field("auth"); v && e.ok()) e = read_auth(*v, c.auth);
   str("caFile", c.ca_file);
   boolean("tlsVerify", c.tls_verify);
   for (const auto& f : kIntFields) {
     const Json* v = field(f.key);
-    if (!v || e) continue;
+    if (!v || !e.ok()) continue;
     std::int64_t n = 0;
     e = read_int(*v, f.key, f.min, f.max, n);
     c.*f.member = static_cast<int>(n);  // within [min, max] unless e is set, and then unused
   }
-  if (const Json* v = field("isolation"); v && !e) e = read_enum(*v, "isolation", kIsolations, c.isolation);
+  if (const Json* v = field("isolation"); v && e.ok()) e = read_enum(*v, "isolation", kIsolations, c.isolation);
   boolean("enabled", c.enabled);
-  if (const Json* v = field("revision"); v && !e) e = read_int(*v, "revision", 0, std::numeric_limits<std::int64_t>::max(), c.revision);
+  if (const Json* v = field("revision"); v && e.ok()) e = read_int(*v, "revision", 0, std::numeric_limits<std::int64_t>::max(), c.revision);
   str("createdAt", c.created_at);
   str("updatedAt", c.updated_at);
-  if (e) return *e;
-  if (auto err = validate(c)) return *err;
+  if (!e.ok()) return e.error();
+  if (auto err = validate(c); !err.ok()) return err.error();
   return c;
 }
 
@@ -485,13 +480,9 @@ bool same_definition(const ServerConfig& a, const ServerConfig& b) {
   return strip(a) == strip(b);
 }
 
-std::string expand_references(std::string_view value,
-                              const std::function<std::optional<std::string>(const std::string&)>& lookup,
-                              std::string* error) {
-  auto fail = [&](std::string message) {
-    if (error) *error = std::move(message);
-    return std::string();
-  };
+Result<std::string> expand_references(std::string_view value,
+                                      const std::function<std::optional<std::string>(const std::string&)>& lookup) {
+  auto fail = [](std::string message) -> Result<std::string> { return invalid(std::move(message)); };
   std::string out;
   out.reserve(value.size());
   for (std::size_t i = 0; i < value.size();) {

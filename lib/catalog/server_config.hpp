@@ -86,24 +86,24 @@ struct ServerConfig {
 Result<ServerConfig> parse_server_config(const nlohmann::json& j);
 
 // The same rules for a config built in code (e.g. from the daemon's TOML file).
-std::optional<Error> validate(const ServerConfig& config);
+Status validate(const ServerConfig& config);
 
 // The full record, defaults written out, fields of the other transports left out; parses back
 // to an equal ServerConfig.
 nlohmann::json to_json(const ServerConfig& config);
 
-// Whether `name` can name a server (and so be a NATS subject token). `why` gets the reason.
-bool valid_server_name(std::string_view name, std::string* why = nullptr);
+// Whether `name` can name a server (and so be a NATS subject token); if not, an
+// invalid_request error saying the rules.
+Status check_server_name(std::string_view name);
 
 // Equal ignoring revision, createdAt and updatedAt: whether a running pool still matches.
 bool same_definition(const ServerConfig& a, const ServerConfig& b);
 
 // Expands `${VAR}` references through `lookup`; `$${` stands for a literal `${`, any other `$`
-// is kept as is. On an undefined variable or a malformed reference returns "" and, if `error`
-// is given, sets it to a message naming the problem.
-std::string expand_references(std::string_view value,
-                              const std::function<std::optional<std::string>(const std::string&)>& lookup,
-                              std::string* error);
+// is kept as is. An undefined variable or a malformed reference is an invalid_request error
+// naming the problem.
+Result<std::string> expand_references(std::string_view value,
+                                      const std::function<std::optional<std::string>(const std::string&)>& lookup);
 
 // A lookup over the daemon's own environment, for expand_references.
 std::optional<std::string> environment_variable(const std::string& name);

@@ -122,7 +122,7 @@ std::optional<ServerConfig> decode(std::string_view name, const std::string& tex
     return std::nullopt;
   }
   auto c = parse_server_config(j);
-  if (!c) {
+  if (!c.ok()) {
     spdlog::error("[catalog] the stored record of '{}' is no longer valid ({}); ignoring it", name, c.error().message);
     return std::nullopt;
   }
@@ -274,7 +274,7 @@ Result<ServerConfig> Store::put(ServerConfig config) {
   config.revision = 0;
   config.created_at.clear();
   config.updated_at.clear();
-  if (auto e = validate(config)) return *e;
+  if (auto e = validate(config); !e.ok()) return e.error();
   std::lock_guard lock(impl_->mutex);
   try {
     Transaction tx(impl_->handle());
@@ -314,7 +314,7 @@ Result<std::optional<std::int64_t>> Store::remove(const std::string& name) {
 }
 
 Result<Applied> Store::apply_remote_put(const ServerConfig& config) {
-  if (auto e = validate(config)) return *e;
+  if (auto e = validate(config); !e.ok()) return e.error();
   std::lock_guard lock(impl_->mutex);
   try {
     std::string incoming = canonical(config);
@@ -341,7 +341,7 @@ Result<Applied> Store::apply_remote_put(const ServerConfig& config) {
 }
 
 Result<Applied> Store::replace(const ServerConfig& config) {
-  if (auto e = validate(config)) return *e;
+  if (auto e = validate(config); !e.ok()) return e.error();
   std::lock_guard lock(impl_->mutex);
   try {
     std::string incoming = canonical(config);
@@ -361,7 +361,7 @@ Result<Applied> Store::replace(const ServerConfig& config) {
 }
 
 Result<Applied> Store::replace_delete(const std::string& name, std::int64_t revision) {
-  if (std::string why; !valid_server_name(name, &why)) return make_error(Errc::invalid_request, why);
+  if (auto e = check_server_name(name); !e.ok()) return e.error();
   std::lock_guard lock(impl_->mutex);
   try {
     Transaction tx(impl_->handle());
@@ -377,7 +377,7 @@ Result<Applied> Store::replace_delete(const std::string& name, std::int64_t revi
 }
 
 Result<Applied> Store::apply_remote_delete(const std::string& name, std::optional<std::int64_t> revision) {
-  if (std::string why; !valid_server_name(name, &why)) return make_error(Errc::invalid_request, why);
+  if (auto e = check_server_name(name); !e.ok()) return e.error();
   if (revision && *revision < 0)
     return make_error(Errc::invalid_request, "revision: must be 0 or more, got " + std::to_string(*revision));
   std::lock_guard lock(impl_->mutex);
@@ -408,61 +408,65 @@ Result<Applied> Store::apply_remote_delete(const std::string& name, std::optiona
   }
 }
 
-std::optional<ServerConfig> Store::get(const std::string& name) const {
+namespace {
+Error read_error(const std::string& what, const std::exception& e) {
+  return make_error(Errc::internal, "catalog: " + what + ": " + e.what());
+}
+}  // namespace
+
+Result<std::optional<ServerConfig>> Store::get(const std::string& name) const {
   std::lock_guard lock(impl_->mutex);
   try {
     auto current = impl_->row(name);
-    if (!current || current->deleted) return std::nullopt;
-    return decode(name, current->record);
+    if (!current || current->deleted) return std::optional<ServerConfig>();
+    auto config = decode(name, current->record);
+    if (!config) return make_error(Errc::internal, "catalog: the stored record of '" + name + "' is unreadable");
+    return config;
   } catch (const std::exception& e) {
-    spdlog::error("[catalog] reading '{}': {}", name, e.what());
-    return std::nullopt;
+    return read_error("reading '" + name + "'", e);
   }
 }
 
-std::optional<Tombstone> Store::tombstone(const std::string& name) const {
+Result<std::optional<Tombstone>> Store::tombstone(const std::string& name) const {
   std::lock_guard lock(impl_->mutex);
   try {
     auto current = impl_->row(name);
-    if (!current || !current->deleted) return std::nullopt;
-    return Tombstone{name, current->revision, current->deleted_at};
+    if (!current || !current->deleted) return std::optional<Tombstone>();
+    return std::optional<Tombstone>(Tombstone{name, current->revision, current->deleted_at});
   } catch (const std::exception& e) {
-    spdlog::error("[catalog] reading the tombstone of '{}': {}", name, e.what());
-    return std::nullopt;
+    return read_error("reading the tombstone of '" + name + "'", e);
   }
 }
 
-std::vector<ServerConfig> Store::list() const {
+Result<std::vector<ServerConfig>> Store::list() const {
   std::vector<ServerConfig> out;
   std::lock_guard lock(impl_->mutex);
   try {
     Statement s(impl_->handle(), "SELECT name, record FROM servers WHERE deleted = 0 ORDER BY name");
     while (s.step())
-      if (auto c = decode(s.text(0), s.text(1))) out.push_back(std::move(*c));
+      if (auto c = decode(s.text(0), s.text(1))) out.push_back(std::move(*c));  // an unreadable one is logged
   } catch (const std::exception& e) {
-    spdlog::error("[catalog] listing servers: {}", e.what());
+    return read_error("listing servers", e);
   }
   return out;
 }
 
-std::int64_t Store::max_revision() const {
+Result<std::int64_t> Store::max_revision() const {
   std::lock_guard lock(impl_->mutex);
   try {
     return impl_->read_max();
   } catch (const std::exception& e) {
-    spdlog::error("[catalog] reading max_revision: {}", e.what());
-    return 0;
+    return read_error("reading the highest revision", e);
   }
 }
 
-std::size_t Store::size() const {
+Result<std::size_t> Store::size() const {
   std::lock_guard lock(impl_->mutex);
   try {
     Statement s(impl_->handle(), "SELECT COUNT(*) FROM servers WHERE deleted = 0");
-    return s.step() ? static_cast<std::size_t>(s.integer(0)) : 0;
+    return s.step() ? static_cast<std::size_t>(s.integer(0)) : std::size_t{0};
   } catch (const std::exception& e) {
-    spdlog::error("[catalog] counting servers: {}", e.what());
-    return 0;
+    return read_error("counting servers", e);
   }
 }
 

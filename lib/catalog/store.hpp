@@ -67,14 +67,15 @@ class Store {
   Result<Applied> replace(const ServerConfig& config);
   Result<Applied> replace_delete(const std::string& name, std::int64_t revision);
 
-  std::optional<ServerConfig> get(const std::string& name) const;
-  std::optional<Tombstone> tombstone(const std::string& name) const;
-  // Every live record, sorted by name.
-  std::vector<ServerConfig> list() const;
+  // Not found is a value (nullopt); an error means the catalog could not be read.
+  Result<std::optional<ServerConfig>> get(const std::string& name) const;
+  Result<std::optional<Tombstone>> tombstone(const std::string& name) const;
+  // Every live record, sorted by name (a record that cannot be decoded is logged and skipped).
+  Result<std::vector<ServerConfig>> list() const;
   // The highest revision ever stored or seen here (records and tombstones, local and remote).
-  std::int64_t max_revision() const;
+  Result<std::int64_t> max_revision() const;
   // The number of live records.
-  std::size_t size() const;
+  Result<std::size_t> size() const;
   // The schema version of the open database (the number of migrations applied).
   int schema_version() const;
 

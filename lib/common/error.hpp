@@ -42,24 +42,42 @@ struct Error {
   int rpc_code = 0;  // the JSON-RPC error code when the peer answered with an error, else 0
 };
 
-// A value or an Error. Small on purpose: std::expected arrives with C++23.
-template <typename T>
-class Result {
+// A value or an error: the one result shape of every fallible call in mcpd (a "not found"
+// that is not a failure is a value, e.g. Result<std::optional<T>>). Small on purpose:
+// std::expected arrives with C++23. E is Error or a type derived from it (bus::KvError keeps
+// the kind of a key-value failure), so `return r.error();` propagates into any Result or Status.
+template <typename T, typename E = Error>
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}           // NOLINT: implicit by design
-  Result(Error error) : v_(std::move(error)) {}       // NOLINT: implicit by design
+  Result(E error) : v_(std::move(error)) {}           // NOLINT: implicit by design
   bool ok() const { return v_.index() == 0; }
-  explicit operator bool() const { return ok(); }
   T& value() & { return std::get<0>(v_); }
   const T& value() const& { return std::get<0>(v_); }
   T&& value() && { return std::get<0>(std::move(v_)); }
-  const Error& error() const { return std::get<1>(v_); }
+  const E& error() const { return std::get<1>(v_); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
  private:
-  std::variant<T, Error> v_;
+  std::variant<T, E> v_;
 };
+
+// "No value, maybe an error": what an action that can fail returns. Default-constructed it is
+// OK; an error converts to it. Check ok() before reading error(). E as for Result.
+template <typename E = Error>
+class [[nodiscard]] BasicStatus {
+ public:
+  BasicStatus() = default;
+  BasicStatus(E error) : error_(std::move(error)), failed_(true) {}  // NOLINT: implicit by design
+  bool ok() const { return !failed_; }
+  const E& error() const { return error_; }
+
+ private:
+  E error_;
+  bool failed_ = false;
+};
+using Status = BasicStatus<Error>;
 
 inline Error make_error(Errc code, std::string message, int rpc_code = 0) {
   return Error{code, std::move(message), rpc_code};

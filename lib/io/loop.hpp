@@ -1,6 +1,11 @@
 // The event loop every pipe, child exit and timer in mcpd runs on: one asio::io_context
-// driven by a small, fixed set of threads. Objects that keep state serialise themselves on
-// a strand, so the loop can run on more than one thread without locks around that state.
+// driven by a small, fixed set of threads (one by default). Objects that keep state serialise
+// themselves on a strand, so the loop can run on more than one thread without locks around
+// that state.
+//
+// The rule: a handler on the loop must not block. No SQLite, no NATS request or JetStream
+// round trip, no sleep, no waiting on a future: one such handler stalls every pipe, child exit
+// and timer of every server on the node. Blocking work goes to an io::BlockingPool.
 #pragma once
 
 #include <asio/io_context.hpp>

@@ -2,6 +2,8 @@
 // that read tool results without losing anything.
 #pragma once
 
+#include "common/version.hpp"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <array>
@@ -23,7 +25,7 @@ std::string supported_protocol_versions();
 
 // The client name and version we announce in initialize.
 inline constexpr std::string_view kClientName = "mcpd";
-inline constexpr std::string_view kClientVersion = "0.1.0";
+inline constexpr std::string_view kClientVersion = mcpd::kVersion;
 
 // The text content of a CallToolResult joined with newlines, or its structuredContent when
 // present (the "compat" reply format). Non-text content is left out of the text form; callers

@@ -15,15 +15,15 @@ Affinity::Affinity(std::shared_ptr<bus::Connection> bus, Membership& membership,
 
 Affinity::~Affinity() = default;
 
-std::optional<Error> Affinity::start() {
+Status Affinity::start() {
   auto kv = bus::KeyValue::open(*bus_, options_);
   if (!kv.ok()) return Error(kv.error());
   kv_ = std::move(kv).value();
   // Claims made before the stream has a leader would fail: wait for it.
-  if (auto err = wait_for_bucket_leader(*bus_, options_.bucket, std::chrono::seconds(15))) return err;
+  if (auto st = wait_for_bucket_leader(*bus_, options_.bucket, std::chrono::seconds(15)); !st.ok()) return st;
   spdlog::info("session affinity: JetStream bucket {} (ownership expires after {} s unused)", options_.bucket,
                std::chrono::duration_cast<std::chrono::seconds>(options_.ttl).count());
-  return std::nullopt;
+  return {};
 }
 
 // Keys allow letters, digits and - _ = . /; a session id may hold anything, so it is hex-encoded.
@@ -43,20 +43,21 @@ std::string Affinity::value() const { return Json{{"node", membership_.self()}}.
 // (the call is still served here, but nobody should be sent to this node any more).
 void Affinity::keep(const std::string& k, std::uint64_t revision) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!draining_) {
       owned_[k] = Owned{revision, Clock::now()};
       return;
     }
   }
-  kv_->erase_if(k, revision);
+  // Claimed while draining: give it back. Failing that, the key expires with the bucket's TTL.
+  if (auto st = kv_->erase_if(k, revision); !st.ok()) spdlog::debug("releasing {}: {}", k, st.error().message);
 }
 
 Result<Affinity::Route> Affinity::resolve(const std::string& server, const std::string& session_id) {
   const std::string k = key(server, session_id);
   bool draining = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = owned_.find(k);
     // Ours: renew now and then so the key does not age out while the session is in use.
     if (it != owned_.end() && Clock::now() - it->second.renewed < options_.ttl / 3) return Route{};
@@ -89,18 +90,18 @@ Result<Affinity::Route> Affinity::resolve(const std::string& server, const std::
         keep(k, created.value());
         return Route{};
       }
-      if (created.conflict()) continue;  // someone else just claimed it: look again
+      if (is_conflict(created)) continue;  // someone else just claimed it: look again
       return Error(created.error());
     }
     const auto& entry = *current.value();
     const std::string owner = owner_of(entry);
     if (owner == membership_.self()) {
       auto renewed = kv_->update(k, value(), entry.revision);
-      if (renewed.conflict()) continue;
+      if (is_conflict(renewed)) continue;
       if (!renewed.ok()) return Error(renewed.error());
       bool ours_here = false;
       {
-        std::lock_guard lock(mu_);
+        MutexLock lock(mu_);
         ours_here = owned_.count(k) > 0;
       }
       keep(k, renewed.value());
@@ -116,7 +117,7 @@ Result<Affinity::Route> Affinity::resolve(const std::string& server, const std::
       keep(k, taken.value());
       return Route{Decision::local_reset, {}};
     }
-    if (!taken.conflict()) return Error(taken.error());
+    if (!is_conflict(taken)) return Error(taken.error());
   }
   return make_error(Errc::unavailable, "could not settle which node owns session '" + session_id + "' of server '" +
                                            server + "' (it kept changing hands)");
@@ -126,29 +127,33 @@ void Affinity::release(const std::string& server, const std::string& session_id)
   const std::string k = key(server, session_id);
   std::uint64_t revision = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = owned_.find(k);
     if (it == owned_.end()) return;
     revision = it->second.revision;
     owned_.erase(it);
   }
-  if (auto err = kv_->erase_if(k, revision); err && err->kind != bus::KvError::Kind::conflict)
-    spdlog::debug("releasing session {} of {}: {}", session_id, server, err->message);
+  if (auto st = kv_->erase_if(k, revision); !st.ok() && !is_conflict(st))
+    spdlog::debug("releasing session {} of {}: {}", session_id, server, st.error().message);
 }
 
 void Affinity::release_all() {
   std::map<std::string, Owned> all;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     draining_ = true;  // from now on nothing is claimed (see keep())
     all.swap(owned_);
   }
-  for (const auto& [k, o] : all) kv_->erase_if(k, o.revision);
+  for (const auto& [k, o] : all) {
+    // A key that cannot be erased now expires with the bucket's TTL; the others take it then.
+    if (auto st = kv_->erase_if(k, o.revision); !st.ok() && !is_conflict(st))
+      spdlog::debug("releasing {}: {}", k, st.error().message);
+  }
   if (!all.empty()) spdlog::info("released {} session ownerships", all.size());
 }
 
 std::size_t Affinity::owned() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return owned_.size();
 }
 

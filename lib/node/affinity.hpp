@@ -11,6 +11,7 @@
 #pragma once
 
 #include "bus/kv.hpp"
+#include "common/thread_annotations.hpp"
 #include "node/membership.hpp"
 
 #include <chrono>
@@ -40,7 +41,7 @@ class Affinity {
   // as for a node that crashed a moment ago, whose last heartbeat is still fresh. Set before
   // start(); unset, heartbeats alone decide whether an owner is gone.
   void set_probe(std::function<bool(const std::string& node)> probe) { probe_ = std::move(probe); }
-  std::optional<Error> start();
+  Status start();
 
   Result<Route> resolve(const std::string& server, const std::string& session_id);
   // This node closed the session (idle, evicted, crashed): let the key go.
@@ -64,9 +65,9 @@ class Affinity {
   bus::KvOptions options_;
   std::unique_ptr<bus::KeyValue> kv_;
   std::function<bool(const std::string&)> probe_;
-  mutable std::mutex mu_;
-  std::map<std::string, Owned> owned_;  // keys this process claimed, guarded by mu_
-  bool draining_ = false;               // guarded by mu_: release_all() was called
+  mutable Mutex mu_;
+  std::map<std::string, Owned> owned_ MCPD_GUARDED_BY(mu_);  // keys this process claimed
+  bool draining_ MCPD_GUARDED_BY(mu_) = false;               // release_all() was called
 };
 
 }  // namespace mcpd::node

@@ -2,11 +2,12 @@
 // run JetStream — the replicated catalog of record and cross-node session affinity. With
 // `mode = auto` a node whose NATS has no JetStream (or is not reachable yet) runs as before
 // and keeps trying in the background; `on` insists (start fails without JetStream); `off`
-// never uses it. Blocking JetStream work runs on the cluster's own small thread pool, never on
-// NATS delivery threads.
+// never uses it. Blocking JetStream work (affinity lookups, catalog fetches) runs on the node's
+// blocking pool (io::BlockingPool), never on NATS delivery threads or the loop.
 #pragma once
 
 #include "bus/connection.hpp"
+#include "common/thread_annotations.hpp"
 #include "catalog/store.hpp"
 #include "node/affinity.hpp"
 #include "node/membership.hpp"
@@ -19,7 +20,6 @@
 #include <memory>
 #include <string>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -39,7 +39,7 @@ class Cluster {
           std::string node_id, ReplicatedCatalog::Hooks catalog_hooks);
   ~Cluster();
 
-  std::optional<Error> start();
+  Status start();
   // Says goodbye: releases session ownerships, stops heartbeats and background work.
   void leave();
 
@@ -48,12 +48,8 @@ class Cluster {
   Affinity* affinity() { return affinity_ready_ ? affinity_.get() : nullptr; }
   Membership& membership() { return *membership_; }
 
-  // Runs blocking work (key-value round trips) off the caller's thread.
-  void post(std::function<void()> work);
-
  private:
-  std::optional<Error> try_jetstream();
-  void worker_loop();
+  Status try_jetstream();
 
   ClusterOptions opts_;
   std::shared_ptr<bus::Connection> bus_;
@@ -65,11 +61,9 @@ class Cluster {
   std::unique_ptr<Affinity> affinity_;
   std::atomic<bool> catalog_ready_{false}, affinity_ready_{false};
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> work_;  // guarded by mu_
-  bool stopping_ = false;                   // guarded by mu_
-  std::vector<std::thread> workers_;
+  Mutex mu_;
+  std::condition_variable_any cv_;
+  bool stopping_ MCPD_GUARDED_BY(mu_) = false;
   std::thread starter_;                     // retries JetStream in auto mode
 };
 

@@ -52,7 +52,7 @@ Json Discovery::stats() const {
   return j;
 }
 
-std::optional<Error> Discovery::start(bus::Connection& bus) {
+Status Discovery::start(bus::Connection& bus) {
   struct Verb {
     const char* name;
     Json (Discovery::*body)() const;
@@ -66,13 +66,14 @@ std::optional<Error> Discovery::start(bus::Connection& bus) {
       auto body = v.body;
       auto sub = bus.subscribe(subject, [this, conn, body](bus::Message m) {
         if (m.reply().empty()) return;
-        conn->respond(m.reply(), (this->*body)().dump());
+        if (auto st = conn->respond(m.reply(), (this->*body)().dump()); !st.ok())
+          spdlog::warn("cannot answer {}: {}", m.subject(), st.error().message);
       });
       if (!sub.ok()) return sub.error();
       subs_.push_back(std::move(sub).value());
     }
   }
-  return std::nullopt;
+  return {};
 }
 
 void Discovery::stop() { subs_.clear(); }

@@ -41,7 +41,7 @@ class Discovery {
   explicit Discovery(DiscoveryInfo info);
   ~Discovery();
   // Subscribes the nine discovery subjects on `bus`.
-  std::optional<Error> start(bus::Connection& bus);
+  Status start(bus::Connection& bus);
   void stop();
 
   // The response bodies (exposed for tests).

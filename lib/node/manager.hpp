@@ -1,11 +1,22 @@
-// Manager: one mcpd node. Wires the catalog (SQLite), one SessionPool per enabled server, and
-// the bus: serves <prefix>.<name>.execute and .list-tools and the admin API in the queue group,
-// and applies <prefix>.servers.created / .deleted events from every node by revision, so a late
-// event never undoes a newer change.
+// Manager: one mcpd node, wired. It owns the Node (internal/node.hpp) and connects its parts:
+// the catalog (SQLite), one SessionPool per enabled server (PoolRegistry), the cluster
+// (heartbeats, JetStream catalog of record, session affinity), catalog events (CatalogSync),
+// the request subjects (EndpointTable + handlers/), and $SRV discovery.
 //
-// Small tool calls are parsed on the NATS delivery thread and handed to their pool at once;
-// admin requests and large bodies go to the event loop. A reply is published from the call's
-// completion. Nothing here waits for an MCP round trip on a delivery thread.
+// Threads and locks of a node, in one place:
+//   - NATS delivery threads (nats.c's global delivery pool): EndpointTable::dispatch(); small
+//     execute/list-tools bodies are parsed and handed to their pool right there; catalog
+//     events are decided there. Never blocks.
+//   - The event loop (io::Loop, one thread by default): every pipe, child exit and timer;
+//     pools and sessions on their strands; large bodies and forwarded calls. Never blocks.
+//   - The blocking pool (io::BlockingPool "mcpd-blocking", 2 threads): the admin API, applying
+//     catalog events, affinity lookups and catalog fetches — SQLite and JetStream round trips.
+//   - The catalog watch thread (bus::KeyValue::Watch) applies the catalog of record; the
+//     membership ticker sends heartbeats; the cluster's starter retries JetStream in auto mode.
+//   - main(): start(), announce(), shutdown().
+// Lock order (outer first): ReplicatedCatalog::mu_ → PoolRegistry::mu_ → catalog::Store's
+// mutex. Pool strands are never entered with one of these held; completions answer through
+// EndpointTable::answer(), which takes only its counters' own locks.
 #pragma once
 
 #include "bus/connection.hpp"
@@ -19,13 +30,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include <atomic>
 #include <chrono>
-#include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,8 +41,9 @@ struct ManagerOptions {
   std::string node_id;
   Subjects subjects;
   std::string queue_group = "mcpd";
-  std::string version = "0.1.0";
+  std::string version;                       // shown in $SRV.INFO; the build's version by default
   std::size_t max_request_bytes = 1u << 20;  // larger bodies are refused with too_large
+  unsigned blocking_threads = 2;             // the blocking pool (SQLite, JetStream)
   PoolDefaults pool_defaults;
   ClusterOptions cluster;
 };
@@ -48,6 +55,8 @@ struct ManagerStats {
   std::uint64_t errors = 0;
 };
 
+struct Node;
+
 class Manager {
  public:
   Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, std::shared_ptr<bus::Connection> bus);
@@ -56,19 +65,13 @@ class Manager {
   Manager& operator=(const Manager&) = delete;
 
   // Starts a pool for every enabled server in the catalog (in parallel: pools start their
-  // sessions asynchronously) and subscribes to requests and events.
-  std::optional<Error> start();
+  // sessions asynchronously), joins the cluster and subscribes to requests and events.
+  Status start();
 
-  // Runs `config` (replacing a running pool whose definition differs; a no-op when it is the
-  // same). A disabled config stops the pool and keeps the record.
-  void start_worker(const catalog::ServerConfig& config);
   // Tells the cluster about a server changed outside the admin API (the config file): written
   // to the catalog of record when JetStream is in use, else published as a created event.
+  // Blocking (main).
   void announce(const catalog::ServerConfig& config);
-  // Stops one server's pool and its processes; `done` runs once they are gone.
-  void stop_worker(const std::string& name, std::function<void()> done = {});
-  // Stops every pool and every child process; `done` runs once all are gone.
-  void stop_all(std::function<void()> done = {});
 
   // Graceful stop, blocking (call from main): stop taking requests (the queue subscription
   // drains so other nodes take new ones), let in-flight calls finish up to `drain_timeout`,
@@ -76,14 +79,13 @@ class Manager {
   void shutdown(std::chrono::milliseconds drain_timeout);
 
   ManagerStats stats() const;
-  // Per server: sessions, in-flight, queued, circuit, last error (also in $SRV.STATS data).
+  // What this node runs: per server, its sessions and load (also the data of $SRV.STATS).
   nlohmann::json status() const;
   std::vector<std::string> running_servers() const;
   std::shared_ptr<pool::SessionPool> find_pool(const std::string& name) const;
 
  private:
-  struct Impl;
-  std::shared_ptr<Impl> impl_;
+  std::shared_ptr<Node> node_;
 };
 
 }  // namespace mcpd::node

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "bus/connection.hpp"
+#include "common/thread_annotations.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -25,7 +26,7 @@ class Membership {
              std::chrono::milliseconds timeout = std::chrono::milliseconds(3500));
   ~Membership();
 
-  std::optional<Error> start();
+  Status start();
   // Says goodbye (other nodes stop routing to us at once) and stops the heartbeat.
   void leave();
 
@@ -43,11 +44,11 @@ class Membership {
   std::string subject_, node_id_;
   std::chrono::milliseconds interval_, timeout_;
   std::unique_ptr<bus::Subscription> sub_;
-  mutable std::mutex mu_;
-  std::map<std::string, Clock::time_point> last_seen_;  // guarded by mu_; a node that left: time_point{}
-  Clock::time_point started_;                           // guarded by mu_
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;                                // guarded by mu_
+  mutable Mutex mu_;
+  std::map<std::string, Clock::time_point> last_seen_ MCPD_GUARDED_BY(mu_);  // a node that left: time_point{}
+  Clock::time_point started_ MCPD_GUARDED_BY(mu_);
+  std::condition_variable_any stop_cv_;
+  bool stopping_ MCPD_GUARDED_BY(mu_) = false;
   std::thread ticker_;
 };
 

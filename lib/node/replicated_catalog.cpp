@@ -40,7 +40,7 @@ ReplicatedCatalog::~ReplicatedCatalog() {
   kv_.reset();
 }
 
-std::optional<Error> wait_for_bucket_leader(bus::Connection& bus, const std::string& bucket,
+Status wait_for_bucket_leader(bus::Connection& bus, const std::string& bucket,
                                             std::chrono::milliseconds timeout) {
   const std::string subject = "$JS.API.STREAM.INFO.KV_" + bucket;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -55,7 +55,7 @@ std::optional<Error> wait_for_bucket_leader(bus::Connection& bus, const std::str
         why = j["error"].is_object() ? j["error"].value("description", j["error"].dump()) : j["error"].dump();
       } else if (!j.contains("cluster") || !j["cluster"].is_object() ||
                  !j["cluster"].value("leader", std::string()).empty()) {
-        return std::nullopt;  // a leader (or a single server, which needs none)
+        return {};  // a leader (or a single server, which needs none)
       } else {
         why = "its stream has no leader yet";
       }
@@ -68,22 +68,22 @@ std::optional<Error> wait_for_bucket_leader(bus::Connection& bus, const std::str
   }
 }
 
-std::optional<Error> ReplicatedCatalog::start() {
+Status ReplicatedCatalog::start() {
   auto kv = bus::KeyValue::open(*bus_, options_);
   if (!kv.ok()) return Error(kv.error());
   kv_ = std::move(kv).value();
   // Until the stream has a leader, the snapshot's writes below would be lost.
-  if (auto err = wait_for_bucket_leader(*bus_, options_.bucket, std::chrono::seconds(15))) return err;
+  if (auto st = wait_for_bucket_leader(*bus_, options_.bucket, std::chrono::seconds(15)); !st.ok()) return st;
   auto watch = kv_->watch(
       ">", [this](const bus::KvEntry& e) { on_entry(e); }, [this] { on_snapshot_done(); });
   if (!watch.ok()) return Error(watch.error());
   watch_ = std::move(watch).value();
   spdlog::info("catalog of record: JetStream bucket {} (replicas {})", options_.bucket, options_.replicas);
-  return std::nullopt;
+  return {};
 }
 
 void ReplicatedCatalog::on_entry(const bus::KvEntry& e) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (in_snapshot_) {
     snapshot_.push_back(e);
     return;
@@ -98,7 +98,7 @@ void ReplicatedCatalog::on_entry(const bus::KvEntry& e) {
 // The end of the snapshot the watch sends first. (After a reconnect it sends a fresh one; by
 // then entries are applied as they come, newer revisions only, which converges the same way.)
 void ReplicatedCatalog::on_snapshot_done() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!in_snapshot_) return;
   in_snapshot_ = false;
   std::set<std::string> mentioned;
@@ -111,12 +111,14 @@ void ReplicatedCatalog::on_snapshot_done() {
     }
   }
   // Records only this node has (added while the cluster was out of reach) join the bucket.
-  for (const auto& local : store_.list()) {
+  auto locals = store_.list();
+  if (!locals.ok()) spdlog::error("catalog: cannot offer this node's records to the bucket: {}", locals.error().message);
+  for (const auto& local : locals.ok() ? locals.value() : std::vector<catalog::ServerConfig>{}) {
     if (mentioned.count(local.name)) continue;
     auto r = kv_->create(local.name, encode(local));
     if (r.ok()) {
       spdlog::info("[{}] added to the cluster catalog from this node's copy (revision {})", local.name, r.value());
-    } else if (!r.conflict()) {
+    } else if (!is_conflict(r)) {
       spdlog::warn("[{}] could not add to the cluster catalog: {}", local.name, r.error().message);
     }
   }
@@ -126,34 +128,42 @@ void ReplicatedCatalog::on_snapshot_done() {
 
 void ReplicatedCatalog::apply_put(const catalog::ServerConfig& config, bool force) {
   auto current = store_.get(config.name);
-  if (!force && current && current->revision >= config.revision) return;
+  if (!current.ok()) {
+    spdlog::error("[{}] could not apply revision {}: {}", config.name, config.revision, current.error().message);
+    return;
+  }
+  if (!force && current.value() && current.value()->revision >= config.revision) return;
   auto r = force ? store_.replace(config) : store_.apply_remote_put(config);
   if (!r.ok()) {
     spdlog::error("[{}] could not store revision {}: {}", config.name, config.revision, r.error().message);
     return;
   }
-  if (r.value() == catalog::Applied::applied || !current) {
-    if (auto stored = store_.get(config.name)) hooks_.changed(*stored);
-  }
+  if (r.value() == catalog::Applied::applied || !current.value()) hooks_.changed(config.name);
 }
 
 void ReplicatedCatalog::apply_delete(const std::string& name, std::int64_t revision, bool force) {
   auto current = store_.get(name);
-  if (!force && current && current->revision > revision) return;
+  if (!current.ok()) {
+    spdlog::error("[{}] could not apply a delete at revision {}: {}", name, revision, current.error().message);
+    return;
+  }
+  if (!force && current.value() && current.value()->revision > revision) return;
   auto r = force ? store_.replace_delete(name, revision) : store_.apply_remote_delete(name, revision);
-  if (r.ok() && r.value() == catalog::Applied::applied) hooks_.removed(name);
+  if (!r.ok()) spdlog::error("[{}] could not store a delete at revision {}: {}", name, revision, r.error().message);
+  else if (r.value() == catalog::Applied::applied) hooks_.removed(name);
 }
 
 Result<catalog::ServerConfig> ReplicatedCatalog::put(const catalog::ServerConfig& config) {
   auto existing = store_.get(config.name);
+  if (!existing.ok()) return existing.error();
   catalog::ServerConfig c = config;
   const auto now = catalog::format_timestamp(std::chrono::system_clock::now());
-  c.created_at = existing ? existing->created_at : now;
+  c.created_at = existing.value() ? existing.value()->created_at : now;
   c.updated_at = now;
   auto r = kv_->put(c.name, encode(c));
   if (!r.ok()) return Error(r.error());
   c.revision = static_cast<std::int64_t>(r.value());
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   apply_put(c, false);
   return c;
 }
@@ -164,29 +174,33 @@ Result<std::optional<std::int64_t>> ReplicatedCatalog::remove(const std::string&
   // that another node made meanwhile; a tombstone at the revision seen only refuses that one
   // (the watch then brings the bucket's own order, the same on every node).
   std::int64_t seen = 0;
-  if (auto local = store_.get(name)) {
-    seen = local->revision;
+  auto local = store_.get(name);
+  if (!local.ok()) return local.error();
+  if (local.value()) {
+    seen = local.value()->revision;
   } else {
     auto remote = kv_->get(name);
     if (!remote.ok()) return Error(remote.error());
     if (!remote.value()) return std::optional<std::int64_t>();
     seen = static_cast<std::int64_t>(remote.value()->revision);
   }
-  if (auto err = kv_->erase(name)) return Error(*err);
-  std::lock_guard lock(mu_);
+  if (auto erased = kv_->erase(name); !erased.ok()) return Error(erased.error());
+  MutexLock lock(mu_);
   auto r = store_.apply_remote_delete(name, seen);
-  if (r.ok() && r.value() == catalog::Applied::applied) hooks_.removed(name);
+  if (!r.ok()) return r.error();  // the bucket has it deleted; the watch applies it again
+  if (r.value() == catalog::Applied::applied) hooks_.removed(name);
   return std::optional<std::int64_t>(seen);
 }
 
 void ReplicatedCatalog::stop() { watch_.reset(); }
 
-std::optional<catalog::ServerConfig> ReplicatedCatalog::fetch(const std::string& name) {
+Result<std::optional<catalog::ServerConfig>> ReplicatedCatalog::fetch(const std::string& name) {
   auto r = kv_->get(name);
-  if (!r.ok() || !r.value()) return std::nullopt;
+  if (!r.ok()) return Error(r.error());
+  if (!r.value()) return std::optional<catalog::ServerConfig>();
   auto c = decode(*r.value());
-  if (!c) return std::nullopt;
-  std::lock_guard lock(mu_);
+  if (!c) return std::optional<catalog::ServerConfig>();  // undecodable: logged, treated as absent
+  MutexLock lock(mu_);
   apply_put(*c, false);
   return c;
 }

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "bus/kv.hpp"
+#include "common/thread_annotations.hpp"
 #include "catalog/store.hpp"
 
 #include <atomic>
@@ -24,13 +25,13 @@ namespace mcpd::node {
 // A bucket just created (or whose stream leader was lost) has no stream leader for a moment,
 // while its replicas elect one: writes then find no responder. Waits (polling the JetStream API's
 // STREAM.INFO) until the bucket's stream has a leader, or `timeout` passes. Blocking.
-std::optional<Error> wait_for_bucket_leader(bus::Connection& bus, const std::string& bucket,
+Status wait_for_bucket_leader(bus::Connection& bus, const std::string& bucket,
                                             std::chrono::milliseconds timeout);
 
 class ReplicatedCatalog {
  public:
   struct Hooks {
-    std::function<void(const catalog::ServerConfig&)> changed;  // run (or replace) this server
+    std::function<void(const std::string&)> changed;  // run (or replace) this server as stored now
     std::function<void(const std::string&)> removed;            // stop this server
   };
   ReplicatedCatalog(std::shared_ptr<bus::Connection> bus, catalog::Store& store, bus::KvOptions options, Hooks hooks);
@@ -38,23 +39,24 @@ class ReplicatedCatalog {
 
   // Opens (or creates) the bucket and starts watching it. An error means JetStream cannot be
   // used (not enabled, not reachable): the node then runs on events alone.
-  std::optional<Error> start();
+  Status start();
 
   // A change made on this node: written to the bucket (which orders it), then applied here at
   // once. Returns the record as stored, its revision the bucket's.
   Result<catalog::ServerConfig> put(const catalog::ServerConfig& config);
   // Returns the revision deleted (the one this node knew), nullopt if no such server exists.
   Result<std::optional<std::int64_t>> remove(const std::string& name);
-  // The bucket's record of one server (for a node that has not seen it yet).
-  std::optional<catalog::ServerConfig> fetch(const std::string& name);
+  // The bucket's record of one server (for a node that has not seen it yet), applied here;
+  // nullopt when the bucket has none. Blocking.
+  Result<std::optional<catalog::ServerConfig>> fetch(const std::string& name);
   // Stops watching the bucket (before the connection drains: a live watch holds a drain up).
   void stop();
 
  private:
   void on_entry(const bus::KvEntry& entry);
   void on_snapshot_done();
-  void apply_put(const catalog::ServerConfig& config, bool force);
-  void apply_delete(const std::string& name, std::int64_t revision, bool force);
+  void apply_put(const catalog::ServerConfig& config, bool force) MCPD_REQUIRES(mu_);
+  void apply_delete(const std::string& name, std::int64_t revision, bool force) MCPD_REQUIRES(mu_);
 
   std::shared_ptr<bus::Connection> bus_;
   catalog::Store& store_;
@@ -62,9 +64,11 @@ class ReplicatedCatalog {
   Hooks hooks_;
   std::unique_ptr<bus::KeyValue> kv_;
   std::unique_ptr<bus::KeyValue::Watch> watch_;
-  std::mutex mu_;                         // serialises applying (watch thread vs local changes)
-  bool in_snapshot_ = true;               // guarded by mu_
-  std::vector<bus::KvEntry> snapshot_;    // guarded by mu_
+  // Serialises applying (watch thread vs local changes); held while hooks run, so it is taken
+  // before PoolRegistry's.
+  Mutex mu_;
+  bool in_snapshot_ MCPD_GUARDED_BY(mu_) = true;
+  std::vector<bus::KvEntry> snapshot_ MCPD_GUARDED_BY(mu_);
 };
 
 }  // namespace mcpd::node

@@ -39,7 +39,7 @@ Reply error_reply(const Error& error, const Json& extra) {
   Json body = extra.is_object() ? extra : Json::object();
   body["error"] = error.message;
   body["code"] = std::string(to_string(error.code));
-  return {dump(body), error_headers(error)};
+  return {dump(body), error_headers(error), error};
 }
 
 Reply error_reply(const Error& error) { return error_reply(error, Json::object()); }
@@ -56,7 +56,7 @@ Reply tool_reply(const Json& result, ReplyFormat format, bool session_reset,
     return error_reply(make_error(Errc::tool_error, std::move(text)), extra);
   }
   extra["result"] = format == ReplyFormat::mcp ? result : mcp::compat_result(result);
-  return {dump(extra), {}};
+  return {dump(extra), {}, std::nullopt};
 }
 
 }  // namespace mcpd::node

@@ -16,6 +16,7 @@ namespace mcpd::node {
 struct Reply {
   std::string body;
   bus::Headers headers;
+  std::optional<Error> error;  // what an error reply reports (counted as the endpoint's last error)
 };
 
 enum class ReplyFormat { compat, mcp };

@@ -46,13 +46,12 @@ transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::s
   o.tls_verify = c.tls_verify;
   o.connect_timeout = std::chrono::seconds(c.connect_timeout_seconds);
   for (const auto& [k, v] : c.headers) {
-    std::string error;
-    std::string value = catalog::expand_references(v, catalog::environment_variable, &error);
-    if (!error.empty()) {
-      problem = "header " + k + ": " + error;
+    auto value = catalog::expand_references(v, catalog::environment_variable);
+    if (!value.ok()) {
+      problem = "header " + k + ": " + value.error().message;
       return o;
     }
-    o.headers[k] = std::move(value);
+    o.headers[k] = std::move(value).value();
   }
   if (c.auth) {
     if (!c.auth->token_env.empty()) {
@@ -118,13 +117,12 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
       o.term_grace = d.stop_grace;
       std::string problem;
       for (const auto& [k, v] : config.env) {
-        std::string error;
-        std::string value = catalog::expand_references(v, catalog::environment_variable, &error);
-        if (!error.empty()) {
-          problem = "cannot start: env " + k + ": " + error;
+        auto value = catalog::expand_references(v, catalog::environment_variable);
+        if (!value.ok()) {
+          problem = "cannot start: env " + k + ": " + value.error().message;
           break;
         }
-        o.env[k] = std::move(value);
+        o.env[k] = std::move(value).value();
       }
       if (problem.empty()) {
         t = transport::make_stdio_transport(strand, std::move(o));

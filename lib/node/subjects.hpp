@@ -1,5 +1,5 @@
-// The NATS subjects of the mcpd contract (v1) under a configurable prefix ("mcp" by default),
-// and the parsing of an incoming request subject into what it asks for.
+// The NATS subjects of the mcpd contract (v1) under a configurable prefix ("mcp" by default).
+// Which handler serves which request subject is the EndpointTable's business (endpoint_table.hpp).
 //
 //   <prefix>.<name>.execute          tool call            (queue group)
 //   <prefix>.<name>.list-tools       tool list            (queue group)
@@ -32,26 +32,5 @@ struct Subjects {
   }
   std::string node_requests(std::string_view node) const { return prefix + ".nodes." + std::string(node) + ".>"; }
 };
-
-enum class RouteKind {
-  execute,
-  list_tools,
-  admin_put,
-  admin_delete,
-  admin_get,
-  admin_list,
-  event,    // <prefix>.servers.*: handled by the event subscription, not as a request
-  node,     // <prefix>.nodes.>: node-to-node traffic, served by node subscriptions only
-  invalid,  // a subject under the prefix that means nothing; `problem` says why
-};
-
-struct Route {
-  RouteKind kind = RouteKind::invalid;
-  std::string server;   // for execute and list_tools
-  std::string problem;  // for invalid: a sentence a person can act on
-};
-
-// Parses `subject` (which must start with "<prefix>.").
-Route parse_route(const Subjects& subjects, std::string_view subject);
 
 }  // namespace mcpd::node

@@ -37,8 +37,8 @@ void SessionPool::Impl::fail_queue(const Error& e) {
 
 void SessionPool::Impl::submit(Pending p) {
   ++st_calls;
-  if (auto e = refusal()) {
-    p.done(*e);
+  if (auto e = refusal(); !e.ok()) {
+    p.done(e.error());
     return;
   }
   check_tool(std::move(p));

@@ -48,10 +48,10 @@ bool SessionPool::Impl::circuit_blocks() {
   return false;
 }
 
-std::optional<Error> SessionPool::Impl::refusal() {
+Status SessionPool::Impl::refusal() {
   if (closing) return shutting_down();
   if (circuit_blocks()) return circuit_error();
-  return std::nullopt;
+  return {};
 }
 
 std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::start_member(const std::string& session_id) {

@@ -112,7 +112,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   // True when calls should fail fast; moves open → half-open once the cool-down has passed.
   bool circuit_blocks();
   // Why a new call or tool listing is refused at once (closing, or the circuit is open), if it is.
-  std::optional<Error> refusal();
+  Status refusal();
 
   // --- sessions (members.cpp) ----------------------------------------------------------------
   std::shared_ptr<Member> start_member(const std::string& session_id);

@@ -34,8 +34,8 @@ void SessionPool::call(CallRequest request, std::function<void(Result<CallResult
 
 void SessionPool::list_tools(std::function<void(Result<mcp::Tools>)> done, bool refresh) {
   asio::post(impl_->strand, [impl = impl_, done = std::move(done), refresh]() mutable {
-    if (auto e = impl->refusal()) {
-      done(*e);
+    if (auto e = impl->refusal(); !e.ok()) {
+      done(e.error());
       return;
     }
     impl->list_tools_on_strand(std::move(done), refresh);

@@ -31,8 +31,8 @@ void SessionPool::Impl::fetch_tools(bool refresh) {
     for (auto& [id, m] : isolated)
       if (m->state == State::ready) source = m;
   if (!source) {
-    if (auto e = refusal()) {
-      answer_tools(*e);
+    if (auto e = refusal(); !e.ok()) {
+      answer_tools(e.error());
     } else if (st_starting.load() == 0 && live_members() < opts.max_sessions && !restart_scheduled) {
       add_shared_member();  // on_opened fetches once it is ready
     }

@@ -243,7 +243,8 @@ void check_object(const Json* schema, const Json& value, const std::string& path
   const Json* props = keyword(schema, "properties");
   static const Json kNone = Json::object();
   const Json& known = props && props->is_object() ? *props : kNone;
-  for (const auto& [key, _] : value.items()) {
+  for (const auto& item : value.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture those
     if (!known.contains(key))
       out.add([&] { return at(child_path(path, key), "unknown field" + unknown_field_hint(known, key)); });
   }

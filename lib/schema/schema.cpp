@@ -41,7 +41,7 @@ struct Loaded {
 
 struct Catalog {
   std::array<Loaded, kPayloads.size()> payloads;
-  std::optional<Error> error;  // set if any schema failed to load: a build defect
+  Status error;  // set if any schema failed to load: a build defect
 };
 
 Catalog load() {
@@ -128,17 +128,17 @@ std::string_view name(Payload payload) {
 
 const std::string& schema_text(Payload payload) { return catalog().payloads.at(index_of(payload)).text; }
 
-std::optional<Error> self_check() { return catalog().error; }
+Status self_check() { return catalog().error; }
 
-std::optional<Error> validate(Payload payload, const nlohmann::json& value) {
+Status validate(Payload payload, const nlohmann::json& value) {
   const Catalog& all = catalog();
-  if (all.error) return all.error;
+  if (!all.error.ok()) return all.error;
   const Loaded& entry = all.payloads.at(index_of(payload));
   try {
     valijson::adapters::NlohmannJsonAdapter target(value);
     // Fast path: without a results object valijson stops at the first failure and builds no
     // messages. Only a failure pays for a second, complete pass.
-    if (valijson::Validator().validate(*entry.parsed, target, nullptr)) return std::nullopt;
+    if (valijson::Validator().validate(*entry.parsed, target, nullptr)) return {};
 
     valijson::ValidationResults results;
     valijson::Validator().validate(*entry.parsed, target, &results);

@@ -5,8 +5,8 @@
 // the files callers read: the schema is the contract, not a document beside it. A failure is
 // one line a person can act on, naming the field and the rule:
 //
-//   if (auto err = schema::validate(schema::Payload::tool_request, body))
-//     return reply_error(*err);   // "timeout_ms: must be at most 3600000, got 9000000"
+//   if (auto st = schema::validate(schema::Payload::tool_request, body); !st.ok())
+//     return reply_error(st.error());   // "timeout_ms: must be at most 3600000, got 9000000"
 //
 // Thread-safe: the schemas are parsed once, on first use, and only read afterwards.
 #pragma once
@@ -44,18 +44,18 @@ std::span<const Payload> all_payloads();
 // The payload's file name without ".schema.json": "tool-request", "server-deleted-event", ...
 std::string_view name(Payload payload);
 
-// Nothing when `value` conforms to the payload's schema. Otherwise
+// OK when `value` conforms to the payload's schema. Otherwise
 // Error{Errc::invalid_request, message}: the first problem, located and worded for a person
 // ("tool: expected a string, got number", "auth.token: unknown field (allowed: tokenEnv,
 // tokenFile, type)"), followed by "(and N more problems)" when there are others.
 // Errc::internal if the embedded schemas do not load, which is a build defect (see self_check).
-std::optional<Error> validate(Payload payload, const nlohmann::json& value);
+Status validate(Payload payload, const nlohmann::json& value);
 
 // The embedded schema file, byte for byte (empty if the build did not embed it).
 const std::string& schema_text(Payload payload);
 
 // Parses every embedded schema now rather than on first use; an Error naming the file if one
 // does not load. For main() to fail at startup instead of on the first message.
-std::optional<Error> self_check();
+Status self_check();
 
 }  // namespace mcpd::schema

@@ -241,14 +241,16 @@ TEST_CASE("an out-of-order created and deleted pair ends in the newest state") {
   const std::string fake = fake_server_path();
   Json newer_delete = {{"name", "late"}, {"revision", 1000}};
   Json older_create = {{"name", "late"}, {"command", fake}, {"revision", 999}};
-  n.client->publish("mcp.servers.deleted", newer_delete.dump());
-  n.client->publish("mcp.servers.created", older_create.dump());
-  n.client->flush(2s);
+  REQUIRE(n.client->publish("mcp.servers.deleted", newer_delete.dump()).ok());
+  REQUIRE(n.client->publish("mcp.servers.created", older_create.dump()).ok());
+  REQUIRE(n.client->flush(2s).ok());
   // A marker event after them: once it is applied, so are they (events are applied in order).
-  n.client->publish("mcp.servers.created", Json{{"name", "marker"}, {"command", fake}, {"revision", 1001}}.dump());
+  REQUIRE(n.client->publish("mcp.servers.created", Json{{"name", "marker"}, {"command", fake}, {"revision", 1001}}.dump())
+              .ok());
   REQUIRE(wait_until([&] { return n.request("mcp.admin.servers.get", R"({"name":"marker"})").body.contains("server"); }));
   CHECK_FALSE(n.request("mcp.admin.servers.get", R"({"name":"late"})").body.contains("server"));
-  n.client->publish("mcp.servers.created", Json{{"name", "late"}, {"command", fake}, {"revision", 1002}}.dump());
+  REQUIRE(n.client->publish("mcp.servers.created", Json{{"name", "late"}, {"command", fake}, {"revision", 1002}}.dump())
+              .ok());
   CHECK(wait_until([&] { return n.request("mcp.admin.servers.get", R"({"name":"late"})").body.contains("server"); }));
   CHECK(n.text("late", {{"tool", "echo"}, {"args", {{"message", "alive"}}}}) == "alive");
 }

@@ -52,7 +52,7 @@ inline bus::Options options_for(const NatsServer& server, std::string name = "te
 
 inline std::shared_ptr<bus::Connection> connect(const NatsServer& server, std::string name = "test") {
   auto c = bus::Connection::connect(options_for(server, std::move(name)));
-  if (!c) FAIL(c.error().message);
+  if (!c.ok()) FAIL(c.error().message);
   return std::move(c).value();
 }
 
@@ -70,7 +70,7 @@ inline bus::KvOptions bucket(std::string name = "kvtest") {
 
 inline std::unique_ptr<bus::KeyValue> open(bus::Connection& c, bus::KvOptions o = bucket()) {
   auto kv = bus::KeyValue::open(c, std::move(o));
-  if (!kv) FAIL(kv.error().message);
+  if (!kv.ok()) FAIL(kv.error().message);
   return std::move(kv).value();
 }
 

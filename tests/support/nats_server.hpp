@@ -119,6 +119,7 @@ class NatsServer {
   // SIGTERM, then SIGKILL if it has not exited within `grace`; always reaps. Idempotent.
   void stop(std::chrono::milliseconds grace = std::chrono::seconds(5)) {
     if (!running()) return;
+    if (paused_) resume();
     ::kill(pid_, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + grace;
     while (!reaped() && std::chrono::steady_clock::now() < deadline) wait_a_moment();
@@ -132,6 +133,16 @@ class NatsServer {
   }
   // An abrupt crash: SIGKILL and reap.
   void kill() { stop(std::chrono::milliseconds(0)); }
+  // Freezes the server (SIGSTOP): connections and routes stay open, nothing is answered. A
+  // frozen server is resumed (SIGCONT) before it is stopped.
+  void pause() {
+    if (running()) ::kill(pid_, SIGSTOP);
+    paused_ = running();
+  }
+  void resume() {
+    if (running()) ::kill(pid_, SIGCONT);
+    paused_ = false;
+  }
 
   bool running() const { return pid_ > 0; }
   int port() const { return port_; }
@@ -231,6 +242,7 @@ class NatsServer {
   NatsServerOptions opts_;
   TempDir dir_;
   std::string binary_;
+  bool paused_ = false;
   int port_;
   bool port_pinned_ = false;
   int starts_ = 0;

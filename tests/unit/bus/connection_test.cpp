@@ -31,14 +31,16 @@ using Clock = std::chrono::steady_clock;
 std::unique_ptr<bus::Subscription> subscribe(Connection& c, const std::string& subject, bus::MessageHandler h,
                                              const std::string& queue = {}) {
   auto s = c.subscribe(subject, queue, std::move(h));
-  if (!s) FAIL(s.error().message);
-  REQUIRE_FALSE(c.flush(2s));  // the server has the interest before anyone publishes
+  if (!s.ok()) FAIL(s.error().message);
+  REQUIRE(c.flush(2s).ok());  // the server has the interest before anyone publishes
   return std::move(s).value();
 }
 
 // A responder that echoes the request's payload.
 std::unique_ptr<bus::Subscription> echo(std::shared_ptr<Connection> c, const std::string& subject) {
-  return subscribe(*c, subject, [c](Message m) { c->respond(m.reply(), m.data()); });
+  return subscribe(*c, subject, [c](Message m) {
+    (void)c->respond(m.reply(), m.data());  // a lost echo shows as the request timing out
+  });
 }
 
 struct Collected {
@@ -63,7 +65,7 @@ TEST_CASE("published messages reach a subscriber in order with subject and paylo
     std::lock_guard lock(got.mu);
     got.data.push_back(std::string(m.subject()) + "=" + std::string(m.data()));
   });
-  for (int i = 0; i < 10; ++i) REQUIRE_FALSE(c->publish("t.a", std::to_string(i)));
+  for (int i = 0; i < 10; ++i) REQUIRE(c->publish("t.a", std::to_string(i)).ok());
   REQUIRE(wait_until([&] { return got.size() == 10; }, 3s));
   for (int i = 0; i < 10; ++i) CHECK(got.data[i] == "t.a=" + std::to_string(i));
   CHECK_FALSE(had_reply);
@@ -81,12 +83,12 @@ TEST_CASE("two subscribers in one queue group share the messages") {
   auto sa = subscribe(*a, "work", [&](Message) { ++got_a; }, "workers");
   auto sb = subscribe(*b, "work", [&](Message) { ++got_b; }, "workers");
   CHECK(sa->queue_group() == "workers");
-  for (int i = 0; i < 200; ++i) REQUIRE_FALSE(pub->publish("work", "job"));
-  REQUIRE_FALSE(pub->flush(2s));
+  for (int i = 0; i < 200; ++i) REQUIRE(pub->publish("work", "job").ok());
+  REQUIRE(pub->flush(2s).ok());
   REQUIRE(wait_until([&] { return got_a + got_b == 200; }, 3s));
   // Once more through both subscribers' connections: nothing else was on its way.
-  REQUIRE_FALSE(a->flush(2s));
-  REQUIRE_FALSE(b->flush(2s));
+  REQUIRE(a->flush(2s).ok());
+  REQUIRE(b->flush(2s).ok());
   CHECK(got_a + got_b == 200);
   CHECK(got_a > 0);
   CHECK(got_b > 0);
@@ -99,7 +101,7 @@ TEST_CASE("request and reply carry headers both ways") {
     bus::Headers h = {{std::string(bus::kServiceErrorHeader), "tool exploded"},
                       {std::string(bus::kServiceErrorCodeHeader), "500"},
                       {"X-Echo", m.header("X-Request").value_or("missing")}};
-    svc->respond(m.reply(), R"({"error":"tool exploded"})", h);
+    (void)svc->respond(m.reply(), R"({"error":"tool exploded"})", h);  // a lost reply fails the request below
   });
   auto reply = cli->request("svc.fail", "{}", 2s, {{"X-Request", "abc"}});
   REQUIRE(reply.ok());
@@ -155,7 +157,7 @@ TEST_CASE("a handler may answer later from another thread") {
       auto [reply, data] = std::move(work.front());
       work.pop_front();
       lock.unlock();
-      svc->respond(reply, "done:" + data);
+      (void)svc->respond(reply, "done:" + data);  // a lost reply fails the request below
       lock.lock();
     }
   });
@@ -185,7 +187,9 @@ TEST_CASE("connecting while NATS is down succeeds once the server starts") {
   CHECK_FALSE(c->connected());
   std::atomic<int> connected_events{0};
   c->on_reconnected([&] { ++connected_events; });
-  auto made_early = c->subscribe("early.echo", "", [c](Message m) { c->respond(m.reply(), m.data()); });
+  auto made_early = c->subscribe("early.echo", "", [c](Message m) {
+    (void)c->respond(m.reply(), m.data());  // a lost echo shows as the request timing out
+  });
   REQUIRE(made_early.ok());
   auto r = c->request("early.echo", "x", 200ms);
   CHECK((!r.ok() && r.error().code == Errc::unavailable));  // fails fast while not connected
@@ -237,8 +241,8 @@ TEST_CASE("drain handles the messages already delivered - then closes the connec
     std::this_thread::sleep_for(1ms);  // slow work, so messages are still queued when drain starts
     ++handled;
   });
-  for (int i = 0; i < 100; ++i) REQUIRE_FALSE(pub->publish("drain.me", "m"));
-  REQUIRE_FALSE(pub->flush(2s));  // the server has routed all 100 to the subscriber
+  for (int i = 0; i < 100; ++i) REQUIRE(pub->publish("drain.me", "m").ok());
+  REQUIRE(pub->flush(2s).ok());  // the server has routed all 100 to the subscriber
   REQUIRE(wait_until([&] { return handled >= 1; }, 3s));
   CHECK(handled < 100);
   sub_conn->drain(5s);
@@ -246,8 +250,8 @@ TEST_CASE("drain handles the messages already delivered - then closes the connec
   CHECK(sub_conn->closed());
   CHECK(sub->wait_drained(1s));
   auto after = sub_conn->publish("drain.me", "late");
-  REQUIRE(after);
-  CHECK(after->code == Errc::unavailable);
+  REQUIRE_FALSE(after.ok());
+  CHECK(after.error().code == Errc::unavailable);
 }
 
 TEST_CASE("a drained subscription handles its queued messages and stops") {
@@ -258,15 +262,15 @@ TEST_CASE("a drained subscription handles its queued messages and stops") {
     std::this_thread::sleep_for(1ms);
     ++handled;
   });
-  for (int i = 0; i < 50; ++i) REQUIRE_FALSE(pub->publish("sub.drain", "m"));
-  REQUIRE_FALSE(pub->flush(2s));
+  for (int i = 0; i < 50; ++i) REQUIRE(pub->publish("sub.drain", "m").ok());
+  REQUIRE(pub->flush(2s).ok());
   REQUIRE(wait_until([&] { return handled >= 1; }, 3s));
   sub->drain();
   REQUIRE(sub->wait_drained(3s));
   CHECK(handled == 50);
-  REQUIRE_FALSE(pub->publish("sub.drain", "after"));
-  REQUIRE_FALSE(pub->flush(2s));
-  REQUIRE_FALSE(c->flush(2s));
+  REQUIRE(pub->publish("sub.drain", "after").ok());
+  REQUIRE(pub->flush(2s).ok());
+  REQUIRE(c->flush(2s).ok());
   CHECK(handled == 50);
   CHECK(c->connected());  // only the subscription went away
 }
@@ -277,7 +281,7 @@ TEST_CASE("destroying a subscription while messages flow is safe") {
   std::atomic<bool> stop{false};
   std::thread flood([&] {
     while (!stop) {
-      (void)pub->publish("flood", "x");
+      (void)pub->publish("flood", "x");  // any steady flow will do: a lost message changes nothing
       if (pub->stats().out_msgs % 64 == 0) (void)pub->flush(1s);  // keep the flow steady, not bursty
     }
   });
@@ -312,9 +316,9 @@ TEST_CASE("a subscription can be destroyed from inside its own handler") {
     std::lock_guard lock(mu);
     sub = std::move(s).value();
   }
-  for (int i = 0; i < 5; ++i) REQUIRE_FALSE(c->publish("self.destruct", "x"));
+  for (int i = 0; i < 5; ++i) REQUIRE(c->publish("self.destruct", "x").ok());
   REQUIRE(wait_until([&] { return destroyed.load(); }, 3s));
-  REQUIRE_FALSE(c->flush(2s));
+  REQUIRE(c->flush(2s).ok());
   CHECK(calls == 1);
 }
 
@@ -334,9 +338,9 @@ TEST_CASE("a subscriber that falls behind drops messages and is logged as a slow
     released.wait();  // a handler stuck on its first message: everything else queues behind it
     ++handled;
   });
-  for (int i = 0; i < 100; ++i) REQUIRE_FALSE(pub->publish("slow.sub", "m"));
-  REQUIRE_FALSE(pub->flush(2s));
-  REQUIRE_FALSE(conn->flush(2s));  // every message has reached the client by now
+  for (int i = 0; i < 100; ++i) REQUIRE(pub->publish("slow.sub", "m").ok());
+  REQUIRE(pub->flush(2s).ok());
+  REQUIRE(conn->flush(2s).ok());  // every message has reached the client by now
   release.set_value();
   REQUIRE(wait_until([&] { return handled + sub->dropped() == 100; }, 3s));
   CHECK(sub->dropped() > 0);
@@ -351,8 +355,8 @@ TEST_CASE("a handler that throws does not stop its subscription") {
   auto sub = subscribe(*c, "throws", [&](Message) {
     if (++calls == 1) throw std::runtime_error("first message fails");
   });
-  REQUIRE_FALSE(c->publish("throws", "1"));
-  REQUIRE_FALSE(c->publish("throws", "2"));
+  REQUIRE(c->publish("throws", "1").ok());
+  REQUIRE(c->publish("throws", "2").ok());
   REQUIRE(wait_until([&] { return calls == 2; }, 3s));
 }
 
@@ -382,9 +386,9 @@ TEST_CASE("a payload above the server's max_payload gives a clear error") {
   REQUIRE(c->max_payload() == 1024 * 1024);
   std::string big(2 * 1024 * 1024, 'x');
   auto err = c->publish("big", big);
-  REQUIRE(err);
-  CHECK(err->code == Errc::too_large);
-  CHECK(err->message == "message of 2097152 bytes on 'big' exceeds the server's max_payload of 1048576 bytes");
+  REQUIRE_FALSE(err.ok());
+  CHECK(err.error().code == Errc::too_large);
+  CHECK(err.error().message == "message of 2097152 bytes on 'big' exceeds the server's max_payload of 1048576 bytes");
   auto r = c->request("big", big, 1s, {{"X-Some", "header"}});
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::too_large);

@@ -76,7 +76,7 @@ TEST_CASE("kv create fails with a conflict when the key exists") {
   REQUIRE(first.ok());
   auto again = kv->create("x", "two");
   REQUIRE_FALSE(again.ok());
-  CHECK(again.conflict());
+  CHECK(is_conflict(again));
   CHECK(again.error().kind == Kind::conflict);
   CHECK(again.error().code == Errc::invalid_request);
   CHECK(again.error().current_revision == first.value());
@@ -85,14 +85,19 @@ TEST_CASE("kv create fails with a conflict when the key exists") {
   CHECK(kv->get("x").value()->value == "one");
 
   // A deleted key counts as absent: create writes over its delete marker.
-  REQUIRE_FALSE(kv->erase("x"));
+  REQUIRE(kv->erase("x").ok());
   auto recreated = kv->create("x", "three");
   REQUIRE(recreated.ok());
   CHECK(kv->get("x").value()->value == "three");
-  CHECK(kv->create("x", "four").conflict());
+  CHECK(is_conflict(kv->create("x", "four")));
 
-  // The error converts to a plain Result for callers that only propagate.
-  Result<std::uint64_t> plain = kv->create("x", "five").result();
+  // The error propagates into a plain Result for callers that need no kind.
+  auto propagate = [&]() -> Result<std::uint64_t> {
+    auto r = kv->create("x", "five");
+    if (!r.ok()) return r.error();
+    return r.value();
+  };
+  Result<std::uint64_t> plain = propagate();
   REQUIRE_FALSE(plain.ok());
   CHECK(plain.error().message.find("already exists") != std::string::npos);
 }
@@ -126,7 +131,7 @@ TEST_CASE("kv update is a compare and set on the last revision") {
 
   // 0: only if the key was never written.
   REQUIRE(kv->update("other", "v", 0).ok());
-  CHECK(kv->update("other", "w", 0).conflict());
+  CHECK(is_conflict(kv->update("other", "w", 0)));
 }
 
 TEST_CASE("kv concurrent compare and set increments lose no update") {
@@ -149,7 +154,7 @@ TEST_CASE("kv concurrent compare and set increments lose no update") {
           int n = std::stoi(cur.value()->value);
           auto w = kv->update("counter", std::to_string(n + 1), cur.value()->revision);
           if (w.ok()) break;
-          if (!w.conflict()) {
+          if (!is_conflict(w)) {
             ++failures;
             return;
           }
@@ -170,11 +175,11 @@ TEST_CASE("kv erase writes a delete marker and get then finds nothing") {
   auto kv = open(*c);
   auto r = kv->put("gone", "soon");
   REQUIRE(r.ok());
-  REQUIRE_FALSE(kv->erase("gone"));
+  REQUIRE(kv->erase("gone").ok());
   auto got = kv->get("gone");
   REQUIRE(got.ok());
   CHECK_FALSE(got.value().has_value());
-  CHECK_FALSE(kv->erase("never-there"));  // deleting a missing key is not an error
+  CHECK(kv->erase("never-there").ok());  // deleting a missing key is not an error
 
   // erase_if: only at the expected revision.
   auto r1 = kv->put("cas", "v");
@@ -182,18 +187,18 @@ TEST_CASE("kv erase writes a delete marker and get then finds nothing") {
   auto r2 = kv->put("cas", "w");
   REQUIRE(r2.ok());
   auto stale = kv->erase_if("cas", r1.value());
-  REQUIRE(stale);
-  CHECK(stale->kind == Kind::conflict);
-  CHECK(stale->current_revision == r2.value());
-  CHECK(stale->message == "bucket kvtest: cannot delete: wrong last revision for key 'cas': expected " +
+  REQUIRE_FALSE(stale.ok());
+  CHECK(stale.error().kind == Kind::conflict);
+  CHECK(stale.error().current_revision == r2.value());
+  CHECK(stale.error().message == "bucket kvtest: cannot delete: wrong last revision for key 'cas': expected " +
                               std::to_string(r1.value()) + " (the key is at revision " + std::to_string(r2.value()) +
                               ")");
   CHECK(kv->get("cas").value()->value == "w");
-  CHECK_FALSE(kv->erase_if("cas", r2.value()));
+  CHECK(kv->erase_if("cas", r2.value()).ok());
   CHECK_FALSE(kv->get("cas").value().has_value());
   auto zero = kv->erase_if("cas", 0);
-  REQUIRE(zero);
-  CHECK(zero->kind == Kind::invalid);
+  REQUIRE_FALSE(zero.ok());
+  CHECK(zero.error().kind == Kind::invalid);
 }
 
 TEST_CASE("kv keys lists the keys that have a value sorted") {
@@ -208,7 +213,7 @@ TEST_CASE("kv keys lists the keys that have a value sorted") {
   REQUIRE(kv->put("a", "1").ok());
   REQUIRE(kv->put("c.d", "1").ok());
   REQUIRE(kv->put("a", "2").ok());  // one key, whatever its history
-  REQUIRE_FALSE(kv->erase("b"));
+  REQUIRE(kv->erase("b").ok());
   auto keys = kv->keys();
   REQUIRE(keys.ok());
   CHECK(keys.value() == std::vector<std::string>{"a", "c.d"});
@@ -258,9 +263,9 @@ TEST_CASE("kv two handles on two connections see the writes of each other") {
   auto a = kv2->update("from-1", "by-2", r.value());
   auto b = kv1->update("from-1", "by-1", r.value());
   CHECK(a.ok() != b.ok());
-  CHECK((a.conflict() || b.conflict()));
+  CHECK((is_conflict(a) || is_conflict(b)));
   CHECK(kv1->create("claim", "node-1").ok());
-  CHECK(kv2->create("claim", "node-2").conflict());
+  CHECK(is_conflict(kv2->create("claim", "node-2")));
   CHECK(kv2->keys().value() == std::vector<std::string>{"claim", "from-1"});
 }
 
@@ -324,7 +329,7 @@ TEST_CASE("kv a value above max_value_bytes is too large") {
   REQUIRE(r1.ok());
   auto r2 = kv->update("full", std::string(16, 'b'), r1.value());
   REQUIRE(r2.ok());
-  CHECK_FALSE(kv->erase_if("full", r2.value()));
+  CHECK(kv->erase_if("full", r2.value()).ok());
   CHECK(kv->create("full", std::string(16, 'c')).ok());
 
   auto big = kv->put("big", std::string(17, 'x'));
@@ -405,8 +410,8 @@ TEST_CASE("kv calls on a nats.c callback thread are refused") {
     cb(g.ok() ? KvError{} : g.error());
   });
   REQUIRE(sub.ok());
-  REQUIRE_FALSE(c->flush(2s));
-  REQUIRE_FALSE(c->publish("poke", ""));
+  REQUIRE(c->flush(2s).ok());
+  REQUIRE(c->publish("poke", "").ok());
   KvError e = refused.get(5s);
   CHECK(e.kind == Kind::invalid);
   CHECK(e.code == Errc::internal);

@@ -130,14 +130,15 @@ TEST_CASE("names that cannot be a NATS subject token are refused with the rules 
       ": only lowercase letters, digits, '-' and '_' are allowed (must start with a letter or digit, at most 63 characters)";
   for (std::string bad : std::vector<std::string>{"a.b", "a*", "a>", "a b", "Upper", "-lead", "_lead", std::string(64, 'a')})
     CHECK(refusal(with(stdio_json(), "name", bad)) == "name '" + bad + "'" + rules);
-  CHECK(valid_server_name(std::string(63, 'a')));
-  CHECK(valid_server_name("0-a_b"));
+  CHECK(check_server_name(std::string(63, 'a')).ok());
+  CHECK(check_server_name("0-a_b").ok());
   CHECK(refusal(with(stdio_json(), "name", "")).starts_with("name must not be empty"));
   // Bytes that are not printable are escaped so the message stays valid JSON text.
   CHECK(refusal(with(stdio_json(), "name", "a\nb")) == "name 'a\\x0ab'" + rules);
-  std::string why;
-  CHECK_FALSE(valid_server_name("a.b", &why));
-  CHECK(why == "name 'a.b'" + rules);
+  auto dotted = check_server_name("a.b");
+  REQUIRE_FALSE(dotted.ok());
+  CHECK(dotted.error().code == Errc::invalid_request);
+  CHECK(dotted.error().message == "name 'a.b'" + rules);
 }
 
 TEST_CASE("reserved names are refused") {
@@ -268,20 +269,23 @@ TEST_CASE("validate applies the same rules to configs built in code") {
   ServerConfig c;
   c.name = "built";
   c.command = "npx";
-  CHECK_FALSE(validate(c));
+  CHECK(validate(c).ok());
   c.max_sessions = 0;
-  REQUIRE(validate(c));
-  CHECK(validate(c)->message == "maxSessions: must be between 1 and 256, got 0");
+  REQUIRE_FALSE(validate(c).ok());
+  CHECK(validate(c).error().message == "maxSessions: must be between 1 and 256, got 0");
   c.max_sessions = 4;
   c.url = "http://x";
-  CHECK(validate(c)->message == "url is not allowed with transport 'stdio' (it applies to http and sse servers)");
+  REQUIRE_FALSE(validate(c).ok());
+  CHECK(validate(c).error().message == "url is not allowed with transport 'stdio' (it applies to http and sse servers)");
   c.transport = Transport::http;
   c.url = "http://x";
-  CHECK(validate(c)->message == "command is not allowed with transport 'http' (it applies to stdio servers)");
+  REQUIRE_FALSE(validate(c).ok());
+  CHECK(validate(c).error().message == "command is not allowed with transport 'http' (it applies to stdio servers)");
   c.command.clear();
-  CHECK_FALSE(validate(c));
+  CHECK(validate(c).ok());
   c.name = "Bad";
-  CHECK(validate(c)->code == Errc::invalid_request);
+  REQUIRE_FALSE(validate(c).ok());
+  CHECK(validate(c).error().code == Errc::invalid_request);
 }
 
 TEST_CASE("same_definition ignores revision and timestamps only") {
@@ -305,23 +309,21 @@ TEST_CASE("references expand from the lookup with an escape for a literal and an
     if (it == vars.end()) return std::nullopt;
     return it->second;
   };
-  std::string error;
-  CHECK(expand_references("Bearer ${TOKEN}", lookup, &error) == "Bearer abc");
-  CHECK(expand_references("${TOKEN}${TOKEN}-${EMPTY}x", lookup, &error) == "abcabc-x");
-  CHECK(expand_references("$${TOKEN} costs $5 and $$", lookup, &error) == "${TOKEN} costs $5 and $$");
-  CHECK(expand_references("", lookup, &error).empty());
-  CHECK(error.empty());
+  auto expand = [&](std::string_view v) { return expand_references(v, lookup); };
+  auto problem = [&](std::string_view v) {
+    auto r = expand(v);
+    return r.ok() ? std::string("(expanded)") : r.error().message;
+  };
+  CHECK(expand("Bearer ${TOKEN}").value() == "Bearer abc");
+  CHECK(expand("${TOKEN}${TOKEN}-${EMPTY}x").value() == "abcabc-x");
+  CHECK(expand("$${TOKEN} costs $5 and $$").value() == "${TOKEN} costs $5 and $$");
+  CHECK(expand("").value().empty());
 
-  CHECK(expand_references("a ${MISSING} b", lookup, &error).empty());
-  CHECK(error == "environment variable 'MISSING' is not set (referenced as ${MISSING})");
-  error.clear();
-  expand_references("${TOKEN", lookup, &error);
-  CHECK(error.starts_with("unterminated '${' at offset 0"));
-  error.clear();
-  expand_references("${}", lookup, &error);
-  CHECK(error.starts_with("'${}' is not a valid reference"));
-  CHECK(expand_references("${MISSING}", lookup, nullptr).empty());  // no error slot is fine
+  CHECK(problem("a ${MISSING} b") == "environment variable 'MISSING' is not set (referenced as ${MISSING})");
+  CHECK(problem("${TOKEN").starts_with("unterminated '${' at offset 0"));
+  CHECK(problem("${}").starts_with("'${}' is not a valid reference"));
+  CHECK(expand("${MISSING}").error().code == Errc::invalid_request);
 
   ::setenv("MCPD_CATALOG_TEST_VAR", "from-env", 1);
-  CHECK(expand_references("${MCPD_CATALOG_TEST_VAR}", environment_variable, &error) == "from-env");
+  CHECK(expand_references("${MCPD_CATALOG_TEST_VAR}", environment_variable).value() == "from-env");
 }

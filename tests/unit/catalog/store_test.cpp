@@ -70,14 +70,15 @@ std::int64_t sql_int(const std::filesystem::path& path, const std::string& query
 
 std::string state_of(const Store& s, const std::string& name) {
   auto c = s.get(name);
-  return c ? to_json(*c).dump() : "deleted";
+  if (!c.ok()) FAIL("reading '" << name << "': " << c.error().message);
+  return c.value() ? to_json(*c.value()).dump() : "deleted";
 }
 
 }  // namespace
 
 TEST_CASE("put assigns increasing revisions and timestamps and keeps createdAt on update") {
   auto store = open_store();
-  CHECK(store->max_revision() == 0);
+  CHECK(store->max_revision().value() == 0);
   auto a = store->put(config("alpha"));
   REQUIRE(a.ok());
   CHECK(a->revision == 1);
@@ -97,13 +98,14 @@ TEST_CASE("put assigns increasing revisions and timestamps and keeps createdAt o
   CHECK(a2->revision == 3);
   CHECK(a2->created_at == a->created_at);
   CHECK(a2->updated_at >= a->updated_at);  // same format, so text order is time order
-  CHECK(store->max_revision() == 3);
-  CHECK(store->size() == 2);
+  CHECK(store->max_revision().value() == 3);
+  CHECK(store->size().value() == 2);
 
   auto got = store->get("alpha");
-  REQUIRE(got);
-  CHECK(*got == a2.value());
-  CHECK_FALSE(store->get("gamma"));
+  REQUIRE(got.ok());
+  REQUIRE(got.value().has_value());
+  CHECK(*got.value() == a2.value());
+  CHECK_FALSE(store->get("gamma").value().has_value());
 }
 
 TEST_CASE("put refuses an invalid config with the validation message") {
@@ -113,7 +115,7 @@ TEST_CASE("put refuses an invalid config with the validation message") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::invalid_request);
   CHECK(r.error().message.starts_with("name 'bad.name'"));
-  CHECK(store->max_revision() == 0);
+  CHECK(store->max_revision().value() == 0);
 }
 
 TEST_CASE("a reopened catalog keeps its records and clock and migrations run once") {
@@ -129,10 +131,10 @@ TEST_CASE("a reopened catalog keeps its records and clock and migrations run onc
   for (int i = 0; i < 2; ++i) {
     auto store = open_store(path.string());
     CHECK(store->schema_version() == 2);
-    CHECK(store->size() == 1);
-    CHECK(store->get("one"));
-    CHECK(store->tombstone("two"));
-    CHECK(store->max_revision() == 3);
+    CHECK(store->size().value() == 1);
+    CHECK(store->get("one").value().has_value());
+    CHECK(store->tombstone("two").value().has_value());
+    CHECK(store->max_revision().value() == 3);
   }
   CHECK(sql_int(path, "SELECT COUNT(*) FROM schema_migrations") == 2);
   CHECK(sql_int(path, "PRAGMA user_version") == 2);
@@ -157,13 +159,15 @@ PRAGMA user_version = 1;
 )sql");
   auto store = open_store(path.string());
   CHECK(store->schema_version() == 2);
-  CHECK(store->max_revision() == 7);
+  CHECK(store->max_revision().value() == 7);
   auto old = store->get("old");
-  REQUIRE(old);
-  CHECK(old->revision == 3);
+  REQUIRE(old.ok());
+  REQUIRE(old.value().has_value());
+  CHECK(old.value()->revision == 3);
   auto t = store->tombstone("gone");
-  REQUIRE(t);
-  CHECK(t->revision == 7);
+  REQUIRE(t.ok());
+  REQUIRE(t.value().has_value());
+  CHECK(t.value()->revision == 7);
   CHECK(store->put(config("fresh"))->revision == 8);
   CHECK(sql_int(path, "SELECT COUNT(*) FROM schema_migrations") == 2);
 }
@@ -210,13 +214,14 @@ TEST_CASE("remove leaves a tombstone and reports nothing to remove the second ti
   REQUIRE(removed.ok());
   REQUIRE(removed.value());
   CHECK(*removed.value() == 2);
-  CHECK_FALSE(store->get("alpha"));
-  CHECK(store->size() == 0);
-  CHECK(store->list().empty());
+  CHECK_FALSE(store->get("alpha").value().has_value());
+  CHECK(store->size().value() == 0);
+  CHECK(store->list().value().empty());
   auto t = store->tombstone("alpha");
-  REQUIRE(t);
-  CHECK(t->revision == 2);
-  CHECK_FALSE(t->deleted_at.empty());
+  REQUIRE(t.ok());
+  REQUIRE(t.value().has_value());
+  CHECK(t.value()->revision == 2);
+  CHECK_FALSE(t.value()->deleted_at.empty());
 
   auto again = store->remove("alpha");
   REQUIRE(again.ok());
@@ -224,13 +229,13 @@ TEST_CASE("remove leaves a tombstone and reports nothing to remove the second ti
   auto never = store->remove("never-existed");
   REQUIRE(never.ok());
   CHECK_FALSE(never.value());
-  CHECK(store->max_revision() == 2);
+  CHECK(store->max_revision().value() == 2);
 
   // Recreated after a delete: a new server, with a new createdAt and a newer revision.
   auto back = store->put(config("alpha"));
   REQUIRE(back.ok());
   CHECK(back->revision == 3);
-  CHECK_FALSE(store->tombstone("alpha"));
+  CHECK_FALSE(store->tombstone("alpha").value().has_value());
 }
 
 TEST_CASE("a late put older than a delete does not bring the server back") {
@@ -238,16 +243,16 @@ TEST_CASE("a late put older than a delete does not bring the server back") {
   // delete rev 5 arrives before put rev 4 → stays deleted
   CHECK(store->apply_remote_delete("x", 5).value() == Applied::unchanged);  // nothing was live
   CHECK(store->apply_remote_put(remote("x", 4)).value() == Applied::stale);
-  CHECK_FALSE(store->get("x"));
-  CHECK(store->max_revision() == 5);
+  CHECK_FALSE(store->get("x").value().has_value());
+  CHECK(store->max_revision().value() == 5);
   // put rev 6 after delete rev 5 → live
   CHECK(store->apply_remote_put(remote("x", 6)).value() == Applied::applied);
-  REQUIRE(store->get("x"));
-  CHECK(store->get("x")->revision == 6);
+  REQUIRE(store->get("x").value().has_value());
+  CHECK(store->get("x").value()->revision == 6);
   // a late delete rev 5 now is stale
   CHECK(store->apply_remote_delete("x", 5).value() == Applied::stale);
-  CHECK(store->get("x"));
-  CHECK(store->max_revision() == 6);
+  CHECK(store->get("x").value().has_value());
+  CHECK(store->max_revision().value() == 6);
 }
 
 TEST_CASE("remote puts apply only when newer and duplicates are unchanged") {
@@ -255,12 +260,12 @@ TEST_CASE("remote puts apply only when newer and duplicates are unchanged") {
   CHECK(store->apply_remote_put(remote("x", 3)).value() == Applied::applied);
   CHECK(store->apply_remote_put(remote("x", 3)).value() == Applied::unchanged);
   CHECK(store->apply_remote_put(remote("x", 2, "old")).value() == Applied::stale);
-  CHECK(store->get("x")->command == "npx");
+  CHECK(store->get("x").value()->command == "npx");
   CHECK(store->apply_remote_put(remote("x", 9, "new")).value() == Applied::applied);
-  CHECK(store->get("x")->command == "new");
-  CHECK(store->get("x")->created_at == "2026-01-01T00:00:00.000Z");  // kept as published
+  CHECK(store->get("x").value()->command == "new");
+  CHECK(store->get("x").value()->created_at == "2026-01-01T00:00:00.000Z");  // kept as published
   // The clock moved past what was seen, so the next local change is newer than all of it.
-  CHECK(store->max_revision() == 9);
+  CHECK(store->max_revision().value() == 9);
   CHECK(store->put(config("x"))->revision == 10);
 
   auto bad = store->apply_remote_put(remote("Bad!", 1));
@@ -275,13 +280,13 @@ TEST_CASE("a remote delete with a revision tombstones only a record no newer tha
   auto store = open_store();
   REQUIRE(store->apply_remote_put(remote("x", 4)).ok());
   CHECK(store->apply_remote_delete("x", 3).value() == Applied::stale);
-  CHECK(store->get("x"));
+  CHECK(store->get("x").value().has_value());
   CHECK(store->apply_remote_delete("x", 4).value() == Applied::applied);  // equal: the delete wins
-  CHECK_FALSE(store->get("x"));
-  CHECK(store->tombstone("x")->revision == 4);
+  CHECK_FALSE(store->get("x").value().has_value());
+  CHECK(store->tombstone("x").value()->revision == 4);
   CHECK(store->apply_remote_delete("x", 4).value() == Applied::unchanged);
   CHECK(store->apply_remote_delete("x", 8).value() == Applied::unchanged);
-  CHECK(store->tombstone("x")->revision == 8);  // raised: puts up to 8 are now refused
+  CHECK(store->tombstone("x").value()->revision == 8);  // raised: puts up to 8 are now refused
   CHECK(store->apply_remote_put(remote("x", 7)).value() == Applied::stale);
   CHECK(store->apply_remote_delete("x", 2).value() == Applied::stale);
 }
@@ -289,11 +294,11 @@ TEST_CASE("a remote delete with a revision tombstones only a record no newer tha
 TEST_CASE("a remote delete without a revision deletes whatever is live") {
   auto store = open_store();
   CHECK(store->apply_remote_delete("x", std::nullopt).value() == Applied::unchanged);
-  CHECK_FALSE(store->tombstone("x"));
+  CHECK_FALSE(store->tombstone("x").value().has_value());
   REQUIRE(store->apply_remote_put(remote("x", 12)).ok());
   CHECK(store->apply_remote_delete("x", std::nullopt).value() == Applied::applied);
-  CHECK_FALSE(store->get("x"));
-  CHECK(store->tombstone("x")->revision == 12);
+  CHECK_FALSE(store->get("x").value().has_value());
+  CHECK(store->tombstone("x").value()->revision == 12);
   CHECK(store->apply_remote_put(remote("x", 12)).value() == Applied::stale);  // the same put again
   CHECK(store->apply_remote_put(remote("x", 13)).value() == Applied::applied);
 }
@@ -339,7 +344,7 @@ TEST_CASE("every order of a set of events converges to the same state") {
       auto r = e.put ? store->apply_remote_put(remote("s", e.revision, e.command)) : store->apply_remote_delete("s", e.revision);
       REQUIRE(r.ok());
     }
-    finals.insert(state_of(*store, "s") + " @" + std::to_string(store->max_revision()));
+    finals.insert(state_of(*store, "s") + " @" + std::to_string(store->max_revision().value()));
   } while (std::next_permutation(order.begin(), order.end()));
   REQUIRE(finals.size() == 1);
   CHECK(*finals.begin() == "deleted @3");
@@ -356,7 +361,9 @@ TEST_CASE("8 threads putting concurrently get distinct revisions") {
   std::thread reader([&] {
     while (writing) {
       auto all = store->list();
-      if (!std::is_sorted(all.begin(), all.end(), [](auto& x, auto& y) { return x.name < y.name; })) ++failures;
+      if (!all.ok() || !std::is_sorted(all.value().begin(), all.value().end(),
+                                       [](auto& x, auto& y) { return x.name < y.name; }))
+        ++failures;
     }
   });
   std::vector<std::thread> writers;
@@ -382,8 +389,8 @@ TEST_CASE("8 threads putting concurrently get distinct revisions") {
   CHECK(all.size() == kThreads * kPuts);
   CHECK(*all.begin() == 1);
   CHECK(*all.rbegin() == kThreads * kPuts);
-  CHECK(store->max_revision() == kThreads * kPuts);
-  CHECK(store->size() == kThreads * 20);
+  CHECK(store->max_revision().value() == kThreads * kPuts);
+  CHECK(store->size().value() == kThreads * 20);
 }
 
 TEST_CASE("2000 records list in name order") {
@@ -395,9 +402,11 @@ TEST_CASE("2000 records list in name order") {
     std::snprintf(name, sizeof name, "srv-%05d", i);
     REQUIRE(store->put(config(name)).ok());
   }
-  auto all = store->list();
+  auto listed = store->list();
+  REQUIRE(listed.ok());
+  const auto& all = listed.value();
   REQUIRE(all.size() == kCount);
-  CHECK(store->size() == kCount);
+  CHECK(store->size().value() == kCount);
   CHECK(all.front().name == "srv-00000");
   CHECK(all.back().name == "srv-01999");
   CHECK(std::is_sorted(all.begin(), all.end(), [](auto& x, auto& y) { return x.name < y.name; }));
@@ -415,10 +424,16 @@ TEST_CASE("a damaged row is skipped and the rest of the catalog still reads") {
   sql(path, "UPDATE servers SET record = '{not json' WHERE name = 'bad';");
   auto store = open_store(path.string());
   auto all = store->list();
-  REQUIRE(all.size() == 1);
-  CHECK(all[0].name == "good");
-  CHECK_FALSE(store->get("bad"));
+  REQUIRE(all.ok());
+  REQUIRE(all.value().size() == 1);
+  CHECK(all.value()[0].name == "good");
+  // get does not hand out the damaged record: it cannot be read, which is an error (not found
+  // would be an ok nullopt).
+  auto bad = store->get("bad");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.error().code == Errc::internal);
+  CHECK(bad.error().message.find("'bad'") != std::string::npos);
   // A put repairs it.
   REQUIRE(store->put(config("bad")).ok());
-  CHECK(store->list().size() == 2);
+  CHECK(store->list().value().size() == 2);
 }

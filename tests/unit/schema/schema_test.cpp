@@ -38,18 +38,18 @@ json load(const fs::path& file) { return json::parse(mcpd::test::read_file(file)
 
 // The message, or "valid" when the value passes.
 std::string verdict(Payload payload, const json& value) {
-  auto err = schema::validate(payload, value);
-  if (!err) return "valid";
-  CHECK(err->code == Errc::invalid_request);
-  return err->message;
+  auto status = schema::validate(payload, value);
+  if (status.ok()) return "valid";
+  CHECK(status.error().code == Errc::invalid_request);
+  return status.error().message;
 }
 
 }  // namespace
 
 TEST_CASE("every embedded schema loads") {
-  auto err = schema::self_check();
-  INFO((err ? err->message : std::string()));
-  REQUIRE_FALSE(err);
+  auto status = schema::self_check();
+  INFO((status.ok() ? std::string() : status.error().message));
+  REQUIRE(status.ok());
 }
 
 TEST_CASE("every payload has its schema file embedded verbatim and examples of both kinds") {
@@ -227,8 +227,8 @@ TEST_CASE("validation is safe from many threads at once") {
       for (const auto& file : examples(payload, kind)) cases.emplace_back(payload, load(file));
   std::vector<std::string> expected;
   for (const auto& [payload, value] : cases) {
-    auto err = schema::validate(payload, value);
-    expected.push_back(err ? err->message : "valid");
+    auto status = schema::validate(payload, value);
+    expected.push_back(status.ok() ? "valid" : status.error().message);
   }
 
   std::atomic<int> mismatches{0};
@@ -238,8 +238,8 @@ TEST_CASE("validation is safe from many threads at once") {
       for (int round = 0; round < 20; ++round) {
         for (std::size_t i = 0; i < cases.size(); ++i) {
           std::size_t k = (i + static_cast<std::size_t>(t) * 7) % cases.size();
-          auto err = schema::validate(cases[k].first, cases[k].second);
-          if ((err ? err->message : "valid") != expected[k]) ++mismatches;
+          auto status = schema::validate(cases[k].first, cases[k].second);
+          if ((status.ok() ? "valid" : status.error().message) != expected[k]) ++mismatches;
         }
       }
     });

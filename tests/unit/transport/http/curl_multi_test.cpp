@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <asio/post.hpp>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +37,14 @@ struct SilentListener {
     port = ntohs(a.sin_port);
   }
   ~SilentListener() { ::close(fd); }
+  // Connections the kernel has completed and queued for an accept that never comes: for a
+  // listening socket Linux reports the accept queue's length in tcpi_unacked.
+  std::size_t queued() const {
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    REQUIRE(::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) == 0);
+    return info.tcpi_unacked;
+  }
 };
 
 int closed_port() {
@@ -115,13 +124,14 @@ TEST_CASE("curl multi: cancel and shutdown with exchanges in flight call nothing
                                                   [&](const HttpResult&) { ++callbacks; }}));
     }
   });
-  // Let the connections open, then cancel some and shut down with the rest in flight.
+  // Let the connections open (curl has made all 20: the listener holds them, unaccepted), then
+  // cancel some and shut down with the rest in flight.
   CHECK(wait_until([&] {
     std::size_t n = 0;
     on_strand(strand, [&] { n = multi->active(); });
     return n == 20;
   }));
-  std::this_thread::sleep_for(100ms);
+  REQUIRE(wait_until([&] { return silent.queued() == 20; }));
   on_strand(strand, [&] {
     multi->cancel(ids[0]);
     multi->cancel(ids[1]);
@@ -134,6 +144,10 @@ TEST_CASE("curl multi: cancel and shutdown with exchanges in flight call nothing
     late.url = "http://127.0.0.1:1/";
     CHECK(multi->start(late, HttpCallbacks{{}, {}, [&](const HttpResult&) { ++callbacks; }}) == 0);
   });
-  std::this_thread::sleep_for(200ms);
+  // Every callback runs on the strand, so a no-op posted there after the shutdown runs after
+  // whatever the shutdown queued on it. Twice: a socket wait the shutdown aborted reaches the
+  // strand through the loop's queue first (its handler only sees operation_aborted anyway).
+  on_strand(strand, [] {});
+  on_strand(strand, [] {});
   CHECK(callbacks.load() == 0);
 }

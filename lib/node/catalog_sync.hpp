@@ -1,0 +1,86 @@
+// CatalogSync: how this node's catalog changes and how the cluster hears of it.
+//   - Local changes (the admin API, the config file): written to the catalog of record when
+//     JetStream is in use (its watch then brings them to every node), else to SQLite; the pools
+//     follow, and a <prefix>.servers.created / .deleted event tells nodes without JetStream.
+//   - Events from other nodes: decide_event() says what one means (pure, unit-tested);
+//     CatalogSync applies the decision on the blocking pool (SQLite writes, JetStream).
+//
+// Thread-safe. put(), remove(), announce() and fetch() block (SQLite, JetStream): call them on
+// the blocking pool or from main, never on the loop or a NATS delivery thread.
+#pragma once
+
+#include "bus/connection.hpp"
+#include "catalog/store.hpp"
+#include "io/blocking_pool.hpp"
+#include "node/pool_registry.hpp"
+#include "node/replicated_catalog.hpp"
+#include "node/subjects.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mcpd::node {
+
+// What a catalog event asks of this node.
+struct EventDecision {
+  enum class Action {
+    ignore,        // not applicable; `reason` says why (logged)
+    apply_put,     // store `config` if newer than what is here (it carries its revision)
+    local_put,     // an event without a revision and no catalog of record: store it as a change here
+    apply_delete,  // delete `name` unless what is here is newer than `revision`
+    bucket_put,    // an event without a revision, JetStream in use: write it to the catalog of record
+    bucket_erase,  // likewise for a delete
+  } action = Action::ignore;
+  std::optional<catalog::ServerConfig> config;
+  std::string name;
+  std::optional<std::int64_t> revision;
+  std::string reason;
+};
+
+// `jetstream`: this node uses a catalog of record. A message with a reply subject is a request
+// sent to an event subject: never applied.
+EventDecision decide_event(const Subjects& subjects, std::string_view subject, std::string_view data, bool has_reply,
+                           bool jetstream);
+
+class CatalogSync {
+ public:
+  // `replicated` gives the catalog of record, or null while JetStream is not in use.
+  CatalogSync(Subjects subjects, catalog::Store& store, std::shared_ptr<bus::Connection> bus, PoolRegistry& registry,
+              io::BlockingPool& blocking, std::function<ReplicatedCatalog*()> replicated);
+  ~CatalogSync();
+
+  // Subscribes to <prefix>.servers.* (every node, no queue group).
+  Status start();
+  void stop();
+
+  // A local change. put: returns the record as stored (revision assigned); remove: the
+  // revision deleted, nullopt if there was no such server. Blocking.
+  Result<catalog::ServerConfig> put(const catalog::ServerConfig& config);
+  Result<std::optional<std::int64_t>> remove(const std::string& name);
+  // A server changed outside the admin API (the config file): written to the catalog of record
+  // when JetStream is in use, else published as a created event. Blocking.
+  void announce(const catalog::ServerConfig& config);
+  // A server this node has not heard of: ask the catalog of record (perhaps it was created on
+  // another node a moment ago) and run it if it exists. Blocking.
+  void fetch(const std::string& name);
+
+  // Applies a decision (exposed for tests). Blocking.
+  void apply(const EventDecision& decision);
+
+ private:
+  void publish(const std::string& subject, const std::string& body);
+
+  Subjects subjects_;
+  catalog::Store& store_;
+  std::shared_ptr<bus::Connection> bus_;
+  PoolRegistry& registry_;
+  io::BlockingPool& blocking_;
+  std::function<ReplicatedCatalog*()> replicated_;
+  std::unique_ptr<bus::Subscription> events_;
+};
+
+}  // namespace mcpd::node

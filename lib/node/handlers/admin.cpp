@@ -1,0 +1,76 @@
+// <prefix>.admin.servers.{put,delete,get,list}: the admin API mcpctl uses. Runs on the
+// blocking pool: every verb touches SQLite, and put/delete may wait on JetStream.
+#include "node/internal/handlers.hpp"
+#include "node/internal/node.hpp"
+
+namespace mcpd::node {
+
+using Json = nlohmann::json;
+
+namespace {
+
+Reply ok(const Json& body) { return Reply{body.dump(-1, ' ', false, Json::error_handler_t::replace), {}, std::nullopt}; }
+
+Reply put(Node& n, const Request& r) {
+  auto parsed = catalog::parse_server_config(r.body);
+  if (!parsed.ok()) return error_reply(parsed.error());
+  auto stored = n.catalog.put(parsed.value());
+  if (!stored.ok()) return error_reply(stored.error());
+  return ok(Json{{"server", catalog::to_json(stored.value())}});
+}
+
+Reply remove(Node& n, const Request& r) {
+  const auto name = r.body["name"].get<std::string>();
+  auto removed = n.catalog.remove(name);
+  if (!removed.ok()) return error_reply(removed.error());
+  if (!removed.value()) return error_reply(n.unknown_server(name));
+  return ok(Json{{"deleted", name}});
+}
+
+Reply get(Node& n, const Request& r) {
+  const auto name = r.body["name"].get<std::string>();
+  auto config = n.store.get(name);
+  if (!config.ok()) return error_reply(config.error());
+  if (!config.value()) return error_reply(n.unknown_server(name));
+  return ok(Json{{"server", catalog::to_json(*config.value())}});
+}
+
+Reply list(Node& n, const Request&) {
+  auto all = n.store.list();
+  if (!all.ok()) return error_reply(all.error());
+  Json servers = Json::array();
+  for (const auto& c : all.value()) servers.push_back(catalog::to_json(c));
+  return ok(Json{{"servers", std::move(servers)}});
+}
+
+}  // namespace
+
+void add_admin(const std::shared_ptr<Node>& node) {
+  struct Verb {
+    const char* name;
+    schema::Payload payload;
+    Reply (*serve)(Node&, const Request&);
+  };
+  const Verb verbs[] = {{"put", schema::Payload::server, put},
+                        {"delete", schema::Payload::admin_name_request, remove},
+                        {"get", schema::Payload::admin_name_request, get},
+                        {"list", schema::Payload::admin_list_request, list}};
+  std::weak_ptr<Node> weak = node;
+  for (const auto& v : verbs) {
+    node->table.add(EndpointSpec{
+        .name = "admin",
+        .pattern = std::string("admin.servers.") + v.name,
+        .stats_subject = "admin.servers.*",
+        .payload = v.payload,
+        .runs = RunsOn::blocking,
+        .via = Via::queue,
+        .error_extra = Json::object(),
+        .handler =
+            [weak, serve = v.serve](Request r) {
+              if (auto n = weak.lock()) n->table.answer(r.reply_to, serve(*n, r));
+            },
+    });
+  }
+}
+
+}  // namespace mcpd::node

@@ -1,0 +1,122 @@
+// <prefix>.<server>.execute: a tool call, to this node's pool for the server, or — for a call
+// with a session_id whose session another node owns — forwarded to that node, which answers
+// the caller directly.
+#include "node/internal/handlers.hpp"
+#include "node/internal/node.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace mcpd::node {
+
+using Json = nlohmann::json;
+
+namespace {
+
+struct Call {
+  std::string server;
+  Json body;
+  ReplyTo to;
+  bool forwarded = false;
+  std::optional<Affinity::Decision> settled;  // the affinity decision, once made
+  bool fetched = false;                        // the catalog of record was asked for `server`
+};
+
+void run(const std::shared_ptr<Node>& n, Call c);
+
+// Hands a call to the node that owns its session, with the caller's reply subject.
+void forward(const std::shared_ptr<Node>& n, const std::string& owner, const Call& c) {
+  if (auto st = n->bus->publish(n->opts.subjects.node_execute(owner, c.server), c.body.dump(), {}, c.to.subject);
+      !st.ok()) {
+    n->table.answer(c.to, error_reply(make_error(Errc::unavailable, "cannot forward to node " + owner +
+                                                                        ", which owns the session: " + st.error().message),
+                                      c.to.error_extra));
+    return;
+  }
+  n->table.handed_off(c.to);
+}
+
+// Runs `step` on the blocking pool; a refused post is answered at once.
+void off_loop(const std::shared_ptr<Node>& n, const ReplyTo& to, std::function<void()> step) {
+  if (auto st = n->blocking.post(std::move(step)); !st.ok()) n->table.answer(to, error_reply(st.error(), to.error_extra));
+}
+
+void run(const std::shared_ptr<Node>& n, Call c) {
+  auto p = n->registry.find(c.server);
+  if (!p) {
+    if (n->replicated() && !c.fetched) {
+      // Perhaps created on another node a moment ago: ask the catalog of record before saying
+      // it does not exist.
+      auto to = c.to;
+      off_loop(n, to, [n, c = std::make_shared<Call>(std::move(c))]() mutable {
+        n->catalog.fetch(c->server);
+        c->fetched = true;
+        run(n, std::move(*c));
+      });
+      return;
+    }
+    n->table.answer(c.to, error_reply(n->unknown_server(c.server), c.to.error_extra));
+    return;
+  }
+  const bool affine = c.body.contains("session_id") && p->options().isolate_by_session_id;
+  if (affine && !c.settled && n->affinity()) {
+    // Which node owns this session: key-value round trips. A forwarded call asks too: that
+    // renews this node's ownership, and a node restarted under the same id learns that the
+    // session's state is gone (local_reset: the reply says session_reset).
+    auto to = c.to;
+    off_loop(n, to, [n, c = std::make_shared<Call>(std::move(c))]() mutable {
+      auto* affinity = n->affinity();
+      auto route = affinity ? affinity->resolve(c->server, c->body["session_id"].get<std::string>())
+                            : Result<Affinity::Route>(Affinity::Route{});
+      if (!route.ok()) {
+        n->table.answer(c->to, error_reply(route.error(), c->to.error_extra));
+      } else if (route->decision == Affinity::Decision::forward && !c->forwarded) {
+        forward(n, route->owner, *c);
+      } else {  // a forwarded call is never forwarded again (no ping-pong while ownership moves)
+        c->settled = route->decision == Affinity::Decision::forward ? Affinity::Decision::local : route->decision;
+        run(n, std::move(*c));
+      }
+    });
+    return;
+  }
+  pool::CallRequest req;
+  req.session_reset = c.settled == Affinity::Decision::local_reset;
+  req.tool = c.body["tool"].get<std::string>();
+  if (auto a = c.body.find("args"); a != c.body.end() && a->is_object()) req.arguments = std::move(*a);
+  if (auto s = c.body.find("session_id"); s != c.body.end() && s->is_string()) req.session_id = s->get<std::string>();
+  if (auto t = c.body.find("timeout_ms"); t != c.body.end() && t->is_number_integer())
+    req.timeout = std::chrono::milliseconds(t->get<std::int64_t>());
+  const ReplyFormat format = c.body.value("format", std::string("compat")) == "mcp" ? ReplyFormat::mcp : ReplyFormat::compat;
+  std::optional<std::string> request_id;
+  if (auto it = c.body.find("request_id"); it != c.body.end() && it->is_string()) request_id = it->get<std::string>();
+  p->call(std::move(req), [n, to = std::move(c.to), format, request_id](Result<pool::CallResult> r) {
+    if (r.ok()) n->table.answer(to, tool_reply(r.value().result, format, r.value().session_reset, request_id));
+    else n->table.answer(to, error_reply(r.error(), to.error_extra));
+  });
+}
+
+}  // namespace
+
+void execute(const std::shared_ptr<Node>& node, std::string server, Json body, ReplyTo to, bool forwarded) {
+  // Every error reply of this call echoes the caller's request_id.
+  if (auto it = body.find("request_id"); it != body.end() && it->is_string()) to.error_extra["request_id"] = *it;
+  run(node, Call{std::move(server), std::move(body), std::move(to), forwarded, std::nullopt, false});
+}
+
+void add_execute(const std::shared_ptr<Node>& node) {
+  std::weak_ptr<Node> weak = node;
+  node->table.add(EndpointSpec{
+      .name = "execute",
+      .pattern = "*.execute",
+      .stats_subject = {},
+      .payload = schema::Payload::tool_request,
+      .runs = RunsOn::delivery,  // parse and hand to the pool: one thread hop less
+      .via = Via::queue,
+      .error_extra = Json::object(),
+      .handler =
+          [weak](Request r) {
+            if (auto n = weak.lock()) execute(n, std::move(r.captures[0]), std::move(r.body), std::move(r.reply_to), false);
+          },
+  });
+}
+
+}  // namespace mcpd::node

@@ -1,0 +1,31 @@
+// The node's endpoints, one registration function per subject family, each in its own file
+// under handlers/. Manager::start() calls them in this order. Internal to lib/node.
+//
+//   handlers/execute.cpp     <prefix>.<server>.execute                       (queue group)
+//   handlers/list_tools.cpp  <prefix>.<server>.list-tools                    (queue group)
+//   handlers/admin.cpp       <prefix>.admin.servers.{put,delete,get,list}    (queue group)
+//   handlers/forwarded.cpp   <prefix>.nodes.<this node>.<server>.execute     (this node only)
+//
+// A new subject family: a file here with its add_*() and one line in Manager::start().
+#pragma once
+
+#include "node/endpoint_table.hpp"
+
+#include <memory>
+#include <string>
+
+namespace mcpd::node {
+
+struct Node;
+
+void add_execute(const std::shared_ptr<Node>& node);
+void add_list_tools(const std::shared_ptr<Node>& node);
+void add_admin(const std::shared_ptr<Node>& node);
+void add_forwarded(const std::shared_ptr<Node>& node);
+
+// A tool call, from a caller (forwarded = false) or from the node that received it
+// (forwarded = true: this node owns its session; it is never forwarded again). Any thread
+// that may not block: hands blocking steps (catalog fetch, affinity lookup) to the pool.
+void execute(const std::shared_ptr<Node>& node, std::string server, nlohmann::json body, ReplyTo to, bool forwarded);
+
+}  // namespace mcpd::node

@@ -1,0 +1,45 @@
+// Node: everything one mcpd node is made of, shared by the Manager (which wires it) and the
+// endpoint handlers (which serve it). Internal to lib/node.
+//
+// Members are declared in construction order; destruction runs the other way, so nothing is
+// torn down while something declared after it may still call it.
+#pragma once
+
+#include "bus/connection.hpp"
+#include "catalog/store.hpp"
+#include "io/blocking_pool.hpp"
+#include "io/loop.hpp"
+#include "node/catalog_sync.hpp"
+#include "node/cluster.hpp"
+#include "node/discovery.hpp"
+#include "node/endpoint_table.hpp"
+#include "node/manager.hpp"
+#include "node/pool_registry.hpp"
+
+#include <memory>
+
+namespace mcpd::node {
+
+struct Node : std::enable_shared_from_this<Node> {
+  Node(ManagerOptions options, io::Loop& loop, catalog::Store& store, std::shared_ptr<bus::Connection> bus);
+
+  const ManagerOptions opts;
+  io::Loop& loop;
+  catalog::Store& store;
+  const std::shared_ptr<bus::Connection> bus;
+  // SQLite and JetStream round trips: the admin API, catalog events, affinity lookups.
+  io::BlockingPool blocking;
+  PoolRegistry registry;
+  std::unique_ptr<Cluster> cluster;  // set by Manager::start()
+  CatalogSync catalog;
+  EndpointTable table;
+  std::unique_ptr<bus::Subscription> queue_sub, node_sub;
+  std::unique_ptr<Discovery> discovery;
+
+  ReplicatedCatalog* replicated() { return cluster ? cluster->catalog() : nullptr; }
+  Affinity* affinity() { return cluster ? cluster->affinity() : nullptr; }
+  // The error for a server this node does not know (or a name that cannot be one).
+  Error unknown_server(const std::string& name) const;
+};
+
+}  // namespace mcpd::node

@@ -1,0 +1,51 @@
+#include "node/internal/node.hpp"
+
+#include "common/version.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace mcpd::node {
+
+namespace {
+
+// A reply NATS would refuse (over max_payload) becomes a too_large error, so the caller is
+// never left waiting.
+std::int64_t reply_limit(bus::Connection& bus) { return bus.max_payload(); }
+
+}  // namespace
+
+Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_ptr<bus::Connection> b)
+    : opts(std::move(options)),
+      loop(l),
+      store(s),
+      bus(std::move(b)),
+      blocking("mcpd-blocking", opts.blocking_threads),
+      registry(loop, store, opts.pool_defaults,
+               [this](const std::string& server, const std::string& session_id) {
+                 // A pool strand: releasing the ownership is a key-value round trip.
+                 if (!affinity()) return;
+                 auto self = weak_from_this().lock();
+                 if (!self) return;
+                 if (auto st = blocking.post([self, server, session_id] {
+                       if (auto* a = self->affinity()) a->release(server, session_id);
+                     });
+                     !st.ok())
+                   spdlog::debug("[{}] session {} not released now ({}); its key expires", server, session_id,
+                                 st.error().message);
+               }),
+      catalog(opts.subjects, store, bus, registry, blocking, [this] { return replicated(); }),
+      table(TableOptions{opts.subjects.prefix, opts.queue_group, opts.max_request_bytes, 64 * 1024,
+                         [this] { return reply_limit(*bus); }},
+            loop, blocking, [this](const std::string& reply_subject, const Reply& reply) {
+              if (auto st = bus->respond(reply_subject, reply.body, reply.headers); !st.ok())
+                spdlog::warn("could not publish a reply to {} ({} bytes): {}", reply_subject, reply.body.size(),
+                             st.error().message);
+            }) {}
+
+Error Node::unknown_server(const std::string& name) const {
+  if (auto st = catalog::check_server_name(name); !st.ok()) return st.error();
+  return make_error(Errc::invalid_request,
+                    "no MCP server named '" + name + "' is registered on this cluster (list them with: mcpctl server ls)");
+}
+
+}  // namespace mcpd::node
