@@ -24,7 +24,7 @@ struct ToolCall {
 };
 
 // Returns a CallToolResult ({content, structuredContent?, isError?}), or an Error that becomes
-// a JSON-RPC error (rpc_code, default -32603).
+// a JSON-RPC error (rpc_code, default -32603). Runs on the worker's own thread; may block.
 using ToolHandler = std::function<Result<Json>(const ToolCall& call)>;
 
 class InProcessServer {

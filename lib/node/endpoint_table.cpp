@@ -204,6 +204,8 @@ void EndpointTable::run(const Entry& entry, Request req) {
                                                                     std::to_string(opts_.max_request_bytes)));
   if (auto st = parse_body(req.inbound.data, entry.spec.payload, req.body); !st.ok())
     return refuse_now(req.reply_to, st.error());
+  if (gate_)
+    if (auto st = gate_(entry.spec, req); !st.ok()) return refuse_now(req.reply_to, st.error());
   entry.spec.handler(std::move(req));
 }
 

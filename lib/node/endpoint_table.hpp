@@ -75,6 +75,8 @@ struct Request {
   Inbound inbound;  // the raw message (headers, subject)
 };
 
+// Runs on the thread its EndpointSpec::runs names; answers through EndpointTable::answer(),
+// now or later from wherever the work completes.
 using Handler = std::function<void(Request)>;
 
 struct EndpointSpec {
@@ -116,6 +118,12 @@ class EndpointTable {
   void refuse(std::string pattern, std::string message, Via via = Via::queue);
   // Messages matching `pattern` are not this subscription's to answer (another one serves them).
   void ignore(std::string pattern, Via via = Via::queue);
+
+  // The policy stage: every request that routed to an endpoint and whose body validated passes
+  // `gate` before its handler; a failed Status is the reply. Set before the first dispatch;
+  // runs on the endpoint's thread and must not block.
+  using Gate = std::function<Status(const EndpointSpec& endpoint, const Request& request)>;
+  void set_gate(Gate gate) { gate_ = std::move(gate); }
 
   // On a NATS delivery thread: routes the message and returns at once. A plain publish (no
   // reply subject) is dropped: there is nobody to answer.
@@ -163,6 +171,7 @@ class EndpointTable {
   io::Loop& loop_;
   io::BlockingPool& blocking_;
   Sink sink_;
+  Gate gate_;
   std::vector<Entry> entries_;
   std::vector<std::unique_ptr<Counter>> counters_;  // [0]: requests that matched no endpoint
   std::atomic<int> in_flight_{0};

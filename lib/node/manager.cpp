@@ -33,34 +33,42 @@ Manager::~Manager() {
   n.queue_sub.reset();
 }
 
-Status Manager::start() {
-  auto& n = *node_;
-  if (auto st = schema::self_check(); !st.ok()) return st;
+namespace {
 
-  // The request subjects: one registration per family (internal/handlers.hpp).
-  add_execute(node_);
-  add_list_tools(node_);
-  add_admin(node_);
-  add_forwarded(node_);
-  n.table.refuse("servers.*", n.opts.subjects.servers_created() + " and " + n.opts.subjects.servers_deleted() +
-                                  " are event subjects: publish to them without expecting a reply (to register a "
-                                  "server, request " + n.opts.subjects.admin("put") + ")");
-  n.table.ignore("nodes.>");  // node-to-node traffic: heartbeats, and calls forwarded to a node's own subject
+// The request subjects: one registration per family (internal/handlers.hpp).
+void register_endpoints(const std::shared_ptr<Node>& node) {
+  add_execute(node);
+  add_list_tools(node);
+  add_admin(node);
+  add_forwarded(node);
+  const Subjects& s = node->opts.subjects;
+  node->table.refuse("servers.*", s.servers_created() + " and " + s.servers_deleted() +
+                                      " are event subjects: publish to them without expecting a reply (to register "
+                                      "a server, request " + s.admin("put") + ")");
+  node->table.ignore("nodes.>");  // node-to-node traffic: heartbeats, and calls forwarded to a node's own subject
+}
 
-  auto configs = n.store.list();
-  if (!configs.ok()) return configs.error();
-  for (const auto& c : configs.value())
-    if (auto st = n.registry.sync(c.name); !st.ok()) return st;
-  spdlog::info("node {}: {} servers in the catalog", n.opts.node_id, configs.value().size());
-
-  if (auto st = n.catalog.start(); !st.ok()) return st;
-  std::weak_ptr<Node> weak = node_;
-  auto requests = n.bus->subscribe(n.opts.subjects.all_requests(), n.opts.queue_group, [weak](bus::Message m) {
-    if (auto self = weak.lock()) self->table.dispatch(Inbound::from(std::move(m)), Via::queue);
-  });
+// Requests from callers (the queue group) and calls other nodes forward here (this node only).
+Status subscribe_requests(const std::shared_ptr<Node>& node) {
+  std::weak_ptr<Node> weak = node;
+  auto subscribe = [&](const std::string& subject, const std::string& queue, Via via) {
+    return node->bus->subscribe(subject, queue, [weak, via](bus::Message m) {
+      if (auto self = weak.lock()) self->table.dispatch(Inbound::from(std::move(m)), via);
+    });
+  };
+  auto requests = subscribe(node->opts.subjects.all_requests(), node->opts.queue_group, Via::queue);
   if (!requests.ok()) return requests.error();
-  n.queue_sub = std::move(requests).value();
+  node->queue_sub = std::move(requests).value();
+  auto forwarded = subscribe(node->opts.subjects.node_requests(node->opts.node_id), "", Via::node);
+  if (!forwarded.ok()) return forwarded.error();
+  node->node_sub = std::move(forwarded).value();
+  return {};
+}
 
+// Heartbeats, and — with JetStream — the catalog of record (its watch drives the registry)
+// and session affinity.
+Status join_cluster(const std::shared_ptr<Node>& node) {
+  std::weak_ptr<Node> weak = node;
   ReplicatedCatalog::Hooks hooks;
   hooks.changed = [weak](const std::string& name) {
     auto self = weak.lock();
@@ -70,30 +78,44 @@ Status Manager::start() {
   hooks.removed = [weak](const std::string& name) {
     if (auto self = weak.lock()) self->registry.stop_if_deleted(name);
   };
-  n.cluster = std::make_unique<Cluster>(n.opts.cluster, n.bus, n.store, n.opts.subjects, n.opts.node_id, std::move(hooks));
-  if (auto st = n.cluster->start(); !st.ok()) return st;
+  const auto& o = node->opts;
+  node->cluster = std::make_unique<Cluster>(o.cluster, node->bus, node->store, o.subjects, o.node_id, std::move(hooks));
+  return node->cluster->start();
+}
 
-  auto forwarded = n.bus->subscribe(n.opts.subjects.node_requests(n.opts.node_id), [weak](bus::Message m) {
-    if (auto self = weak.lock()) self->table.dispatch(Inbound::from(std::move(m)), Via::node);
-  });
-  if (!forwarded.ok()) return forwarded.error();
-  n.node_sub = std::move(forwarded).value();
-
+Status start_discovery(const std::shared_ptr<Node>& node) {
+  std::weak_ptr<Node> weak = node;
   DiscoveryInfo info;
-  info.id = n.opts.node_id;
-  info.version = n.opts.version;
-  info.description = "MCP session pools over NATS: " + n.opts.subjects.prefix + ".<server>.execute";
+  info.id = node->opts.node_id;
+  info.version = node->opts.version;
+  info.description = "MCP session pools over NATS: " + node->opts.subjects.prefix + ".<server>.execute";
   info.endpoints = [weak] {
     auto self = weak.lock();
     return self ? self->table.stats() : std::vector<EndpointStats>{};
   };
   info.data = [weak] {
     auto self = weak.lock();
-    if (!self) return Json::object();
-    return Json{{"node", self->opts.node_id}, {"in_flight", self->table.in_flight()}, {"servers", self->registry.status()}};
+    return self ? Json{{"node", self->opts.node_id}, {"in_flight", self->table.in_flight()}, {"servers", self->registry.status()}}
+                : Json::object();
   };
-  n.discovery = std::make_unique<Discovery>(std::move(info));
-  return n.discovery->start(*n.bus);
+  node->discovery = std::make_unique<Discovery>(std::move(info));
+  return node->discovery->start(*node->bus);
+}
+
+}  // namespace
+
+Status Manager::start() {
+  if (auto st = schema::self_check(); !st.ok()) return st;
+  register_endpoints(node_);
+  auto configs = node_->store.list();
+  if (!configs.ok()) return configs.error();
+  for (const auto& c : configs.value())
+    if (auto st = node_->registry.sync(c.name); !st.ok()) return st;
+  spdlog::info("node {}: {} servers in the catalog", node_->opts.node_id, configs.value().size());
+  if (auto st = node_->catalog.start(); !st.ok()) return st;
+  if (auto st = subscribe_requests(node_); !st.ok()) return st;
+  if (auto st = join_cluster(node_); !st.ok()) return st;
+  return start_discovery(node_);
 }
 
 void Manager::announce(const catalog::ServerConfig& config) { node_->catalog.announce(config); }

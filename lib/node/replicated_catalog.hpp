@@ -30,9 +30,11 @@ Status wait_for_bucket_leader(bus::Connection& bus, const std::string& bucket,
 
 class ReplicatedCatalog {
  public:
+  // Run with mu_ held, on the watch thread or the thread of put/remove/fetch (never the
+  // loop): they may read SQLite, must not call back into this catalog.
   struct Hooks {
     std::function<void(const std::string&)> changed;  // run (or replace) this server as stored now
-    std::function<void(const std::string&)> removed;            // stop this server
+    std::function<void(const std::string&)> removed;  // stop this server
   };
   ReplicatedCatalog(std::shared_ptr<bus::Connection> bus, catalog::Store& store, bus::KvOptions options, Hooks hooks);
   ~ReplicatedCatalog();

@@ -54,7 +54,7 @@ struct PoolOptions {
 };
 
 // Makes a new, not yet started session for this server; `label` names it in logs
-// ("everything#2", "everything@sess-42").
+// ("everything#2", "everything@sess-42"). Called on the pool's strand; must not block.
 using SessionFactory = std::function<std::shared_ptr<mcp::ClientSession>(const std::string& label)>;
 
 struct CallRequest {
@@ -62,7 +62,7 @@ struct CallRequest {
   Json arguments = Json::object();
   std::optional<std::string> session_id;              // routes to an isolated session
   std::chrono::milliseconds timeout{0};               // 0: the pool's call_timeout
-  std::function<void(const Json& progress)> on_progress;
+  std::function<void(const Json& progress)> on_progress;  // on a session's strand; must not block
   bool session_reset = false;                         // the caller knows the session's state is gone
 };
 

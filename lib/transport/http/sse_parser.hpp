@@ -22,6 +22,7 @@ struct SseEvent {
 
 class SseParser {
  public:
+  // Called from inside feed(), on the caller's thread, once per complete event.
   using Sink = std::function<void(SseEvent&& event)>;
 
   // `max_event_bytes` bounds one event's data (and one line): a stream that never ends a line

@@ -223,3 +223,22 @@ TEST_CASE("node table: a node subscription routes only node endpoints") {
   CHECK(f.table.stats()[0].requests == 2);  // the unrouted one is in the totals only
   CHECK(f.table.requests() == 3);
 }
+
+TEST_CASE("node table: the gate sees every routed and valid request before its handler and may refuse it") {
+  Fixture f;
+  f.table.add(echo_spec("execute", "*.execute", RunsOn::delivery, f));
+  f.table.add(echo_spec("admin", "admin.servers.put", RunsOn::blocking, f));
+  std::vector<std::string> seen;
+  std::mutex mu;
+  f.table.set_gate([&](const EndpointSpec& e, const Request& r) -> Status {
+    std::lock_guard lock(mu);
+    seen.push_back(e.name + ":" + (r.captures.empty() ? "" : r.captures[0]));
+    if (e.name == "admin") return make_error(Errc::invalid_request, "admin is closed here");
+    return {};
+  });
+  CHECK(f.request("mcp.fake.execute")["captures"] == Json::array({"fake"}));
+  CHECK(f.request("mcp.admin.servers.put")["error"] == "admin is closed here");
+  CHECK(f.request("mcp.fake.execute", "{nope")["code"] == "invalid_request");  // invalid: never reaches the gate
+  std::lock_guard lock(mu);
+  CHECK(seen == std::vector<std::string>{"execute:fake", "admin:"});
+}
