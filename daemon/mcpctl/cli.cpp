@@ -8,7 +8,7 @@
 namespace mcpd::mcpctl {
 
 Client& Invocation::client() {
-  if (!client_) client_ = Client::connect(ConnectOptions{global_.nats_url, global_.creds_file});
+  if (!client_) client_ = Client::connect(global_.nats);
   return *client_;
 }
 

@@ -14,7 +14,14 @@ std::unique_ptr<Client> Client::connect(const ConnectOptions& options) {
   bus::Options o;
   o.servers = {options.url};
   o.name = "mcpctl";
+  o.user = options.user;
+  o.password = options.password;
+  o.token = options.token;
   o.creds_file = options.creds_file;
+  o.nkey_seed_file = options.nkey_seed_file;
+  o.tls_ca_file = options.tls_ca_file;
+  o.tls_cert_file = options.tls_cert_file;
+  o.tls_key_file = options.tls_key_file;
   // A command-line tool answers at once: no connecting in the background, no reconnecting.
   o.retry_on_failed_connect = false;
   o.max_reconnect = 0;

@@ -23,9 +23,16 @@ using Json = nlohmann::json;
 // How long gather() collects replies unless told otherwise.
 inline constexpr std::chrono::milliseconds kDefaultGatherWindow{500};
 
+// How to reach and log in to NATS: what bus::Options takes, as mcpd's [nats] section does.
+// Empty fields are unused; TLS is used when any tls_* file is given or a URL is tls://.
 struct ConnectOptions {
-  std::string url;         // one or more comma-separated NATS URLs
-  std::string creds_file;  // NATS user credentials; empty: none
+  std::string url;             // one or more comma-separated NATS URLs
+  std::string user, password;  // user/password login
+  std::string token;           // token login
+  std::string creds_file;      // a .creds file: user JWT and seed (NATS operator mode)
+  std::string nkey_seed_file;  // a user nkey seed file ("SU..."); the public key is derived from it
+  std::string tls_ca_file;     // CA(s) to verify the server's certificate with
+  std::string tls_cert_file, tls_key_file;  // client certificate and key (mutual TLS)
   std::chrono::milliseconds connect_timeout{2000};
 };
 

@@ -9,7 +9,14 @@ namespace {
 
 constexpr OptionSpec kGlobalOptions[] = {
     {"nats", 0, "URL", "NATS server URL(s), comma-separated\n(default: $MCPD_NATS_URL, else nats://127.0.0.1:4222)"},
-    {"creds", 0, "FILE", "NATS user credentials file (default: $MCPD_NATS_CREDS)"},
+    {"user", 0, "USER", "NATS user name, with --password (default: $MCPD_NATS_USER)"},
+    {"password", 0, "PASSWORD", "NATS password (default: $MCPD_NATS_PASSWORD; prefer it: a\nflag's value is visible to other users in ps)"},
+    {"token", 0, "TOKEN", "NATS authentication token (default: $MCPD_NATS_TOKEN)"},
+    {"creds", 0, "FILE", "NATS user credentials (.creds: JWT and seed)\n(default: $MCPD_NATS_CREDS)"},
+    {"nkey", 0, "FILE", "NATS user nkey seed file, SU...\n(default: $MCPD_NATS_NKEY_SEED)"},
+    {"tls-ca", 0, "FILE", "CA certificate(s) (PEM) to verify the NATS server with\n(default: $MCPD_NATS_TLS_CA); any --tls-* turns TLS on"},
+    {"tls-cert", 0, "FILE", "client certificate (PEM) for mutual TLS\n(default: $MCPD_NATS_TLS_CERT)"},
+    {"tls-key", 0, "FILE", "the client certificate's key (PEM)\n(default: $MCPD_NATS_TLS_KEY)"},
     {"prefix", 0, "PREFIX", "subject prefix of the mcpd cluster (default: mcp)"},
     {"timeout", 0, "MS", "how long to wait for mcpd's reply, in milliseconds\n(default: 10000; for call: its --timeout + 5000, else 35000)"},
     {"json", 0, {}, "print mcpd's reply as JSON, as it was sent, instead of text"},

@@ -17,14 +17,18 @@
 namespace mcpd::mcpctl {
 namespace {
 
-constexpr std::string_view kGlobalSynopsis = "mcpctl [--nats URL] [--prefix mcp] [--timeout MS] [--json] <command> ...";
+constexpr std::string_view kGlobalSynopsis =
+    "mcpctl [--nats URL] [NATS login and TLS options] [--prefix mcp] [--timeout MS] [--json] <command> ...";
 
 constexpr std::string_view kOverviewTail = R"HELP(
 Every command also accepts the global options after it (mcpctl server ls --json).
 
-Environment:
-  MCPD_NATS_URL    NATS server URL(s) when --nats is not given
-  MCPD_NATS_CREDS  NATS credentials file when --creds is not given
+Environment (the variables mcpd reads; a flag wins over its variable):
+  MCPD_NATS_URL        NATS server URL(s) when --nats is not given
+  MCPD_NATS_USER       --user         MCPD_NATS_PASSWORD   --password
+  MCPD_NATS_TOKEN      --token        MCPD_NATS_CREDS      --creds
+  MCPD_NATS_NKEY_SEED  --nkey         MCPD_NATS_TLS_CA     --tls-ca
+  MCPD_NATS_TLS_CERT   --tls-cert     MCPD_NATS_TLS_KEY    --tls-key
 
 Examples:
   mcpctl server add everything --command npx -- -y @modelcontextprotocol/server-everything
@@ -35,6 +39,7 @@ Examples:
   mcpctl tools everything
   mcpctl call everything echo --args '{"message": "hello"}'
   mcpctl --nats nats://10.0.0.5:4222 --json server show everything
+  mcpctl --nats tls://nats.example.com:4222 --tls-ca ca.pem --creds mcpd.creds nodes
   mcpctl probe --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN   (direct, no daemon)
 
 Exit status: 0 done; 1 the request failed (mcpctl: <code>: <message> on stderr, the codes of
@@ -84,7 +89,8 @@ void print_command_help(std::ostream& out, const Command& c) {
   if (c.path == "probe")  // talks to no mcpd: of the global options only these apply
     out << "\nGlobal options, before or after the command: --json, -v (see mcpctl --help).\n";
   else
-    out << "\nGlobal options, before or after the command: --nats URL, --creds FILE, --prefix PREFIX,\n"
+    out << "\nGlobal options, before or after the command: --nats URL, NATS login and TLS (--user,\n"
+           "--password, --token, --creds, --nkey, --tls-ca, --tls-cert, --tls-key), --prefix PREFIX,\n"
            "--timeout MS, --json, -v (see mcpctl --help).\n";
 }
 
@@ -145,9 +151,26 @@ GlobalOptions resolve_globals(const ParsedArgs& before, const ParsedArgs& after,
     return v ? v : "";
   };
   GlobalOptions g;
-  g.nats_url = value("nats").value_or(env("MCPD_NATS_URL"));
-  if (g.nats_url.empty()) g.nats_url = "nats://127.0.0.1:4222";
-  g.creds_file = value("creds").value_or(env("MCPD_NATS_CREDS"));
+  g.nats.url = value("nats").value_or(env("MCPD_NATS_URL"));
+  if (g.nats.url.empty()) g.nats.url = "nats://127.0.0.1:4222";
+  // The connection's settings, as mcpd's [nats] keys: a flag wins over its variable (the one mcpd
+  // reads), an empty value means unused.
+  struct NatsSetting {
+    std::string_view flag;
+    const char* variable;
+    std::string ConnectOptions::*field;
+  };
+  static constexpr NatsSetting nats_settings[] = {
+      {"user", "MCPD_NATS_USER", &ConnectOptions::user},
+      {"password", "MCPD_NATS_PASSWORD", &ConnectOptions::password},
+      {"token", "MCPD_NATS_TOKEN", &ConnectOptions::token},
+      {"creds", "MCPD_NATS_CREDS", &ConnectOptions::creds_file},
+      {"nkey", "MCPD_NATS_NKEY_SEED", &ConnectOptions::nkey_seed_file},
+      {"tls-ca", "MCPD_NATS_TLS_CA", &ConnectOptions::tls_ca_file},
+      {"tls-cert", "MCPD_NATS_TLS_CERT", &ConnectOptions::tls_cert_file},
+      {"tls-key", "MCPD_NATS_TLS_KEY", &ConnectOptions::tls_key_file},
+  };
+  for (const auto& s : nats_settings) g.nats.*s.field = value(s.flag).value_or(env(s.variable));
   if (auto p = value("prefix")) g.prefix = *p;
   validate_prefix(g.prefix);
   if (auto t = value("timeout")) g.timeout = std::chrono::milliseconds(parse_int_option("timeout", *t, 1, 86'400'000));

@@ -91,7 +91,7 @@ std::vector<Reply> node_stats(Invocation& inv, std::chrono::milliseconds window)
 int run_nodes(Invocation& inv) {
   const std::vector<Reply> nodes = node_stats(inv, gather_window(inv));
   if (nodes.empty())
-    throw failure("no mcpd node answered on " + inv.global().nats_url + " (is any mcpd running? same --prefix?)");
+    throw failure("no mcpd node answered on " + inv.global().nats.url + " (is any mcpd running? same --prefix?)");
   if (inv.global().json) {
     OrderedJson all = OrderedJson::array();
     for (const auto& n : nodes) all.push_back(parse_ordered(n.raw));

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <set>
 #include <sstream>
+#include <utility>
 
 namespace mcpd::daemon {
 namespace {
@@ -77,6 +78,20 @@ void apply_environment(DaemonConfig& c) {
   if (const char* v = std::getenv("MCPD_STORE_PATH")) c.store_path = v;
   if (const char* v = std::getenv("MCPD_NODE_ID")) c.node.node_id = v;
   if (const char* v = std::getenv("MCPD_LOG_LEVEL")) c.log_level = v;
+  // NATS authentication and TLS, the same variables mcpctl reads. An empty variable is ignored
+  // (so an empty line in an EnvironmentFile does not undo the config file).
+  const std::pair<const char*, std::string bus::Options::*> nats_keys[] = {
+      {"MCPD_NATS_USER", &bus::Options::user},
+      {"MCPD_NATS_PASSWORD", &bus::Options::password},
+      {"MCPD_NATS_TOKEN", &bus::Options::token},
+      {"MCPD_NATS_CREDS", &bus::Options::creds_file},
+      {"MCPD_NATS_NKEY_SEED", &bus::Options::nkey_seed_file},
+      {"MCPD_NATS_TLS_CA", &bus::Options::tls_ca_file},
+      {"MCPD_NATS_TLS_CERT", &bus::Options::tls_cert_file},
+      {"MCPD_NATS_TLS_KEY", &bus::Options::tls_key_file},
+  };
+  for (const auto& [name, field] : nats_keys)
+    if (const char* v = std::getenv(name); v && *v) c.nats.*field = v;
 }
 
 }  // namespace

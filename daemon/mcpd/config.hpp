@@ -1,6 +1,8 @@
 // The daemon's settings: read from a TOML file (see config.example.toml), then overridden by
-// the environment (MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL). A mistake in
-// the file stops the daemon at start with the file, the key and what is wrong.
+// the environment (MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL, and the NATS
+// authentication and TLS keys: MCPD_NATS_USER, _PASSWORD, _TOKEN, _CREDS, _NKEY_SEED, _TLS_CA,
+// _TLS_CERT, _TLS_KEY — the same variables mcpctl reads). A mistake in the file stops the
+// daemon at start with the file, the key and what is wrong.
 #pragma once
 
 #include "bus/connection.hpp"

@@ -37,7 +37,12 @@ Usage:
 Without --config (and without MCPD_NATS_URL), mcpd runs with built-in defaults: a local
 nats-server on 127.0.0.1:4222 started for you, and the catalog at /var/lib/mcpd/catalog.db.
 
-Environment overrides: MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL.
+Environment overrides: MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL, and for
+the NATS connection (the [nats] key in brackets; an empty variable is ignored):
+  MCPD_NATS_USER (user)                 MCPD_NATS_PASSWORD (password)
+  MCPD_NATS_TOKEN (token)               MCPD_NATS_CREDS (creds_file)
+  MCPD_NATS_NKEY_SEED (nkey_seed_file)  MCPD_NATS_TLS_CA (tls_ca_file)
+  MCPD_NATS_TLS_CERT (tls_cert_file)    MCPD_NATS_TLS_KEY (tls_key_file)
 
 Callers send NATS requests:
   mcp.<server>.execute      {"tool": "echo", "args": {"message": "hi"}}

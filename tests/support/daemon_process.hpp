@@ -15,6 +15,7 @@
 #include <fstream>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
@@ -25,8 +26,9 @@ inline std::string daemon_path() { return MCPD_DAEMON_BIN; }
 
 class DaemonProcess {
  public:
-  // `toml` is the whole config file except [store] (the test's temporary directory).
-  explicit DaemonProcess(const std::string& toml) {
+  // `toml` is the whole config file except [store] (the test's temporary directory). `env`
+  // ("NAME=value") is added to the test's environment for the daemon.
+  explicit DaemonProcess(const std::string& toml, std::vector<std::string> env = {}) : env_(std::move(env)) {
     config_ = dir_.path() / "mcpd.toml";
     log_ = dir_.path() / "mcpd.log";
     std::ofstream(config_) << toml << "\n[store]\npath = \"" << (dir_.path() / "catalog.db").string() << "\"\n";
@@ -44,7 +46,18 @@ class DaemonProcess {
     posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     std::string bin = daemon_path(), flag = "--config", cfg = config_.string();
     char* argv[] = {bin.data(), flag.data(), cfg.data(), nullptr};
-    if (::posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv, environ) != 0) throw std::runtime_error("cannot spawn mcpd");
+    std::vector<std::string> env_s;
+    for (char** e = environ; *e; ++e) {  // ours replace the test's own of the same name
+      std::string_view v(*e);
+      bool replaced = false;
+      for (const auto& mine : env_) replaced = replaced || v.substr(0, v.find('=') + 1) == mine.substr(0, mine.find('=') + 1);
+      if (!replaced) env_s.emplace_back(v);
+    }
+    env_s.insert(env_s.end(), env_.begin(), env_.end());
+    std::vector<char*> envp;
+    for (auto& e : env_s) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    if (::posix_spawn(&pid_, bin.c_str(), &fa, nullptr, argv, envp.data()) != 0) throw std::runtime_error("cannot spawn mcpd");
     posix_spawn_file_actions_destroy(&fa);
   }
 
@@ -84,6 +97,7 @@ class DaemonProcess {
 
  private:
   TempDir dir_;
+  std::vector<std::string> env_;
   std::filesystem::path config_, log_;
   pid_t pid_ = -1;
   std::optional<int> exit_status_;

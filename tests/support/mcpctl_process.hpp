@@ -1,5 +1,6 @@
 // Runs the real mcpctl binary for integration tests: stdin from /dev/null, stdout and stderr
-// captured, MCPD_NATS_* removed from its environment (every call names its NATS with --nats),
+// captured, MCPD_NATS_* removed from its environment (every call names its NATS with --nats) unless
+// the test sets them,
 // killed and reported as a failure if it does not exit in time.
 #pragma once
 
@@ -34,8 +35,10 @@ inline std::ostream& operator<<(std::ostream& os, const Run& r) {
 }
 
 // Runs mcpctl with `args`, stdin from /dev/null, stdout and stderr captured in files; kills it
-// and fails the test if it has not exited within `timeout`.
-inline Run mcpctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 15s) {
+// and fails the test if it has not exited within `timeout`. `env` ("NAME=value") is added to its
+// environment (after MCPD_NATS_* are removed), to test what mcpctl takes from there.
+inline Run mcpctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 15s,
+                  const std::vector<std::string>& env = {}) {
   TempDir dir;
   auto out_path = dir.path() / "stdout", err_path = dir.path() / "stderr";
   std::vector<std::string> argv_s = {MCPD_MCPCTL_BIN};
@@ -50,6 +53,7 @@ inline Run mcpctl(const std::vector<std::string>& args, std::chrono::millisecond
     std::string_view v(*e);
     if (v.rfind("MCPD_NATS_", 0) != 0) env_s.emplace_back(v);
   }
+  env_s.insert(env_s.end(), env.begin(), env.end());
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
   envp.push_back(nullptr);
