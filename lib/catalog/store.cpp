@@ -1,5 +1,7 @@
 #include "catalog/store.hpp"
 
+#include <limits>
+
 #include "catalog/migrations.hpp"
 
 #include <nlohmann/json.hpp>
@@ -270,6 +272,14 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
+namespace {
+// Never reached through the bus (events are bounded, see node/catalog_sync.hpp), but a local
+// change must not overflow whatever the file holds.
+Error exhausted() {
+  return make_error(Errc::internal, "catalog: the revision counter is at its maximum; the catalog file was tampered with");
+}
+}  // namespace
+
 Result<ServerConfig> Store::put(ServerConfig config) {
   config.revision = 0;
   config.created_at.clear();
@@ -280,7 +290,9 @@ Result<ServerConfig> Store::put(ServerConfig config) {
     Transaction tx(impl_->handle());
     auto current = impl_->row(config.name);
     std::string stamp = now();
-    config.revision = impl_->read_max() + 1;
+    const std::int64_t max = impl_->read_max();
+    if (max >= std::numeric_limits<std::int64_t>::max()) return exhausted();
+    config.revision = max + 1;
     config.updated_at = stamp;
     config.created_at = stamp;
     if (current && !current->deleted) {
@@ -303,7 +315,9 @@ Result<std::optional<std::int64_t>> Store::remove(const std::string& name) {
     Transaction tx(impl_->handle());
     auto current = impl_->row(name);
     if (!current || current->deleted) return std::optional<std::int64_t>();
-    std::int64_t revision = impl_->read_max() + 1;
+    const std::int64_t max = impl_->read_max();
+    if (max >= std::numeric_limits<std::int64_t>::max()) return exhausted();
+    std::int64_t revision = max + 1;
     impl_->write_tombstone(name, revision);
     impl_->raise_max(revision);
     tx.commit();

@@ -22,15 +22,29 @@ EventDecision decide_event(const Subjects& subjects, std::string_view subject, s
   Json body = Json::parse(data, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return ignore("an event on " + std::string(subject) + " that is not a JSON object");
   std::optional<std::int64_t> revision;
-  if (auto r = body.find("revision"); r != body.end() && r->is_number_integer()) revision = r->get<std::int64_t>();
+  if (auto r = body.find("revision"); r != body.end()) {
+    if (!r->is_number_integer() || (r->is_number_unsigned() && r->get<std::uint64_t>() > std::uint64_t(kMaxEventRevision)) ||
+        r->get<std::int64_t>() < 0 || r->get<std::int64_t>() > kMaxEventRevision)
+      return ignore("an event on " + std::string(subject) + " whose revision " + r->dump() + " is not an integer in 0.." +
+                    std::to_string(kMaxEventRevision));
+    revision = r->get<std::int64_t>();
+  }
+  if (jetstream) {
+    // The bucket is the catalog: the event only says which record to read again.
+    auto name = body.find("name");
+    if (name == body.end() || !name->is_string()) return ignore("an event on " + std::string(subject) + " without a name");
+    if (auto st = catalog::check_server_name(name->get<std::string>()); !st.ok()) return ignore(st.error().message);
+    d.name = name->get<std::string>();
+    d.action = Action::refresh;
+    return d;
+  }
   if (created) {
     auto parsed = catalog::parse_server_config(body);
     if (!parsed.ok()) return ignore("a created event that is not a valid server: " + parsed.error().message);
     d.name = parsed->name;
     d.config = std::move(parsed).value();
-    // An event without a revision comes from an older publisher: take it as a new change (in
-    // a JetStream cluster, by writing it to the catalog of record).
-    d.action = body.contains("revision") ? Action::apply_put : jetstream ? Action::bucket_put : Action::local_put;
+    // An event without a revision comes from an older publisher: take it as a new change.
+    d.action = revision ? Action::apply_put : Action::local_put;
     d.revision = d.config->revision;
     return d;
   }
@@ -40,30 +54,29 @@ EventDecision decide_event(const Subjects& subjects, std::string_view subject, s
   d.revision = revision;
   // With its revision, the event is news of a change, never a command to delete anew: a node
   // that holds a newer definition keeps it.
-  d.action = !revision && jetstream ? Action::bucket_erase : Action::apply_delete;
+  d.action = Action::apply_delete;
   return d;
 }
 
 CatalogSync::CatalogSync(Subjects subjects, catalog::Store& store, std::shared_ptr<bus::Connection> bus,
-                         PoolRegistry& registry, io::BlockingPool& blocking, std::function<ReplicatedCatalog*()> replicated)
+                         PoolRegistry& registry, std::function<ReplicatedCatalog*()> replicated)
     : subjects_(std::move(subjects)),
       store_(store),
       bus_(std::move(bus)),
       registry_(registry),
-      blocking_(blocking),
       replicated_(std::move(replicated)) {}
 
 CatalogSync::~CatalogSync() { stop(); }
 
 Status CatalogSync::start() {
   auto sub = bus_->subscribe(subjects_.servers_events(), [this](bus::Message m) {
-    // NATS delivery thread: decide here (parsing only), apply on the blocking pool.
+    // NATS delivery thread: decide here (parsing only), apply on the applier thread, in order.
     auto d = decide_event(subjects_, m.subject(), m.data(), !m.reply().empty(), replicated_() != nullptr);
     if (d.action == Action::ignore) {
       if (m.reply().empty()) spdlog::warn("ignored {}", d.reason);
       return;
     }
-    if (auto st = blocking_.post([this, d = std::move(d)] { apply(d); }); !st.ok())
+    if (auto st = applier_.post([this, d = std::move(d)] { apply(d); }); !st.ok())
       spdlog::warn("[{}] a catalog event was not applied ({}); the node converges at its next sync", d.name,
                    st.error().message);
   });
@@ -72,7 +85,10 @@ Status CatalogSync::start() {
   return {};
 }
 
-void CatalogSync::stop() { events_.reset(); }
+void CatalogSync::stop() {
+  events_.reset();
+  applier_.stop();
+}
 
 void CatalogSync::apply(const EventDecision& d) {
   auto follow = [&](const std::string& why) {
@@ -80,23 +96,9 @@ void CatalogSync::apply(const EventDecision& d) {
   };
   switch (d.action) {
     case Action::ignore: return;
-    case Action::bucket_put:
-    case Action::bucket_erase: {
-      auto* c = replicated_();
-      if (!c) return;  // JetStream went away meanwhile; the event's sender keeps the change
-      if (d.action == Action::bucket_erase) {
-        if (auto r = c->remove(d.name); !r.ok()) spdlog::warn("[{}] delete event: {}", d.name, r.error().message);
-        return;
-      }
-      auto current = store_.get(d.name);
-      if (!current.ok()) {
-        spdlog::error("[{}] created event: {}", d.name, current.error().message);
-        return;
-      }
-      if (current.value() && catalog::same_definition(*current.value(), *d.config)) return;
-      if (auto r = c->put(*d.config); !r.ok()) spdlog::warn("[{}] created event: {}", d.name, r.error().message);
+    case Action::refresh:
+      fetch(d.name);  // applied through the catalog of record's own path, if the bucket has it
       return;
-    }
     case Action::local_put: {
       auto r = store_.put(*d.config);
       if (!r.ok()) spdlog::error("[{}] could not store a created event: {}", d.name, r.error().message);

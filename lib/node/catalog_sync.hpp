@@ -3,7 +3,12 @@
 //     JetStream is in use (its watch then brings them to every node), else to SQLite; the pools
 //     follow, and a <prefix>.servers.created / .deleted event tells nodes without JetStream.
 //   - Events from other nodes: decide_event() says what one means (pure, unit-tested);
-//     CatalogSync applies the decision on the blocking pool (SQLite writes, JetStream).
+//     CatalogSync applies the decisions one at a time, in arrival order, on a thread of its own
+//     (SQLite writes, JetStream reads; never the loop).
+//     Events are notifications, not commands: with JetStream, an event only makes the node read
+//     the server's record from the bucket (nothing the event carries is stored); without it, an
+//     event is applied by revision, and a revision beyond kMaxEventRevision is refused, so no
+//     event can push the Lamport clock to where local changes would overflow.
 //
 // Thread-safe. put(), remove(), announce() and fetch() block (SQLite, JetStream): call them on
 // the blocking pool or from main, never on the loop or a NATS delivery thread.
@@ -32,14 +37,17 @@ struct EventDecision {
     apply_put,     // store `config` if newer than what is here (it carries its revision)
     local_put,     // an event without a revision and no catalog of record: store it as a change here
     apply_delete,  // delete `name` unless what is here is newer than `revision`
-    bucket_put,    // an event without a revision, JetStream in use: write it to the catalog of record
-    bucket_erase,  // likewise for a delete
+    refresh,       // JetStream in use: read `name`'s record from the catalog of record
   } action = Action::ignore;
   std::optional<catalog::ServerConfig> config;
   std::string name;
   std::optional<std::int64_t> revision;
   std::string reason;
 };
+
+// The largest revision an event may carry (2^53, the largest integer every JSON reader keeps
+// exactly): far beyond any real catalog, far below where max_revision() + 1 could overflow.
+inline constexpr std::int64_t kMaxEventRevision = std::int64_t{1} << 53;
 
 // `jetstream`: this node uses a catalog of record. A message with a reply subject is a request
 // sent to an event subject: never applied.
@@ -50,11 +58,12 @@ class CatalogSync {
  public:
   // `replicated` gives the catalog of record, or null while JetStream is not in use.
   CatalogSync(Subjects subjects, catalog::Store& store, std::shared_ptr<bus::Connection> bus, PoolRegistry& registry,
-              io::BlockingPool& blocking, std::function<ReplicatedCatalog*()> replicated);
+              std::function<ReplicatedCatalog*()> replicated);
   ~CatalogSync();
 
   // Subscribes to <prefix>.servers.* (every node, no queue group).
   Status start();
+  // Unsubscribes and lets the events already queued be applied.
   void stop();
 
   // A local change. put: returns the record as stored (revision assigned); remove: the
@@ -78,8 +87,8 @@ class CatalogSync {
   catalog::Store& store_;
   std::shared_ptr<bus::Connection> bus_;
   PoolRegistry& registry_;
-  io::BlockingPool& blocking_;
   std::function<ReplicatedCatalog*()> replicated_;
+  io::BlockingPool applier_{"mcpd-events", 1};  // one thread: events apply in arrival order
   std::unique_ptr<bus::Subscription> events_;
 };
 

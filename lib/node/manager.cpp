@@ -25,9 +25,9 @@ Manager::Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, 
 
 Manager::~Manager() {
   auto& n = *node_;
+  n.catalog.stop();   // no more events; those queued are applied
   n.blocking.stop();  // queued blocking work finishes; nothing new is taken
   if (n.cluster) n.cluster->leave();
-  n.catalog.stop();
   n.node_sub.reset();
   n.discovery.reset();
   n.queue_sub.reset();

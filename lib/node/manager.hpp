@@ -9,8 +9,9 @@
 //     events are decided there. Never blocks.
 //   - The event loop (io::Loop, one thread by default): every pipe, child exit and timer;
 //     pools and sessions on their strands; large bodies and forwarded calls. Never blocks.
-//   - The blocking pool (io::BlockingPool "mcpd-blocking", 2 threads): the admin API, applying
-//     catalog events, affinity lookups and catalog fetches — SQLite and JetStream round trips.
+//   - The blocking pool (io::BlockingPool "mcpd-blocking", 2 threads): the admin API, affinity
+//     lookups and catalog fetches — SQLite and JetStream round trips. Catalog events are applied
+//     on CatalogSync's own thread ("mcpd-events"), one at a time in arrival order.
 //   - The catalog watch thread (bus::KeyValue::Watch) applies the catalog of record; the
 //     membership ticker sends heartbeats; the cluster's starter retries JetStream in auto mode.
 //   - main(): start(), announce(), shutdown().

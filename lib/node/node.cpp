@@ -33,7 +33,7 @@ Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_p
                    spdlog::debug("[{}] session {} not released now ({}); its key expires", server, session_id,
                                  st.error().message);
                }),
-      catalog(opts.subjects, store, bus, registry, blocking, [this] { return replicated(); }),
+      catalog(opts.subjects, store, bus, registry, [this] { return replicated(); }),
       table(TableOptions{opts.subjects.prefix, opts.queue_group, opts.max_request_bytes, 64 * 1024,
                          [this] { return reply_limit(*bus); }},
             loop, blocking, [this](const std::string& reply_subject, const Reply& reply) {

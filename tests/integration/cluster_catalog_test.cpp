@@ -197,3 +197,45 @@ TEST_CASE("cluster: puts racing deletes of one server end the same on every node
   CHECK(same);
   CHECK(Clock::now() - t0 < kTestBound);
 }
+
+TEST_CASE("cluster: a catalog event is only a hint and a forged record is never stored or run") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  auto client = cluster.connect({0});
+  TempDir scratch;
+  const auto marker = scratch.path() / "forged.marker";
+  Json forged = {{"name", "forged"},
+                 {"transport", "stdio"},
+                 {"command", "/bin/sh"},
+                 {"args", {"-c", ": > '" + marker.string() + "'"}},
+                 {"minSessions", 1}};
+  Json with_revision = forged;
+  with_revision["revision"] = 5;
+  Json takeover = forged;  // an existing server's name, a revision far ahead
+  takeover["name"] = "fake";
+  takeover["revision"] = std::int64_t{1} << 62;
+  for (const Json& event : {forged, with_revision, takeover})
+    REQUIRE(client->publish("mcp.servers.created", event.dump()).ok());
+  REQUIRE(client->publish("mcp.servers.deleted", Json{{"name", "fake"}, {"revision", std::int64_t{1} << 62}}.dump()).ok());
+  REQUIRE(client->publish("mcp.servers.deleted", Json{{"name", "fake"}}.dump()).ok());
+  REQUIRE(client->flush(2s).ok());
+
+  // A real change through the admin API still reaches every node, at an ordinary revision: the
+  // catalog is not frozen. Then, for a generous while, the forged record never runs anywhere.
+  auto put = client->request("mcp.admin.servers.put",
+                             Json{{"name", "control"}, {"command", fake_server_path()}}.dump(), 10s);
+  REQUIRE(put.ok());
+  const auto revision = Json::parse(put.value().data())["server"]["revision"].get<std::int64_t>();
+  CHECK(revision < 1000);
+  CHECK(await_revision(cluster, "control", revision).same);
+  CHECK_FALSE(wait_until([&] { return std::filesystem::exists(marker); }, 3s, 50ms));
+  for (int n = 0; n < 3; ++n) {
+    INFO("node " << n + 1 << cluster.logs(20));
+    CHECK(cluster.server_stats(n, "forged").empty());
+    CHECK(cluster.server_stats(n, "fake").value("revision", std::int64_t{0}) < 1000);  // still the real one
+  }
+  auto call = client->request("mcp.fake.execute", R"({"tool":"echo","args":{"message":"still here"}})", 10s);
+  REQUIRE(call.ok());
+  CHECK(Json::parse(call.value().data()).value("result", "") == "still here");
+  CHECK(Clock::now() - t0 < kTestBound);
+}

@@ -437,3 +437,18 @@ TEST_CASE("a damaged row is skipped and the rest of the catalog still reads") {
   REQUIRE(store->put(config("bad")).ok());
   CHECK(store->list().value().size() == 2);
 }
+
+TEST_CASE("a remote revision far ahead moves the clock but local changes keep working") {
+  auto store = open_store(":memory:");
+  const std::int64_t far = std::int64_t{1} << 53;  // the most an event may carry (node/catalog_sync.hpp)
+  REQUIRE(store->apply_remote_put(remote("far", far)).value() == Applied::applied);
+  auto put = store->put(config("local"));
+  REQUIRE(put.ok());
+  CHECK(put.value().revision == far + 1);
+  auto removed = store->remove("far");
+  REQUIRE(removed.ok());
+  CHECK(removed.value() == std::optional<std::int64_t>(far + 2));
+  auto again = store->put(config("local", "node"));
+  REQUIRE(again.ok());
+  CHECK(again.value().revision == far + 3);
+}

@@ -24,24 +24,51 @@ Json server(std::optional<std::int64_t> revision = std::nullopt) {
 }
 }  // namespace
 
-TEST_CASE("catalog events: a created event with a revision is applied by revision with or without JetStream") {
-  for (bool jetstream : {false, true}) {
-    auto d = decide_event(kSubjects, kCreated, server(7).dump(), false, jetstream);
-    CHECK(d.action == Action::apply_put);
-    CHECK(d.name == "fake");
-    REQUIRE(d.config);
-    CHECK(d.config->revision == 7);
-  }
+TEST_CASE("catalog events: without JetStream a created event with a revision is applied by revision") {
+  auto d = decide_event(kSubjects, kCreated, server(7).dump(), false, false);
+  CHECK(d.action == Action::apply_put);
+  CHECK(d.name == "fake");
+  REQUIRE(d.config);
+  CHECK(d.config->revision == 7);
+  auto del = decide_event(kSubjects, kDeleted, R"({"name":"fake","revision":9})", false, false);
+  CHECK(del.action == Action::apply_delete);
+  CHECK(del.revision == 9);
 }
 
-TEST_CASE("catalog events: an event without a revision is a change made through the bucket when JetStream is in use") {
+TEST_CASE("catalog events: without JetStream an event without a revision is taken as a change") {
   CHECK(decide_event(kSubjects, kCreated, server().dump(), false, false).action == Action::local_put);
-  CHECK(decide_event(kSubjects, kCreated, server().dump(), false, true).action == Action::bucket_put);
   CHECK(decide_event(kSubjects, kDeleted, R"({"name":"fake"})", false, false).action == Action::apply_delete);
-  CHECK(decide_event(kSubjects, kDeleted, R"({"name":"fake"})", false, true).action == Action::bucket_erase);
-  auto d = decide_event(kSubjects, kDeleted, R"({"name":"fake","revision":9})", false, true);
-  CHECK(d.action == Action::apply_delete);
-  CHECK(d.revision == 9);
+}
+
+TEST_CASE("catalog events: with JetStream an event is only a hint to read the bucket and carries nothing in") {
+  Json shell = {{"name", "x"}, {"transport", "stdio"}, {"command", "/bin/sh"}, {"args", {"-c", "id > /tmp/x"}}};
+  for (const Json& body : {server(7), server(), shell, Json{{"name", "fake"}}, Json{{"name", "fake"}, {"revision", 9}}}) {
+    for (const auto& subject : {kCreated, kDeleted}) {
+      auto d = decide_event(kSubjects, subject, body.dump(), false, true);
+      INFO(subject << " " << body.dump());
+      CHECK(d.action == Action::refresh);
+      CHECK(d.name == body["name"].get<std::string>());
+      CHECK_FALSE(d.config);  // nothing from the event is stored
+    }
+  }
+  CHECK(decide_event(kSubjects, kCreated, R"({"name":"a.b"})", false, true).action == Action::ignore);
+  CHECK(decide_event(kSubjects, kCreated, R"({"revision":1})", false, true).action == Action::ignore);
+}
+
+TEST_CASE("catalog events: a revision out of bounds is refused so the catalog cannot be frozen") {
+  for (bool jetstream : {false, true}) {
+    for (const std::string& revision : std::vector<std::string>{"4611686018427387904", "9223372036854775807", "18446744073709551615", "-1", "1.5",
+                                       "\"7\"", std::to_string(kMaxEventRevision + 1)}) {
+      std::string body = R"({"name":"fake","transport":"stdio","command":"/bin/true","revision":)" + revision + "}";
+      INFO(body);
+      auto d = decide_event(kSubjects, kCreated, body, false, jetstream);
+      CHECK(d.action == Action::ignore);
+      CHECK(d.reason.find("is not an integer in 0..") != std::string::npos);
+      CHECK(decide_event(kSubjects, kDeleted, R"({"name":"fake","revision":)" + revision + "}", false, jetstream).action ==
+            Action::ignore);
+    }
+  }
+  CHECK(decide_event(kSubjects, kCreated, server(kMaxEventRevision).dump(), false, false).action == Action::apply_put);
 }
 
 TEST_CASE("catalog events: requests and malformed bodies and invalid servers are ignored with a reason") {
