@@ -1,18 +1,8 @@
 #include "node/internal/node.hpp"
 
-#include "common/version.hpp"
-
 #include <spdlog/spdlog.h>
 
 namespace mcpd::node {
-
-namespace {
-
-// A reply NATS would refuse (over max_payload) becomes a too_large error, so the caller is
-// never left waiting.
-std::int64_t reply_limit(bus::Connection& bus) { return bus.max_payload(); }
-
-}  // namespace
 
 Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_ptr<bus::Connection> b)
     : opts(std::move(options)),
@@ -35,7 +25,7 @@ Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_p
                }),
       catalog(opts.subjects, store, bus, registry, [this] { return replicated(); }),
       table(TableOptions{opts.subjects.prefix, opts.queue_group, opts.max_request_bytes, 64 * 1024,
-                         [this] { return reply_limit(*bus); }},
+                         [this] { return bus->max_payload(); }},  // larger replies become too_large
             loop, blocking, [this](const std::string& reply_subject, const Reply& reply) {
               if (auto st = bus->respond(reply_subject, reply.body, reply.headers); !st.ok())
                 spdlog::warn("could not publish a reply to {} ({} bytes): {}", reply_subject, reply.body.size(),

@@ -1,12 +1,13 @@
 // The node's endpoints, one registration function per subject family, each in its own file
-// under handlers/. Manager::start() calls them in this order. Internal to lib/node.
+// under handlers/. register_endpoints() (manager.cpp) calls them in this order. Internal to lib/node.
 //
 //   handlers/execute.cpp     <prefix>.<server>.execute                       (queue group)
 //   handlers/list_tools.cpp  <prefix>.<server>.list-tools                    (queue group)
 //   handlers/admin.cpp       <prefix>.admin.servers.{put,delete,get,list}    (queue group)
 //   handlers/forwarded.cpp   <prefix>.nodes.<this node>.<server>.execute     (this node only)
 //
-// A new subject family: a file here with its add_*() and one line in Manager::start().
+// A new subject family: a file here with its add_*(), declared below, and one line in
+// register_endpoints() (manager.cpp).
 #pragma once
 
 #include "node/endpoint_table.hpp"
