@@ -287,15 +287,17 @@ TEST_CASE("permissions: a caller cannot publish catalog events") {
   // (nats.c reports each refusal with the connection's last error text: that of the last one.)
   CHECK(wait_until([&] { return logs.count("Permissions Violation for Publish to \"mcp.servers.") > 0; }));
 
-  // The same event from the node role registers the server and runs it: the attack was real.
-  const auto control = s.marker("node-event");
-  auto peer = s.as_node();
-  REQUIRE(peer->publish("mcp.servers.created", s.shell_server("node-event", control).dump()).ok());
+  // The same record registered by the operator runs: the payload was a real attack. (Even the
+  // node role could not register it by an event: with JetStream an event is only a hint to
+  // read the bucket; cluster_catalog_test.cpp shows that.)
+  const auto control = s.marker("operator-event");
+  auto put = s.op->request("mcp.admin.servers.put", s.shell_server("operator-event", control).dump(), 10s);
+  REQUIRE(put.ok());
   CHECK(wait_until([&] { return std::filesystem::exists(control); }, 20s));
   CHECK_FALSE(std::filesystem::exists(marker));
   {
     const auto got = s.catalog();  // evaluated outside CHECK: it asserts too
-    CHECK(got == std::vector<std::string>{"fake", "node-event"});
+    CHECK(got == std::vector<std::string>{"fake", "operator-event"});
   }
   {  // not deleted
     const auto got = s.execute(*s.caller, "fake", kEcho);  // evaluated outside CHECK: it asserts too
