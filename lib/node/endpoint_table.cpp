@@ -223,9 +223,7 @@ void EndpointTable::answer(const ReplyTo& to, const Reply& reply_in) {
         to.error_extra);
   const Reply& reply = too_large ? *too_large : reply_in;
   // Counted before the reply leaves: a caller that asks $SRV.STATS once answered sees its call.
-  auto& c = *counters_[to.endpoint];
-  ++c.requests;
-  c.processing_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - to.start).count();
+  auto& c = count(to);
   if (reply.error) {
     ++errors_;
     ++c.errors;
@@ -237,10 +235,15 @@ void EndpointTable::answer(const ReplyTo& to, const Reply& reply_in) {
 }
 
 void EndpointTable::handed_off(const ReplyTo& to) {
+  count(to);
+  --in_flight_;
+}
+
+EndpointTable::Counter& EndpointTable::count(const ReplyTo& to) {
   auto& c = *counters_[to.endpoint];
   ++c.requests;
   c.processing_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - to.start).count();
-  --in_flight_;
+  return c;
 }
 
 std::vector<EndpointStats> EndpointTable::stats() const {

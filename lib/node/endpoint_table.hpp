@@ -166,6 +166,8 @@ class EndpointTable {
   const Entry* match(const std::vector<std::string_view>& tokens, Via via, std::vector<std::string>& captures) const;
   void run(const Entry& entry, Request req);
   void refuse_now(const ReplyTo& to, Error error);
+  // One request done on `to`'s endpoint: its count and processing time.
+  Counter& count(const ReplyTo& to);
 
   TableOptions opts_;
   io::Loop& loop_;

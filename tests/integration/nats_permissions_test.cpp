@@ -205,6 +205,15 @@ struct Secured {
     std::sort(names.begin(), names.end());
     return names;
   }
+  // The control `name` (a shell server writing `control`) runs and the forged one never did:
+  // the catalog holds "fake" and the control only.
+  void check_control_ran(const std::string& name, const std::filesystem::path& control,
+                         const std::filesystem::path& forged) {
+    CHECK(wait_until([&] { return std::filesystem::exists(control); }, 20s));
+    CHECK_FALSE(std::filesystem::exists(forged));
+    const auto got = catalog();  // evaluated outside CHECK: it asserts too
+    CHECK(got == std::vector<std::string>{"fake", name});
+  }
   bool listed(const std::string& name) {
     auto names = catalog();
     return std::find(names.begin(), names.end(), name) != names.end();
@@ -293,12 +302,7 @@ TEST_CASE("permissions: a caller cannot publish catalog events") {
   const auto control = s.marker("operator-event");
   auto put = s.op->request("mcp.admin.servers.put", s.shell_server("operator-event", control).dump(), 10s);
   REQUIRE(put.ok());
-  CHECK(wait_until([&] { return std::filesystem::exists(control); }, 20s));
-  CHECK_FALSE(std::filesystem::exists(marker));
-  {
-    const auto got = s.catalog();  // evaluated outside CHECK: it asserts too
-    CHECK(got == std::vector<std::string>{"fake", "operator-event"});
-  }
+  s.check_control_ran("operator-event", control, marker);
   {  // not deleted
     const auto got = s.execute(*s.caller, "fake", kEcho);  // evaluated outside CHECK: it asserts too
     CHECK(got.value("result", Json()) == "hi");
@@ -324,12 +328,7 @@ TEST_CASE("permissions: a caller cannot use the admin API") {
   auto ok = s.op->request("mcp.admin.servers.put", s.shell_server("operator-put", control).dump(), 10s);
   REQUIRE(ok.ok());
   CHECK(Json::parse(ok.value().data()).contains("server"));
-  CHECK(wait_until([&] { return std::filesystem::exists(control); }, 20s));
-  CHECK_FALSE(std::filesystem::exists(marker));
-  {
-    const auto got = s.catalog();  // evaluated outside CHECK: it asserts too
-    CHECK(got == std::vector<std::string>{"fake", "operator-put"});
-  }
+  s.check_control_ran("operator-put", control, marker);
 }
 
 TEST_CASE("permissions: a caller cannot send node-to-node traffic") {
@@ -369,12 +368,7 @@ TEST_CASE("permissions: a caller cannot write or read the JetStream buckets") {
   const auto control = s.marker("node-kv");
   auto peer = s.as_node();
   REQUIRE(peer->publish("$KV.mcp-catalog.node-kv", s.shell_server("node-kv", control).dump()).ok());
-  CHECK(wait_until([&] { return std::filesystem::exists(control); }, 20s));
-  CHECK_FALSE(std::filesystem::exists(marker));
-  {
-    const auto got = s.catalog();  // evaluated outside CHECK: it asserts too
-    CHECK(got == std::vector<std::string>{"fake", "node-kv"});
-  }
+  s.check_control_ran("node-kv", control, marker);
 }
 
 TEST_CASE("permissions: a caller cannot subscribe to request subjects") {
