@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The quick start, from a fresh machine: installs what mcpd needs, builds it, and runs one node
-# with the embedded default — a local nats-server on 127.0.0.1:4222 started by mcpd, the
-# catalog in .mcpd/catalog.db — and three example MCP servers registered: everything,
-# filesystem (on the scratch directory .mcpd/scratch) and memory. Ctrl-C stops it cleanly.
+# with the embedded default — a local nats-server on 127.0.0.1:4222 started by mcpd, requiring
+# the login mcpd generates in .mcpd/credentials/local-nats, the catalog in .mcpd/catalog.db —
+# and three example MCP servers registered: everything, filesystem (on the scratch directory
+# .mcpd/scratch) and memory. Ctrl-C stops it cleanly.
 # Then, from another terminal:  build/bin/mcpctl call everything echo --args '{"message":"hi"}'
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,7 +46,8 @@ TOML
 
 cat <<MSG
 ==> starting mcpd (config $STATE/mcpd.toml)
-    In another terminal:
+    In another terminal, from $ROOT (mcpctl finds the node's login in .mcpd/credentials/local-nats;
+    from elsewhere: export MCPD_STATE_DIR=$STATE):
       build/bin/mcpctl server ls
       build/bin/mcpctl tools everything
       build/bin/mcpctl call everything echo --args '{"message":"hi"}'

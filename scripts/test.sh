@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, builds mcpd twice
 # (optimised, then with AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test in
-# both builds. Ends with ctest's summary line. Usage: scripts/test.sh [ctest args...]
+# both builds; in between, builds the libFuzzer targets (fuzz/, clang) and runs each for 30 s.
+# Ends with ctest's summary line. Usage: scripts/test.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -19,6 +20,16 @@ run_suite() {  # run_suite <build dir> <label> [cmake args...]
 
 CTEST_ARGS=("$@")
 run_suite build release -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+# The fuzz targets (fuzz/README.md), each fuzzing for 30 s from its seed corpus: only they and
+# the libraries they use are built (no tests, no benchmarks), at -O1 with line tables.
+echo "==> [fuzz] configure and build in build-fuzz"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DMCPD_FUZZ=ON -DMCPD_BUILD_TESTS=OFF -DMCPD_BUILD_BENCH=OFF \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only" >/dev/null
+ninja -C build-fuzz -j "$JOBS" fuzzers
+echo "==> [fuzz] ctest"
+(cd build-fuzz && ctest -j 2 --output-on-failure)
+
 # Under the sanitizers, skip what runs no sanitized code of ours or repeats itself at length:
 # the deployment check (scripts and the release binaries), the lock-annotation lint and the 26-scenario conformance
 # sweep (its three required scenarios still run sanitized).

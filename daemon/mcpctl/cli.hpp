@@ -18,9 +18,10 @@
 namespace mcpd::mcpctl {
 
 struct GlobalOptions {
-  // Resolved: each from its flag, else its MCPD_NATS_* variable (the url: else
-  // nats://127.0.0.1:4222). --nats/URL, --user/USER, --password/PASSWORD, --token/TOKEN,
-  // --creds/CREDS, --nkey/NKEY_SEED, --tls-ca/TLS_CA, --tls-cert/TLS_CERT, --tls-key/TLS_KEY.
+  // Resolved: each from its flag, else its MCPD_NATS_* variable, else (url, user and password)
+  // the local node's credentials file (local_login.hpp); the url: else nats://127.0.0.1:4222.
+  // --nats/URL, --user/USER, --password/PASSWORD, --token/TOKEN, --creds/CREDS,
+  // --nkey/NKEY_SEED, --tls-ca/TLS_CA, --tls-cert/TLS_CERT, --tls-key/TLS_KEY.
   ConnectOptions nats;
   std::string prefix = "mcp";
   std::optional<std::chrono::milliseconds> timeout;  // --timeout: how long to wait for a reply

@@ -5,10 +5,34 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <condition_variable>
 #include <mutex>
 
 namespace mcpd::mcpctl {
+namespace {
+
+// What to do about a refused connection: for a refused login, where the login came from.
+std::string connect_hint(const ConnectOptions& options, const std::string& reason) {
+  std::string lower = reason;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower.find("authorization") == std::string::npos)
+    return "is mcpd running? set --nats or MCPD_NATS_URL" +
+           (options.login_file_problem.empty() ? "" : "; the local node's " + options.login_file_problem);
+  if (!options.login_file_problem.empty())
+    return "the NATS server requires a login, and the local node's " + options.login_file_problem;
+  if (!options.login_file.empty())
+    return "the login of the local node's credentials file " + options.login_file +
+           " was refused: is that mcpd running on this server? Otherwise give --user/--password, --token, --creds "
+           "or --nkey";
+  if (!options.user.empty() || !options.token.empty() || !options.creds_file.empty() || !options.nkey_seed_file.empty())
+    return "the NATS server refused this login: check --user/--password, --token, --creds or --nkey and the "
+           "MCPD_NATS_* variables";
+  return "the NATS server requires a login: give --user/--password, --token, --creds or --nkey (or the MCPD_NATS_* "
+         "variables); for a local mcpd's embedded nats-server, set MCPD_STATE_DIR to the directory of its catalog";
+}
+
+}  // namespace
 
 std::unique_ptr<Client> Client::connect(const ConnectOptions& options) {
   bus::Options o;
@@ -27,14 +51,14 @@ std::unique_ptr<Client> Client::connect(const ConnectOptions& options) {
   o.max_reconnect = 0;
   o.connect_timeout = options.connect_timeout;
   o.delivery_threads = 1;
+  if (!options.login_file.empty()) spdlog::debug("logging in with the user and password of {}", options.login_file);
   auto conn = bus::Connection::connect(std::move(o));
   if (!conn.ok()) {
     // The bus says "cannot connect to <urls>: <reason>"; keep the reason only (URLs hold no ": ").
     std::string reason = conn.error().message;
     if (auto colon = reason.find(": "); reason.starts_with("cannot connect to ") && colon != std::string::npos)
       reason.erase(0, colon + 2);
-    throw failure("cannot connect to NATS at " + options.url + ": " + reason +
-                  " (is mcpd running? set --nats or MCPD_NATS_URL)");
+    throw failure("cannot connect to NATS at " + options.url + ": " + reason + " (" + connect_hint(options, reason) + ")");
   }
   return std::unique_ptr<Client>(new Client(std::move(conn).value(), options.url));
 }

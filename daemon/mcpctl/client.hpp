@@ -34,6 +34,11 @@ struct ConnectOptions {
   std::string tls_ca_file;     // CA(s) to verify the server's certificate with
   std::string tls_cert_file, tls_key_file;  // client certificate and key (mutual TLS)
   std::chrono::milliseconds connect_timeout{2000};
+  // When the login came from the local node's credentials file (local_login.hpp): its path; or
+  // why a credentials file found could not be used, and what to do ("credentials file X is not
+  // readable by this user: ..."). Said when NATS refuses the login.
+  std::string login_file;
+  std::string login_file_problem;
 };
 
 // mcpd's reply: the body as sent, and parsed (always a JSON object).

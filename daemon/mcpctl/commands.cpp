@@ -8,7 +8,7 @@ namespace mcpd::mcpctl {
 namespace {
 
 constexpr OptionSpec kGlobalOptions[] = {
-    {"nats", 0, "URL", "NATS server URL(s), comma-separated\n(default: $MCPD_NATS_URL, else nats://127.0.0.1:4222)"},
+    {"nats", 0, "URL", "NATS server URL(s), comma-separated (default: $MCPD_NATS_URL,\nelse the local node's credentials file's url, else\nnats://127.0.0.1:4222; see \"Where the NATS server and login\ncome from\" below)"},
     {"user", 0, "USER", "NATS user name, with --password (default: $MCPD_NATS_USER)"},
     {"password", 0, "PASSWORD", "NATS password (default: $MCPD_NATS_PASSWORD; prefer it: a\nflag's value is visible to other users in ps)"},
     {"token", 0, "TOKEN", "NATS authentication token (default: $MCPD_NATS_TOKEN)"},

@@ -4,6 +4,7 @@
 #include "common/version.hpp"
 #include "bus/connection.hpp"
 #include "commands.hpp"
+#include "local_login.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -29,6 +30,19 @@ Environment (the variables mcpd reads; a flag wins over its variable):
   MCPD_NATS_TOKEN      --token        MCPD_NATS_CREDS      --creds
   MCPD_NATS_NKEY_SEED  --nkey         MCPD_NATS_TLS_CA     --tls-ca
   MCPD_NATS_TLS_CERT   --tls-cert     MCPD_NATS_TLS_KEY    --tls-key
+  MCPD_STATE_DIR       the local node's state directory (where its catalog is)
+
+Where the NATS server and login come from, first found wins:
+  1. the flags (--nats, --user/--password, --token, --creds, --nkey, --tls-*);
+  2. the environment (MCPD_NATS_URL, MCPD_NATS_USER/PASSWORD/TOKEN/CREDS/NKEY_SEED/TLS_*);
+  3. the local node's credentials file, which mcpd writes for its embedded nats-server:
+       $MCPD_STATE_DIR/credentials/local-nats   when MCPD_STATE_DIR is set, else
+       ./.mcpd/credentials/local-nats           (the quick start, from the repository root), else
+       /var/lib/mcpd/credentials/local-nats     (beside the default catalog).
+     Its user and password are used only when 1 and 2 give no login, and only for its own url
+     (which is also the server when no --nats or MCPD_NATS_URL is given). It is readable by
+     mcpd's user only: run mcpctl as that user (e.g. with sudo) or give the login yourself;
+  4. the default server nats://127.0.0.1:4222, with no login.
 
 Examples:
   mcpctl server add everything --command npx -- -y @modelcontextprotocol/server-everything
@@ -151,8 +165,7 @@ GlobalOptions resolve_globals(const ParsedArgs& before, const ParsedArgs& after,
     return v ? v : "";
   };
   GlobalOptions g;
-  g.nats.url = value("nats").value_or(env("MCPD_NATS_URL"));
-  if (g.nats.url.empty()) g.nats.url = "nats://127.0.0.1:4222";
+  g.nats.url = value("nats").value_or(env("MCPD_NATS_URL"));  // empty: the local node's, else the default
   // The connection's settings, as mcpd's [nats] keys: a flag wins over its variable (the one mcpd
   // reads), an empty value means unused.
   struct NatsSetting {
@@ -171,6 +184,11 @@ GlobalOptions resolve_globals(const ParsedArgs& before, const ParsedArgs& after,
       {"tls-key", "MCPD_NATS_TLS_KEY", &ConnectOptions::tls_key_file},
   };
   for (const auto& s : nats_settings) g.nats.*s.field = value(s.flag).value_or(env(s.variable));
+  // Then, with no login from either, the local node's credentials file (local_login.hpp).
+  const bool login_given = !g.nats.user.empty() || !g.nats.password.empty() || !g.nats.token.empty() ||
+                           !g.nats.creds_file.empty() || !g.nats.nkey_seed_file.empty() ||
+                           !g.nats.tls_cert_file.empty();
+  apply_local_login(g.nats, login_given);
   if (auto p = value("prefix")) g.prefix = *p;
   validate_prefix(g.prefix);
   if (auto t = value("timeout")) g.timeout = std::chrono::milliseconds(parse_int_option("timeout", *t, 1, 86'400'000));

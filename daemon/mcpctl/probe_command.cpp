@@ -5,6 +5,7 @@
 // runs to check a server before registering it with `server add`.
 #include "commands.hpp"
 
+#include "catalog/references.hpp"
 #include "catalog/server_config.hpp"
 #include "io/loop.hpp"
 #include "mcp/client_session.hpp"
@@ -39,10 +40,20 @@ struct ProbeSettings {
 };
 
 // "K=V" or "K: V" (as curl writes them) → {K, V}; V may hold ${VAR}, expanded from this
-// environment as mcpd expands it from its own.
+// environment (the probe runs as you, so any variable of yours; ${file:NAME} is mcpd's and not
+// read here: use --token-file).
+Result<std::string> from_environment(const catalog::Reference& ref) {
+  if (ref.kind == catalog::Reference::Kind::file)
+    return make_error(Errc::invalid_request, ref.text() + " names a file in mcpd's secrets directory, which the probe "
+                                             "does not read (use --token-file, or ${VAR})");
+  const char* v = std::getenv(ref.name.c_str());
+  if (!v) return make_error(Errc::invalid_request, "environment variable '" + ref.name + "' is not set (referenced as " + ref.text() + ")");
+  return std::string(v);
+}
+
 std::pair<std::string, std::string> header_pair(const std::string& item) {
   auto [key, value] = split_pair("header", item, true);
-  auto expanded = catalog::expand_references(value, catalog::environment_variable);
+  auto expanded = catalog::expand_references(value, from_environment);
   if (!expanded.ok()) throw failure("--header " + key + ": " + expanded.error().message);
   return {key, std::move(expanded).value()};
 }

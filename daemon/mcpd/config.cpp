@@ -1,5 +1,8 @@
 #include "config.hpp"
 
+#include "catalog/references.hpp"
+
+#include <arpa/inet.h>
 #include <toml++/toml.h>
 #include <unistd.h>
 
@@ -48,6 +51,17 @@ void read(const toml::table& t, const char* key, T& out, const std::string& wher
   }
 }
 
+void read_list(const toml::table& t, const char* key, std::vector<std::string>& out, const std::string& where) {
+  const toml::node* n = t.get(key);
+  if (!n) return;
+  if (!n->is_array()) throw ConfigError(where + "." + key + ": expected an array of strings, e.g. [\"a\", \"b\"]");
+  out.clear();
+  for (const auto& item : *n->as_array()) {
+    if (!item.is_string()) throw ConfigError(where + "." + key + ": expected an array of strings");
+    out.push_back(item.as_string()->get());
+  }
+}
+
 void read_ms(const toml::table& t, const char* key, std::chrono::milliseconds& out, const std::string& where) {
   std::int64_t v = out.count();
   read(t, key, v, where);
@@ -66,6 +80,13 @@ const toml::table* section(const toml::table& root, const char* name, const std:
   if (!n) return nullptr;
   if (!n->is_table()) throw ConfigError(file + ": [" + name + "] must be a table");
   return n->as_table();
+}
+
+// 127.0.0.0/8, ::1 or localhost: where the embedded nats-server may listen without allow_remote.
+bool is_loopback(const std::string& host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return true;
+  in_addr v4{};
+  return ::inet_pton(AF_INET, host.c_str(), &v4) == 1 && (ntohl(v4.s_addr) >> 24) == 127;
 }
 
 void set_url(DaemonConfig& c, const std::string& url) {
@@ -94,7 +115,44 @@ void apply_environment(DaemonConfig& c) {
     if (const char* v = std::getenv(name); v && *v) c.nats.*field = v;
 }
 
+void check_security(const security::Policy& p, const std::string& file) {
+  for (const auto& cmd : p.allowed_commands)
+    if (cmd.empty() || (cmd.find('/') != std::string::npos && cmd[0] != '/'))
+      throw ConfigError(file + ": security.allowed_commands: '" + cmd +
+                        "' must be a program name (\"npx\"), an absolute path, or a directory ending in '/'");
+  for (const auto& host : p.allowed_urls)
+    if (host.empty() || host.find_first_of("/@ ") != std::string::npos)
+      throw ConfigError(file + ": security.allowed_urls: '" + host +
+                        "' must be a host pattern such as \"api.example.com\", \"*.example.com\" or \"127.0.0.1:8080\" "
+                        "(no scheme or path)");
+  for (const auto& name : p.secret_env) {
+    std::string_view n = name;
+    if (n.ends_with('*')) n.remove_suffix(1);
+    if (n.empty() || !catalog::valid_env_name(n))
+      throw ConfigError(file + ": security.secret_env: '" + name +
+                        "' must be a variable name, or a prefix ending in '*' (e.g. \"MCPD_SECRET_*\")");
+  }
+  if (!p.secrets_dir.empty() && p.secrets_dir[0] != '/')
+    throw ConfigError(file + ": security.secrets_dir must be an absolute path, got '" + p.secrets_dir + "'");
+  if (p.max_secret_file_bytes < 1 || p.max_secret_file_bytes > (1u << 20))
+    throw ConfigError(file + ": security.max_secret_file_bytes must be 1..1048576");
+}
+
 }  // namespace
+
+std::vector<std::string> security_warnings(const DaemonConfig& c) {
+  std::vector<std::string> out;
+  const auto& n = c.nats;
+  const bool authenticated = c.embedded_nats() || !n.user.empty() || !n.token.empty() || !n.creds_file.empty() ||
+                             !n.nkey_seed_file.empty() || !n.tls_cert_file.empty();
+  const auto& p = c.node.security;
+  if (!authenticated && p.remote_registration && p.allowed_commands.empty())
+    out.push_back("NATS at " + c.nats_url() +
+                  " is used without authentication and [security] allowed_commands is empty: anyone who can publish "
+                  "there can make this node run any program as its user. Require NATS logins with permissions "
+                  "(deploy/nats/), and set [security] allowed_commands (or remote_registration = false)");
+  return out;
+}
 
 Json with_server_defaults(const Json& server, const Json& defaults) {
   Json out = server;
@@ -120,7 +178,7 @@ DaemonConfig load_config(const std::string& path) {
       throw ConfigError(os.str());
     }
   }
-  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster"}, path);
+  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster", "limits", "security"}, path);
 
   if (auto* t = section(root, "node", path)) {
     check_keys(*t, "node", {"id", "loop_threads"}, path);
@@ -146,11 +204,12 @@ DaemonConfig load_config(const std::string& path) {
     read(*t, "prefix", c.node.subjects.prefix, "nats");
     read(*t, "queue_group", c.node.queue_group, "nats");
     if (auto* e = section(*t, "embedded", path)) {
-      check_keys(*e, "nats.embedded", {"host", "port", "binary", "store_dir"}, path);
+      check_keys(*e, "nats.embedded", {"host", "port", "binary", "store_dir", "allow_remote"}, path);
       read(*e, "store_dir", c.embedded_store_dir, "nats.embedded");
       read(*e, "host", c.embedded_host, "nats.embedded");
       read(*e, "port", c.embedded_port, "nats.embedded");
       read(*e, "binary", c.embedded_binary, "nats.embedded");
+      read(*e, "allow_remote", c.embedded_allow_remote, "nats.embedded");
     }
   }
   if (auto* t = section(root, "store", path)) {
@@ -182,7 +241,27 @@ DaemonConfig load_config(const std::string& path) {
     read_ms(*t, "circuit_cooldown_ms", pool.backoff.cooldown, "defaults");
     if (auto* s = section(*t, "server", path)) c.server_defaults = to_json(*s);
   }
+  if (auto* t = section(root, "limits", path)) {
+    check_keys(*t, "limits", {"json_max_depth"}, path);
+    read(*t, "json_max_depth", c.node.json_max_depth, "limits");
+    if (c.node.json_max_depth < 16 || c.node.json_max_depth > 1000)
+      throw ConfigError(path + ": limits.json_max_depth must be 16..1000");
+  }
+  if (auto* t = section(root, "security", path)) {
+    auto& p = c.node.security;
+    check_keys(*t, "security",
+               {"allowed_commands", "allowed_urls", "remote_registration", "secret_env", "secrets_dir",
+                "max_secret_file_bytes"},
+               path);
+    read_list(*t, "allowed_commands", p.allowed_commands, "security");
+    read_list(*t, "allowed_urls", p.allowed_urls, "security");
+    read(*t, "remote_registration", p.remote_registration, "security");
+    read_list(*t, "secret_env", p.secret_env, "security");
+    read(*t, "secrets_dir", p.secrets_dir, "security");
+    read(*t, "max_secret_file_bytes", p.max_secret_file_bytes, "security");
+  }
   apply_environment(c);
+  check_security(c.node.security, path);
 
   if (const toml::node* servers = root.get("servers")) {
     if (!servers->is_array_of_tables()) throw ConfigError(path + ": 'servers' must be [[servers]] tables");
@@ -198,11 +277,17 @@ DaemonConfig load_config(const std::string& path) {
       c.servers.push_back(std::move(parsed).value());
     }
   }
+  c.node.own_servers = c.servers;  // always run as written (node/admission.hpp)
 
   if (c.log_format != "text" && c.log_format != "json")
     throw ConfigError(path + ": log.format must be \"text\" or \"json\", got \"" + c.log_format + "\"");
   if (c.loop_threads == 0 || c.loop_threads > 64) throw ConfigError(path + ": node.loop_threads must be 1..64");
   if (c.embedded_port <= 0 || c.embedded_port > 65535) throw ConfigError(path + ": nats.embedded.port must be 1..65535");
+  if (c.embedded_nats() && !c.embedded_allow_remote && !is_loopback(c.embedded_host))
+    throw ConfigError(path + ": [nats.embedded] host = \"" + c.embedded_host +
+                      "\" is not a loopback address: the embedded nats-server would take connections from other "
+                      "machines. Use host = \"127.0.0.1\", or set [nats.embedded] allow_remote = true to allow it "
+                      "(it still requires the login in credentials/local-nats)");
   const std::string& prefix = c.node.subjects.prefix;
   if (prefix.empty() || prefix.find_first_of(" *>") != std::string::npos)
     throw ConfigError(path + ": nats.prefix must be a NATS subject without spaces or wildcards");

@@ -29,13 +29,14 @@ struct DaemonConfig {
   // [nats] → the connection. servers is empty for the embedded default (a local nats-server
   // started for us); main fills in its URL.
   bus::Options nats;
-  // [node], [nats] prefix/queue_group, [defaults], [cluster] → the node. node.node_id defaults
-  // to the host name.
+  // [node], [nats] prefix/queue_group, [defaults], [cluster], [limits] → the node.
+  // node.node_id defaults to the host name.
   node::ManagerOptions node;
 
   std::string embedded_host = "127.0.0.1";
   int embedded_port = 4222;
   std::string embedded_binary = "nats-server";
+  bool embedded_allow_remote = false;  // a listen host other than loopback is refused unless true
   std::string embedded_store_dir;      // JetStream storage of the embedded server; default: beside the catalog
 
   std::string store_path = "/var/lib/mcpd/catalog.db";
@@ -57,6 +58,10 @@ struct DaemonConfig {
 // Reads `path` ("" = built-in defaults only), applies environment overrides and validates.
 // Throws ConfigError with a message naming the file and key.
 DaemonConfig load_config(const std::string& path);
+
+// What an operator should hear at start about this configuration's security (logged as
+// warnings): e.g. NATS without authentication while the bus may make the node run anything.
+std::vector<std::string> security_warnings(const DaemonConfig& config);
 
 // Applies [defaults.server] to an MCPServer JSON document: fields it does not set are taken
 // from the defaults.

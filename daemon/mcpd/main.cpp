@@ -19,6 +19,7 @@
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #ifdef MCPD_HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -36,6 +37,14 @@ Usage:
 
 Without --config (and without MCPD_NATS_URL), mcpd runs with built-in defaults: a local
 nats-server on 127.0.0.1:4222 started for you, and the catalog at /var/lib/mcpd/catalog.db.
+
+The embedded nats-server (no [nats] url) requires a login. On its first start mcpd generates
+one, user mcpd and a random password, in credentials/local-nats beside the catalog
+(/var/lib/mcpd/credentials/local-nats by default; directory mode 0700, file 0600), reuses it
+at every start after, and connects with it; mcpctl run by the same user finds it with no flag
+(see mcpctl --help). The server's configuration, with that login, is written to
+credentials/nats-server.conf. It listens on loopback only, unless [nats.embedded]
+allow_remote = true allows another host address.
 
 Environment overrides: MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL, and for
 the NATS connection (the [nats] key in brackets; an empty variable is ignored):
@@ -71,6 +80,33 @@ std::vector<mcpd::catalog::ServerConfig> import_servers(const mcpd::daemon::Daem
   return changed;
 }
 
+// The embedded server takes only its own generated login: other [nats] login and TLS settings
+// are meant for a [nats] url, so they are dropped (with a warning) rather than sent to it.
+void use_embedded_login(mcpd::bus::Options& nats, const mcpd::credentials::LocalLogin& login) {
+  std::string ignored;
+  const std::pair<const char*, std::string*> settings[] = {
+      {"user", &nats.user},
+      {"password", &nats.password},
+      {"token", &nats.token},
+      {"creds_file", &nats.creds_file},
+      {"nkey_seed_file", &nats.nkey_seed_file},
+      {"tls_ca_file", &nats.tls_ca_file},
+      {"tls_cert_file", &nats.tls_cert_file},
+      {"tls_key_file", &nats.tls_key_file},
+  };
+  for (auto [key, value] : settings) {
+    if (!value->empty()) ignored += (ignored.empty() ? "" : ", ") + std::string(key);
+    value->clear();
+  }
+  if (nats.tls_required) ignored += (ignored.empty() ? "" : ", ") + std::string("tls_required");
+  nats.tls_required = false;
+  if (!ignored.empty())
+    spdlog::warn("[nats] {} ignored: they apply to a [nats] url, and the embedded nats-server takes its own login",
+                 ignored);
+  nats.user = login.user;
+  nats.password = login.password;
+}
+
 int run(const mcpd::daemon::DaemonConfig& config) {
   // Signals are taken by sigwait() in this thread; every other thread inherits the mask.
   sigset_t signals;
@@ -82,6 +118,7 @@ int run(const mcpd::daemon::DaemonConfig& config) {
   std::signal(SIGPIPE, SIG_IGN);
 
   spdlog::info("mcpd {} starting: node {}", mcpd::kVersion, config.node.node_id);
+  for (const auto& w : mcpd::daemon::security_warnings(config)) spdlog::warn("{}", w);
   mcpd::bus::Library nats_library;  // declared first: torn down after every connection
   std::filesystem::path store_path(config.store_path);
   if (store_path.has_parent_path()) {
@@ -102,8 +139,15 @@ int run(const mcpd::daemon::DaemonConfig& config) {
                    ? (store_path.has_parent_path() ? store_path.parent_path() / "jetstream" : std::filesystem::path("jetstream")).string()
                    : config.embedded_store_dir;
     }
-    embedded.emplace(loop, config.embedded_binary, config.embedded_host, config.embedded_port, js_dir);
+    mcpd::daemon::EmbeddedNatsOptions e;
+    e.binary = config.embedded_binary;
+    e.host = config.embedded_host;
+    e.port = config.embedded_port;
+    e.jetstream_dir = js_dir;
+    e.state_dir = store_path.has_parent_path() ? store_path.parent_path() : std::filesystem::path(".");
+    embedded.emplace(loop, e);
     nats.servers = {embedded->url()};
+    use_embedded_login(nats, embedded->login());
   }
   const std::string url = nats.servers.front();
   auto bus = mcpd::bus::Connection::connect(nats);

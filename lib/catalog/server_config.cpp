@@ -1,5 +1,8 @@
 #include "catalog/server_config.hpp"
 
+#include "catalog/references.hpp"
+#include "catalog/secret_rules.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <array>
@@ -99,13 +102,6 @@ std::string_view suggestion(std::string_view key) {
 }
 
 std::string type_of(const Json& v) { return v.type_name(); }
-
-bool valid_env_name(std::string_view s) {
-  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
-  return true;
-}
 
 bool valid_header_name(std::string_view s) {
   if (s.empty()) return false;
@@ -245,9 +241,7 @@ constexpr std::array<std::pair<std::string_view, Isolation>, 2> kIsolations = {
 // ---- checks shared by parse and validate ----
 
 Status check_references(const std::string& key, const std::string& value) {
-  auto any = [](const std::string&) { return std::optional<std::string>(""); };
-  auto expanded = expand_references(value, any);
-  if (!expanded.ok()) return invalid(key + ": " + expanded.error().message);
+  if (auto refs = parse_references(value); !refs.ok()) return invalid(key + ": " + refs.error().message);
   return {};
 }
 
@@ -304,8 +298,13 @@ Status check_http(const ServerConfig& c) {
       return invalid("auth: set exactly one of tokenEnv (an environment variable holding the token) or tokenFile (a file holding it)");
     if (!a.token_env.empty() && !valid_env_name(a.token_env))
       return invalid("auth.tokenEnv: " + quote(a.token_env) + " is not a variable name (letters, digits and '_', not starting with a digit)");
-    if (!a.token_file.empty())
+    // A file in the node's secrets directory: its name there, or its absolute path.
+    if (!a.token_file.empty() && !valid_secret_file_name(a.token_file)) {
+      if (a.token_file[0] != '/')
+        return invalid("auth.tokenFile: must be the name of a file in the node's [security] secrets_dir (letters, "
+                       "digits, '.', '_' and '-') or an absolute path, got " + quote(a.token_file));
       if (auto e = check_path("auth.tokenFile", a.token_file); !e.ok()) return e;
+    }
   }
   if (!c.ca_file.empty())
     if (auto e = check_path("caFile", c.ca_file); !e.ok()) return e;
@@ -357,6 +356,7 @@ Status validate(const ServerConfig& c) {
   if (c.min_sessions > c.max_sessions)
     return invalid("minSessions (" + std::to_string(c.min_sessions) + ") must not exceed maxSessions (" +
                    std::to_string(c.max_sessions) + ")");
+  if (auto e = check_secrets_by_reference(c); !e.ok()) return e;
   if (c.revision < 0) return invalid(range_message("revision", 0, std::numeric_limits<std::int64_t>::max(), std::to_string(c.revision)));
   for (auto [key, ts] : {std::pair<std::string_view, const std::string*>{"createdAt", &c.created_at}, {"updatedAt", &c.updated_at}})
     if (!ts->empty() && !valid_rfc3339(*ts))
@@ -478,39 +478,6 @@ bool same_definition(const ServerConfig& a, const ServerConfig& b) {
     return c;
   };
   return strip(a) == strip(b);
-}
-
-Result<std::string> expand_references(std::string_view value,
-                                      const std::function<std::optional<std::string>(const std::string&)>& lookup) {
-  auto fail = [](std::string message) -> Result<std::string> { return invalid(std::move(message)); };
-  std::string out;
-  out.reserve(value.size());
-  for (std::size_t i = 0; i < value.size();) {
-    if (value.substr(i, 3) == "$${") {
-      out += "${";
-      i += 3;
-    } else if (value.substr(i, 2) == "${") {
-      auto close = value.find('}', i + 2);
-      if (close == std::string_view::npos)
-        return fail("unterminated '${' at offset " + std::to_string(i) + " (write '$${' for a literal '${')");
-      std::string name(value.substr(i + 2, close - i - 2));
-      if (!valid_env_name(name))
-        return fail(quote("${" + name + "}") + " is not a valid reference: a variable name is letters, digits and '_', not starting with a digit (write '$${' for a literal '${')");
-      auto v = lookup(name);
-      if (!v) return fail("environment variable '" + name + "' is not set (referenced as ${" + name + "})");
-      out += *v;
-      i = close + 1;
-    } else {
-      out += value[i++];
-    }
-  }
-  return out;
-}
-
-std::optional<std::string> environment_variable(const std::string& name) {
-  const char* v = std::getenv(name.c_str());
-  if (!v) return std::nullopt;
-  return std::string(v);
 }
 
 std::string format_timestamp(std::chrono::system_clock::time_point t) {

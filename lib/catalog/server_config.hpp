@@ -4,9 +4,9 @@
 // a ServerConfig that passed parse_server_config() or validate() is safe to act on.
 //
 // The record is published on the bus, so secrets stay out of it: auth names an environment
-// variable or a file (a literal token is refused), and env/headers values may say `${VAR}`,
-// expanded only at spawn/connect time (expand_references). A literal value written in env or
-// headers is stored and published as given; nothing can tell it is a secret.
+// variable or a file (a literal token is refused), env/headers values may hold references
+// (`${VAR}`, `${file:NAME}`: references.hpp) resolved by the node only at spawn/connect time,
+// and a credential written literally is refused (secret_rules.hpp).
 #pragma once
 
 #include "common/error.hpp"
@@ -15,7 +15,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -34,7 +33,7 @@ std::string_view to_string(Isolation i);
 // Exactly one of the two is set.
 struct BearerAuth {
   std::string token_env;   // name of an environment variable holding the token
-  std::string token_file;  // absolute path of a file holding the token
+  std::string token_file;  // a file in the node's secrets directory: its name there, or its absolute path
   bool operator==(const BearerAuth&) const = default;
 };
 
@@ -98,15 +97,6 @@ Status check_server_name(std::string_view name);
 
 // Equal ignoring revision, createdAt and updatedAt: whether a running pool still matches.
 bool same_definition(const ServerConfig& a, const ServerConfig& b);
-
-// Expands `${VAR}` references through `lookup`; `$${` stands for a literal `${`, any other `$`
-// is kept as is. An undefined variable or a malformed reference is an invalid_request error
-// naming the problem.
-Result<std::string> expand_references(std::string_view value,
-                                      const std::function<std::optional<std::string>(const std::string&)>& lookup);
-
-// A lookup over the daemon's own environment, for expand_references.
-std::optional<std::string> environment_variable(const std::string& name);
 
 // `t` as RFC 3339 UTC with milliseconds: "2026-11-22T01:02:03.456Z" (sorts chronologically).
 std::string format_timestamp(std::chrono::system_clock::time_point t);

@@ -6,7 +6,10 @@
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -250,6 +253,21 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& path) {
       if (ec) return failed("cannot create its directory '" + parent.string() + "': " + ec.message());
     }
     if (std::filesystem::is_directory(path, ec)) return failed("it is a directory");
+    // Only mcpd's user reads the catalog (SQLite gives its -wal and -shm files the same mode).
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      struct stat st {};
+      if (::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) {
+        spdlog::warn("[catalog] {} was readable by others (mode {:o}); setting it to 0600", path, st.st_mode & 0777);
+        ::fchmod(fd, 0600);
+      }
+      ::close(fd);
+    }
+    for (const char* suffix : {"-wal", "-shm"}) {
+      const std::string side = path + suffix;
+      struct stat st {};
+      if (::stat(side.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 077) != 0) ::chmod(side.c_str(), 0600);
+    }
   }
 
   auto impl = std::make_unique<Impl>();

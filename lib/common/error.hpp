@@ -18,6 +18,7 @@ enum class Errc {
   unavailable,      // the server cannot be reached: not started, crashed, closed, circuit open
   overloaded,       // backpressure: every slot and the queue are full
   too_large,        // a payload over the configured limit
+  forbidden,        // the node's [security] policy refuses it
   internal,         // a bug or a protocol violation by the server
 };
 
@@ -31,6 +32,7 @@ constexpr std::string_view to_string(Errc code) {
     case Errc::unavailable: return "unavailable";
     case Errc::overloaded: return "overloaded";
     case Errc::too_large: return "too_large";
+    case Errc::forbidden: return "forbidden";
     case Errc::internal: return "internal";
   }
   return "internal";

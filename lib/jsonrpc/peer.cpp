@@ -41,12 +41,12 @@ Error remote_error(const Json& err) {
 
 }  // namespace
 
-std::shared_ptr<Peer> Peer::create(io::Strand strand, std::string name, SendFn send) {
-  return std::shared_ptr<Peer>(new Peer(std::move(strand), std::move(name), std::move(send)));
+std::shared_ptr<Peer> Peer::create(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth) {
+  return std::shared_ptr<Peer>(new Peer(std::move(strand), std::move(name), std::move(send), max_json_depth));
 }
 
-Peer::Peer(io::Strand strand, std::string name, SendFn send)
-    : strand_(std::move(strand)), name_(std::move(name)), send_(std::move(send)) {}
+Peer::Peer(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth)
+    : strand_(std::move(strand)), name_(std::move(name)), send_(std::move(send)), max_json_depth_(max_json_depth) {}
 
 Peer::~Peer() = default;
 
@@ -128,11 +128,14 @@ void Peer::on_timeout(TimeoutHook hook) { timeout_hook_ = std::move(hook); }
 
 void Peer::receive(std::string_view line) {
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return;  // blank lines are noise, not errors
-  Json msg = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-  if (msg.is_discarded() || !msg.is_object()) {
+  bool too_deep = false;
+  auto parsed = json::parse_pruned(line, max_json_depth_, too_deep);
+  if (!parsed.ok() || !parsed->is_object()) {
     note_malformed("a line that is not a JSON-RPC message", line);
     return;
   }
+  Json& msg = parsed.value();
+  if (too_deep) return refuse_too_deep(msg, line);
   const bool has_method = msg.contains("method") && msg["method"].is_string();
   const bool has_id = msg.contains("id") && !msg["id"].is_null();
   if (has_method && has_id) {
@@ -152,6 +155,19 @@ void Peer::receive(std::string_view line) {
   } else {
     note_malformed("a JSON object that is neither request, notification nor response", line);
   }
+}
+
+void Peer::refuse_too_deep(const Json& msg, std::string_view line) {
+  const std::string what = json::too_deep_message(max_json_depth_);
+  auto id = msg.find("id");
+  const bool response = !msg.contains("method") && (msg.contains("result") || msg.contains("error"));
+  if (response && id != msg.end() && id->is_number_integer()) {
+    if (auto it = pending_.find(id->get<RequestId>()); it != pending_.end()) {
+      const std::string method = it->second->method;
+      complete(it->first, make_error(Errc::too_large, name_ + ": the answer to " + method + " was refused: " + what));
+    }
+  }
+  note_malformed("a message with " + what, line);
 }
 
 void Peer::note_malformed(std::string_view what, std::string_view line) {

@@ -5,9 +5,13 @@
 // The peer knows nothing of the channel: it is given a send function and fed each incoming
 // line with receive(). All of its state lives on one strand; request() and notify() may be
 // called from any thread. Callbacks run on the strand and must not block.
+//
+// An incoming message nested deeper than a bound (common/json_limits.hpp) is dropped as
+// malformed, and if it answers a request of ours, that request fails with too_large.
 #pragma once
 
 #include "common/error.hpp"
+#include "common/json_limits.hpp"
 #include "common/log_budget.hpp"
 #include "io/loop.hpp"
 
@@ -58,7 +62,9 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // Told when a request of ours timed out, so a protocol layer can notify the other side.
   using TimeoutHook = std::function<void(RequestId id, const std::string& method)>;
 
-  static std::shared_ptr<Peer> create(io::Strand strand, std::string name, SendFn send);
+  // `max_json_depth` bounds the nesting of every incoming message (json_limits.hpp).
+  static std::shared_ptr<Peer> create(io::Strand strand, std::string name, SendFn send,
+                                      std::size_t max_json_depth = json::kDefaultMaxDepth);
   ~Peer();
 
   // Sends a request; `done` is called exactly once: with the result, a remote error, a
@@ -87,19 +93,22 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
  private:
   struct Pending;
-  Peer(io::Strand strand, std::string name, SendFn send);
+  Peer(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth);
   void start_request(RequestId id, std::string method, std::string wire, Duration timeout,
                      ResponseCallback done);
   void complete(RequestId id, Result<Json> outcome);
   void handle_response(Json& msg);
   void handle_request(Json& msg);
   void reply(const Json& id, Result<Json> outcome);
+  // A message nested too deep (its deep parts pruned): a response fails its request.
+  void refuse_too_deep(const Json& msg, std::string_view line);
   // Counts a line that is not a message; logs it within malformed_log_'s budget.
   void note_malformed(std::string_view what, std::string_view line);
 
   io::Strand strand_;
   std::string name_;
   SendFn send_;
+  const std::size_t max_json_depth_;
   std::atomic<RequestId> next_id_{1};
   std::atomic<bool> closed_{false};
   Error close_reason_;  // valid once closed_ is set; written on the strand

@@ -32,10 +32,13 @@ ClientSession::ClientSession(std::shared_ptr<transport::Transport> transport, Se
                              std::unique_ptr<Lifecycle> lifecycle)
     : transport_(std::move(transport)), opts_(std::move(options)), lifecycle_(std::move(lifecycle)) {
   std::weak_ptr<transport::Transport> weak_transport = transport_;
-  peer_ = jsonrpc::Peer::create(transport_->strand(), opts_.name, [weak_transport](std::string m) {
-    auto t = weak_transport.lock();
-    return t && t->send(std::move(m));
-  });
+  peer_ = jsonrpc::Peer::create(
+      transport_->strand(), opts_.name,
+      [weak_transport](std::string m) {
+        auto t = weak_transport.lock();
+        return t && t->send(std::move(m));
+      },
+      opts_.json_max_depth);
   ping_timer_ = std::make_unique<PingTimer>(transport_->strand());
 }
 

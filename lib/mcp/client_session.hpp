@@ -9,6 +9,7 @@
 #pragma once
 
 #include "common/error.hpp"
+#include "common/json_limits.hpp"
 #include "mcp/lifecycle.hpp"
 #include "transport/transport.hpp"
 
@@ -32,6 +33,7 @@ struct SessionOptions {
   std::chrono::milliseconds request_timeout{30000};      // default deadline of every request
   std::chrono::milliseconds ping_interval{0};            // 0: no keep-alive pings
   std::chrono::milliseconds ping_timeout{10000};
+  std::size_t json_max_depth = json::kDefaultMaxDepth;   // deeper messages from the server are refused
 };
 
 struct CallOptions {

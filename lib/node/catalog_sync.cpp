@@ -59,11 +59,13 @@ EventDecision decide_event(const Subjects& subjects, std::string_view subject, s
 }
 
 CatalogSync::CatalogSync(Subjects subjects, catalog::Store& store, std::shared_ptr<bus::Connection> bus,
-                         PoolRegistry& registry, std::function<ReplicatedCatalog*()> replicated)
+                         PoolRegistry& registry, const Admission& admission,
+                         std::function<ReplicatedCatalog*()> replicated)
     : subjects_(std::move(subjects)),
       store_(store),
       bus_(std::move(bus)),
       registry_(registry),
+      admission_(admission),
       replicated_(std::move(replicated)) {}
 
 CatalogSync::~CatalogSync() { stop(); }
@@ -94,18 +96,28 @@ void CatalogSync::apply(const EventDecision& d) {
   auto follow = [&](const std::string& why) {
     if (auto st = registry_.sync(d.name); !st.ok()) spdlog::error("[{}] {}: {}", d.name, why, st.error().message);
   };
+  // Events are the bus changing the catalog: the policy decides first.
+  auto refused = [&](const char* what) {
+    Status st = admission_.may_change(what);
+    if (st.ok() && d.config) st = admission_.may_run(*d.config);
+    if (st.ok()) return false;
+    spdlog::warn("[{}] {} not applied: {}", d.name, what, st.error().message);
+    return true;
+  };
   switch (d.action) {
     case Action::ignore: return;
     case Action::refresh:
       fetch(d.name);  // applied through the catalog of record's own path, if the bucket has it
       return;
     case Action::local_put: {
+      if (refused("a created event")) return;
       auto r = store_.put(*d.config);
       if (!r.ok()) spdlog::error("[{}] could not store a created event: {}", d.name, r.error().message);
       else follow("created event");
       return;
     }
     case Action::apply_put: {
+      if (refused("a created event")) return;
       auto r = store_.apply_remote_put(*d.config);
       if (!r.ok()) spdlog::error("[{}] could not store a created event: {}", d.name, r.error().message);
       else if (r.value() == catalog::Applied::applied) follow("created event");
@@ -113,6 +125,7 @@ void CatalogSync::apply(const EventDecision& d) {
       return;
     }
     case Action::apply_delete: {
+      if (refused("a deleted event")) return;
       auto r = store_.apply_remote_delete(d.name, d.revision);
       if (!r.ok()) spdlog::error("[{}] could not store a delete event: {}", d.name, r.error().message);
       else if (r.value() == catalog::Applied::applied) registry_.stop_if_deleted(d.name);

@@ -8,7 +8,9 @@
 //     Events are notifications, not commands: with JetStream, an event only makes the node read
 //     the server's record from the bucket (nothing the event carries is stored); without it, an
 //     event is applied by revision, and a revision beyond kMaxEventRevision is refused, so no
-//     event can push the Lamport clock to where local changes would overflow.
+//     event can push the Lamport clock to where local changes would overflow. Either way an
+//     event passes the node's Admission first: with remote_registration = false none is
+//     applied, and a record the policy refuses is not stored.
 //
 // Thread-safe. put(), remove(), announce() and fetch() block (SQLite, JetStream): call them on
 // the blocking pool or from main, never on the loop or a NATS delivery thread.
@@ -17,6 +19,7 @@
 #include "bus/connection.hpp"
 #include "catalog/store.hpp"
 #include "io/blocking_pool.hpp"
+#include "node/admission.hpp"
 #include "node/pool_registry.hpp"
 #include "node/replicated_catalog.hpp"
 #include "node/subjects.hpp"
@@ -58,7 +61,7 @@ class CatalogSync {
  public:
   // `replicated` gives the catalog of record, or null while JetStream is not in use.
   CatalogSync(Subjects subjects, catalog::Store& store, std::shared_ptr<bus::Connection> bus, PoolRegistry& registry,
-              std::function<ReplicatedCatalog*()> replicated);
+              const Admission& admission, std::function<ReplicatedCatalog*()> replicated);
   ~CatalogSync();
 
   // Subscribes to <prefix>.servers.* (every node, no queue group).
@@ -87,6 +90,7 @@ class CatalogSync {
   catalog::Store& store_;
   std::shared_ptr<bus::Connection> bus_;
   PoolRegistry& registry_;
+  const Admission& admission_;
   std::function<ReplicatedCatalog*()> replicated_;
   io::BlockingPool applier_{"mcpd-events", 1};  // one thread: events apply in arrival order
   std::unique_ptr<bus::Subscription> events_;

@@ -39,6 +39,9 @@ Status Cluster::start() {
     spdlog::info("cluster: JetStream off by configuration (no replicated catalog, no cross-node session affinity)");
     return {};
   }
+  if (!opts_.follow_catalog)
+    spdlog::info("cluster: not following the catalog of record ([security] remote_registration = false: this node's "
+                 "servers come from its config file)");
   auto err = try_jetstream();
   if (err.ok()) return {};
   if (opts_.jetstream == ClusterOptions::Mode::on) {
@@ -71,7 +74,7 @@ Status Cluster::start() {
 
 Status Cluster::try_jetstream() {
   if (!bus_->connected()) return make_error(Errc::unavailable, "NATS is not reachable");
-  if (!catalog_ready_) {
+  if (!catalog_ready_ && opts_.follow_catalog) {
     if (auto st = catalog_->start(); !st.ok()) return st;
     catalog_ready_ = true;
   }

@@ -31,6 +31,7 @@ struct ClusterOptions {
   int replicas = 1;                                 // 3 in a 3-node JetStream cluster
   std::chrono::seconds session_ttl{300};            // an unused ownership expires after this
   std::chrono::milliseconds heartbeat{1000};
+  bool follow_catalog = true;  // false: no catalog of record (session affinity only)
 };
 
 class Cluster {

@@ -32,15 +32,16 @@ std::string join(const std::vector<std::string_view>& parts, std::size_t from, s
   return s;
 }
 
-Status parse_body(std::string_view data, std::optional<schema::Payload> payload, Json& out) {
+Status parse_body(std::string_view data, std::optional<schema::Payload> payload, std::size_t max_depth, Json& out) {
   if (data.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     out = Json::object();
   } else {
-    try {
-      out = Json::parse(data);
-    } catch (const Json::parse_error& e) {
-      return make_error(Errc::invalid_request, std::string("request body is not valid JSON: ") + e.what());
-    }
+    // Pruned rather than stopped at the first level too deep, to tell the two failures apart.
+    bool too_deep = false;
+    auto doc = json::parse_pruned(data, max_depth, too_deep);
+    if (!doc.ok()) return make_error(Errc::invalid_request, "request body is not valid JSON: " + doc.error().message);
+    if (too_deep) return make_error(Errc::invalid_request, "request body refused: " + json::too_deep_message(max_depth));
+    out = std::move(doc).value();
   }
   if (!payload) return {};
   if (auto st = schema::validate(*payload, out); !st.ok()) {
@@ -202,7 +203,7 @@ void EndpointTable::run(const Entry& entry, Request req) {
     return refuse_now(req.reply_to, make_error(Errc::too_large, "request body is " + std::to_string(req.inbound.data.size()) +
                                                                     " bytes; this node accepts at most " +
                                                                     std::to_string(opts_.max_request_bytes)));
-  if (auto st = parse_body(req.inbound.data, entry.spec.payload, req.body); !st.ok())
+  if (auto st = parse_body(req.inbound.data, entry.spec.payload, opts_.json_max_depth, req.body); !st.ok())
     return refuse_now(req.reply_to, st.error());
   if (gate_)
     if (auto st = gate_(entry.spec, req); !st.ok()) return refuse_now(req.reply_to, st.error());

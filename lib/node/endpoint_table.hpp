@@ -2,9 +2,9 @@
 // micro.AddEndpoint. A subject family is registered once — its pattern, the schema its body
 // must satisfy, the thread its handler runs on, and the handler — and the table does the rest
 // for every request: routes it, refuses what matches nothing with a sentence a person can act
-// on, bounds and parses the body, validates it, runs the handler where it said, and counts
-// requests, errors, the last error and processing time for $SRV.STATS. Adding a subject is one
-// add() plus its handler.
+// on, bounds the body (size and JSON nesting), parses and validates it, runs the handler where
+// it said, and counts requests, errors, the last error and processing time for $SRV.STATS.
+// Adding a subject is one add() plus its handler.
 //
 // Every request is answered exactly once, through answer(); a handler that hands the request
 // on (to a pool, to another node) keeps its ReplyTo and answers when the work completes.
@@ -14,6 +14,7 @@
 
 #include "bus/message.hpp"
 #include "common/error.hpp"
+#include "common/json_limits.hpp"
 #include "common/thread_annotations.hpp"
 #include "io/blocking_pool.hpp"
 #include "io/loop.hpp"
@@ -102,6 +103,8 @@ struct TableOptions {
   // The largest reply the bus accepts (NATS max_payload; <= 0: unknown). A larger reply is
   // answered with too_large instead, so the caller is never left waiting.
   std::function<std::int64_t()> reply_limit;
+  // Bodies nested deeper are refused with invalid_request (common/json_limits.hpp).
+  std::size_t json_max_depth = json::kDefaultMaxDepth;
 };
 
 class EndpointTable {

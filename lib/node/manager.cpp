@@ -20,6 +20,7 @@ using Clock = std::chrono::steady_clock;
 
 Manager::Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, std::shared_ptr<bus::Connection> bus) {
   if (options.version.empty()) options.version = kVersion;
+  options.pool_defaults.json_max_depth = options.json_max_depth;  // one setting for sessions too
   node_ = std::make_shared<Node>(std::move(options), loop, store, std::move(bus));
 }
 
@@ -46,6 +47,13 @@ void register_endpoints(const std::shared_ptr<Node>& node) {
                                       " are event subjects: publish to them without expecting a reply (to register "
                                       "a server, request " + s.admin("put") + ")");
   node->table.ignore("nodes.>");  // node-to-node traffic: heartbeats, and calls forwarded to a node's own subject
+  // The policy stage: with remote_registration = false the catalog does not change from the bus.
+  std::weak_ptr<Node> weak = node;
+  node->table.set_gate([weak](const EndpointSpec& e, const Request&) -> Status {
+    auto self = weak.lock();
+    if (!self || (e.pattern != "admin.servers.put" && e.pattern != "admin.servers.delete")) return {};
+    return self->admission.may_change("registering or removing a server through " + self->opts.subjects.admin(e.pattern.substr(14)));
+  });
 }
 
 // Requests from callers (the queue group) and calls other nodes forward here (this node only).
@@ -79,7 +87,10 @@ Status join_cluster(const std::shared_ptr<Node>& node) {
     if (auto self = weak.lock()) self->registry.stop_if_deleted(name);
   };
   const auto& o = node->opts;
-  node->cluster = std::make_unique<Cluster>(o.cluster, node->bus, node->store, o.subjects, o.node_id, std::move(hooks));
+  ClusterOptions cluster = o.cluster;
+  // A node whose catalog comes from its config file only does not follow the bucket.
+  cluster.follow_catalog = cluster.follow_catalog && o.security.remote_registration;
+  node->cluster = std::make_unique<Cluster>(cluster, node->bus, node->store, o.subjects, o.node_id, std::move(hooks));
   return node->cluster->start();
 }
 

@@ -25,9 +25,11 @@
 #include "common/error.hpp"
 #include "io/loop.hpp"
 #include "node/cluster.hpp"
+#include "common/json_limits.hpp"
 #include "node/server_factory.hpp"
 #include "node/subjects.hpp"
 #include "pool/session_pool.hpp"
+#include "security/policy.hpp"
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -44,9 +46,15 @@ struct ManagerOptions {
   std::string queue_group = "mcpd";
   std::string version;                       // shown in $SRV.INFO; the build's version by default
   std::size_t max_request_bytes = 1u << 20;  // larger bodies are refused with too_large
+  // JSON nested deeper is refused: request bodies (invalid_request) and MCP servers' messages.
+  std::size_t json_max_depth = json::kDefaultMaxDepth;
   unsigned blocking_threads = 2;             // the blocking pool (SQLite, JetStream)
   PoolDefaults pool_defaults;
   ClusterOptions cluster;
+  // What the bus may ask this node to run ([security]); the config file's own [[servers]] are
+  // always run as written (node/admission.hpp).
+  security::Policy security;
+  std::vector<catalog::ServerConfig> own_servers;
 };
 
 struct ManagerStats {

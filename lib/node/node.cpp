@@ -10,7 +10,8 @@ Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_p
       store(s),
       bus(std::move(b)),
       blocking("mcpd-blocking", opts.blocking_threads),
-      registry(loop, store, opts.pool_defaults,
+      admission(opts.security, opts.own_servers),
+      registry(loop, store, admission, opts.pool_defaults,
                [this](const std::string& server, const std::string& session_id) {
                  // A pool strand: releasing the ownership is a key-value round trip.
                  if (!affinity()) return;
@@ -23,9 +24,10 @@ Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_p
                    spdlog::debug("[{}] session {} not released now ({}); its key expires", server, session_id,
                                  st.error().message);
                }),
-      catalog(opts.subjects, store, bus, registry, [this] { return replicated(); }),
+      catalog(opts.subjects, store, bus, registry, admission, [this] { return replicated(); }),
       table(TableOptions{opts.subjects.prefix, opts.queue_group, opts.max_request_bytes, 64 * 1024,
-                         [this] { return bus->max_payload(); }},  // larger replies become too_large
+                         [this] { return bus->max_payload(); },  // larger replies become too_large
+                         opts.json_max_depth},
             loop, blocking, [this](const std::string& reply_subject, const Reply& reply) {
               if (auto st = bus->respond(reply_subject, reply.body, reply.headers); !st.ok())
                 spdlog::warn("could not publish a reply to {} ({} bytes): {}", reply_subject, reply.body.size(),
@@ -34,6 +36,11 @@ Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_p
 
 Error Node::unknown_server(const std::string& name) const {
   if (auto st = catalog::check_server_name(name); !st.ok()) return st.error();
+  if (auto why = registry.refusal(name)) {
+    Error e = *why;
+    e.message = "not run on this node: " + e.message;
+    return e;
+  }
   return make_error(Errc::invalid_request,
                     "no MCP server named '" + name + "' is registered on this cluster (list them with: mcpctl server ls)");
 }

@@ -7,19 +7,28 @@
 
 namespace mcpd::node {
 
-PoolRegistry::PoolRegistry(io::Loop& loop, catalog::Store& store, PoolDefaults defaults, IsolatedClosed on_isolated_closed)
-    : loop_(loop), store_(store), defaults_(std::move(defaults)), on_isolated_closed_(std::move(on_isolated_closed)) {}
+PoolRegistry::PoolRegistry(io::Loop& loop, catalog::Store& store, const Admission& admission, PoolDefaults defaults,
+                           IsolatedClosed on_isolated_closed)
+    : loop_(loop),
+      store_(store),
+      admission_(admission),
+      defaults_(std::move(defaults)),
+      on_isolated_closed_(std::move(on_isolated_closed)) {}
 
 Status PoolRegistry::sync(const std::string& name) {
   std::shared_ptr<pool::SessionPool> old;
   std::optional<catalog::ServerConfig> config;
+  Status admitted;
   {
     MutexLock lock(mu_);
     auto latest = store_.get(name);
     if (!latest.ok()) return latest.error();
     config = std::move(latest).value();
+    if (config && config->enabled) admitted = admission_.may_run(*config);
+    if (admitted.ok()) refused_.erase(name);
+    else refused_.insert_or_assign(name, admitted.error());
     auto it = running_.find(name);
-    if (it != running_.end() && config && catalog::same_definition(it->second.config, *config)) {
+    if (it != running_.end() && admitted.ok() && config && catalog::same_definition(it->second.config, *config)) {
       it->second.config = *config;  // same pool; newer bookkeeping
       return {};
     }
@@ -27,15 +36,21 @@ Status PoolRegistry::sync(const std::string& name) {
       old = std::move(it->second.pool);
       running_.erase(it);
     }
-    if (config && config->enabled) {
+    if (config && config->enabled && admitted.ok()) {
       auto po = pool_options(*config, defaults_);
       po.on_isolated_closed = [cb = on_isolated_closed_, server = name](const std::string& session_id) {
         if (cb) cb(server, session_id);
       };
-      auto p = pool::SessionPool::create(loop_, std::move(po), session_factory(loop_, *config, defaults_));
+      auto p = pool::SessionPool::create(loop_, std::move(po), session_factory(loop_, *config, defaults_, admission_.resolver(*config)));
       p->start();
       running_.emplace(name, Running{*config, p});
     }
+  }
+  if (!admitted.ok()) {
+    spdlog::warn("[{}] not run (revision {}): {}{}", name, config->revision, admitted.error().message,
+                 old ? "; stopping the sessions of its previous definition" : "");
+    if (old) old->close();
+    return {};
   }
   if (old) {
     spdlog::info("[{}] {}", name,
@@ -53,6 +68,8 @@ void PoolRegistry::stop_if_deleted(const std::string& name, std::function<void()
   std::shared_ptr<pool::SessionPool> p;
   {
     MutexLock lock(mu_);
+    if (refused_.contains(name))
+      if (auto current = store_.get(name); current.ok() && !current.value()) refused_.erase(name);
     auto it = running_.find(name);
     // A deletion that lost a race to a newer put leaves the server running. A catalog that
     // cannot be read is no proof of deletion either: keep serving.
@@ -100,6 +117,13 @@ std::shared_ptr<pool::SessionPool> PoolRegistry::find(const std::string& name) c
   MutexLock lock(mu_);
   auto it = running_.find(name);
   return it == running_.end() ? nullptr : it->second.pool;
+}
+
+std::optional<Error> PoolRegistry::refusal(const std::string& name) const {
+  MutexLock lock(mu_);
+  auto it = refused_.find(name);
+  if (it == refused_.end()) return std::nullopt;
+  return it->second;
 }
 
 std::vector<std::string> PoolRegistry::names() const {

@@ -4,6 +4,9 @@
 // threads in any order, and reading the catalog under the registry's lock means an older
 // definition arriving late never replaces a newer one, nor is a deleted server started again.
 //
+// A record Admission refuses (the [security] policy) is not run: its pool, if any, stops, and
+// refusal() says why, for the calls that name it.
+//
 // Thread-safe. start() and stop() read SQLite: call them off the event loop (blocking pool,
 // catalog watch thread, main). Lock order: the registry's mutex is taken before the Store's.
 #pragma once
@@ -11,6 +14,7 @@
 #include "catalog/store.hpp"
 #include "common/thread_annotations.hpp"
 #include "io/loop.hpp"
+#include "node/admission.hpp"
 #include "node/server_factory.hpp"
 #include "pool/session_pool.hpp"
 
@@ -31,7 +35,8 @@ class PoolRegistry {
   // Runs on the pool's strand when an isolated session closes (to release its ownership).
   using IsolatedClosed = std::function<void(const std::string& server, const std::string& session_id)>;
 
-  PoolRegistry(io::Loop& loop, catalog::Store& store, PoolDefaults defaults, IsolatedClosed on_isolated_closed);
+  PoolRegistry(io::Loop& loop, catalog::Store& store, const Admission& admission, PoolDefaults defaults,
+               IsolatedClosed on_isolated_closed);
 
   // Runs what the catalog holds for `name` now: starts it, replaces a pool whose definition
   // differs (a no-op when it is the same), stops it if disabled or gone. An error means the
@@ -45,6 +50,8 @@ class PoolRegistry {
       MCPD_EXCLUDES(mu_);
 
   std::shared_ptr<pool::SessionPool> find(const std::string& name) const MCPD_EXCLUDES(mu_);
+  // Why the catalog's record of `name` is not run here (forbidden), if it is refused.
+  std::optional<Error> refusal(const std::string& name) const MCPD_EXCLUDES(mu_);
   std::vector<std::string> names() const MCPD_EXCLUDES(mu_);
   std::size_t size() const MCPD_EXCLUDES(mu_);
   // Per server: revision, sessions, load, circuit, last error (the data of $SRV.STATS).
@@ -58,10 +65,12 @@ class PoolRegistry {
 
   io::Loop& loop_;
   catalog::Store& store_;
+  const Admission& admission_;
   const PoolDefaults defaults_;
   const IsolatedClosed on_isolated_closed_;
   mutable Mutex mu_;
   std::map<std::string, Running> running_ MCPD_GUARDED_BY(mu_);
+  std::map<std::string, Error> refused_ MCPD_GUARDED_BY(mu_);
 };
 
 }  // namespace mcpd::node

@@ -18,6 +18,7 @@ int service_error_code(Errc code) {
     case Errc::unavailable: return 503;
     case Errc::overloaded: return 429;
     case Errc::too_large: return 413;
+    case Errc::forbidden: return 403;
     case Errc::internal: return 500;
   }
   return 500;

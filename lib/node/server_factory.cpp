@@ -6,8 +6,6 @@
 
 #include <asio/post.hpp>
 
-#include <fstream>
-#include <sstream>
 
 
 namespace mcpd::node {
@@ -36,9 +34,10 @@ class FailedTransport final : public transport::Transport, public std::enable_sh
   std::string reason_;
 };
 
-// Headers (with ${VAR} expanded) and the bearer token (from its variable or file), read at
-// connect time so that secrets never sit in the record.
-transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::string& label, std::string& problem) {
+// Headers (references resolved) and the bearer token, read at connect time so that secrets
+// never sit in the record.
+transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::string& label,
+                                    const security::SecretResolver& secrets, std::string& problem) {
   transport::HttpOptions o;
   o.name = label;
   o.url = c.url;
@@ -46,7 +45,7 @@ transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::s
   o.tls_verify = c.tls_verify;
   o.connect_timeout = std::chrono::seconds(c.connect_timeout_seconds);
   for (const auto& [k, v] : c.headers) {
-    auto value = catalog::expand_references(v, catalog::environment_variable);
+    auto value = secrets.expand(v);
     if (!value.ok()) {
       problem = "header " + k + ": " + value.error().message;
       return o;
@@ -54,25 +53,12 @@ transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::s
     o.headers[k] = std::move(value).value();
   }
   if (c.auth) {
-    if (!c.auth->token_env.empty()) {
-      auto token = catalog::environment_variable(c.auth->token_env);
-      if (!token || token->empty()) {
-        problem = "the bearer token variable " + c.auth->token_env + " is not set in mcpd's environment";
-        return o;
-      }
-      o.bearer_token = *token;
-    } else {
-      std::ifstream f(c.auth->token_file);
-      std::stringstream ss;
-      ss << f.rdbuf();
-      std::string token = ss.str();
-      while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-      if (!f || token.empty()) {
-        problem = "cannot read the bearer token file " + c.auth->token_file;
-        return o;
-      }
-      o.bearer_token = std::move(token);
+    auto token = secrets.bearer_token(*c.auth);
+    if (!token.ok()) {
+      problem = token.error().message;
+      return o;
     }
+    o.bearer_token = std::move(token).value();
   }
   return o;
 }
@@ -95,14 +81,16 @@ pool::PoolOptions pool_options(const catalog::ServerConfig& c, const PoolDefault
   return o;
 }
 
-pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig& config, const PoolDefaults& d) {
-  return [&loop, config, d](const std::string& label) {
+pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig& config, const PoolDefaults& d,
+                                     security::SecretResolver secrets) {
+  return [&loop, config, d, secrets = std::move(secrets)](const std::string& label) {
     mcp::SessionOptions so;
     so.name = config.name;
     so.open_timeout = std::chrono::seconds(config.connect_timeout_seconds);
     so.request_timeout = std::chrono::milliseconds(config.call_timeout_ms);
     so.ping_interval = std::chrono::seconds(config.ping_interval_seconds);
     so.ping_timeout = std::chrono::seconds(10);
+    so.json_max_depth = d.json_max_depth;
     auto strand = loop.make_strand();
 
     std::shared_ptr<transport::Transport> t;
@@ -117,7 +105,7 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
       o.term_grace = d.stop_grace;
       std::string problem;
       for (const auto& [k, v] : config.env) {
-        auto value = catalog::expand_references(v, catalog::environment_variable);
+        auto value = secrets.expand(v);
         if (!value.ok()) {
           problem = "cannot start: env " + k + ": " + value.error().message;
           break;
@@ -131,7 +119,7 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
       }
     } else {
       std::string problem;
-      auto o = http_options(config, label, problem);
+      auto o = http_options(config, label, secrets, problem);
       if (!problem.empty()) {
         t = std::make_shared<FailedTransport>(strand, "cannot connect: " + problem);
       } else if (config.transport == catalog::Transport::sse) {

@@ -1,12 +1,15 @@
 // Turns a catalog ServerConfig into what a SessionPool needs: pool options and a factory of
 // MCP sessions over the right transport (a stdio child today; HTTP transports plug in here).
-// `${VAR}` references in env values are expanded from the daemon's environment at spawn time;
-// a config that cannot be started yields sessions that fail at once with the reason.
+// Secret references in env and headers (and the bearer token) are resolved by `secrets` at
+// spawn/connect time; a config that cannot be started yields sessions that fail at once with
+// the reason.
 #pragma once
 
 #include "catalog/server_config.hpp"
+#include "common/json_limits.hpp"
 #include "io/loop.hpp"
 #include "pool/session_pool.hpp"
+#include "security/secrets.hpp"
 
 #include <chrono>
 
@@ -16,9 +19,11 @@ struct PoolDefaults {
   std::chrono::milliseconds drain_timeout{10'000};
   pool::BackoffPolicy backoff;
   std::chrono::milliseconds stop_grace{2'000};  // stdio: after closing stdin, and after SIGTERM
+  std::size_t json_max_depth = json::kDefaultMaxDepth;  // set from ManagerOptions::json_max_depth
 };
 
 pool::PoolOptions pool_options(const catalog::ServerConfig& config, const PoolDefaults& defaults);
-pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig& config, const PoolDefaults& defaults);
+pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig& config, const PoolDefaults& defaults,
+                                     security::SecretResolver secrets);
 
 }  // namespace mcpd::node

@@ -1,5 +1,6 @@
 #include "transport/stdio_transport.hpp"
 
+#include "transport/line_splitter.hpp"
 #include "transport/outbox.hpp"
 #include "transport/process_group.hpp"
 
@@ -158,32 +159,14 @@ class StdioTransportImpl final : public StdioTransport,
   }
 
   void consume_stdout(std::size_t n) {
-    std::string_view chunk(read_buf_.data(), n);
-    std::size_t start = 0;
-    for (;;) {
-      auto nl = chunk.find('\n', start);
-      if (nl == std::string_view::npos) break;
-      if (line_buf_.empty()) {
-        deliver(chunk.substr(start, nl - start));
-      } else {
-        line_buf_.append(chunk.substr(start, nl - start));
-        deliver(line_buf_);
-        line_buf_.clear();
-      }
-      start = nl + 1;
-    }
-    line_buf_.append(chunk.substr(start));
-    if (line_buf_.size() > opts_.max_message_bytes) {
+    if (!lines_.feed(std::string_view(read_buf_.data(), n), [this](std::string_view line) { deliver(line); })) {
       spdlog::error("[{}] sent a message over {} bytes without a newline; stopping it", opts_.name,
                     opts_.max_message_bytes);
-      line_buf_.clear();
-      line_buf_.shrink_to_fit();
       begin_stop(false);
     }
   }
 
   void deliver(std::string_view line) {
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (handlers_.on_message && !closed_reported_) handlers_.on_message(line);
   }
 
@@ -387,7 +370,7 @@ class StdioTransportImpl final : public StdioTransport,
   bool writing_ = false;
 
   std::array<char, 64 * 1024> read_buf_{};
-  std::string line_buf_;
+  LineSplitter lines_{opts_.max_message_bytes};
   std::array<char, 8 * 1024> err_buf_{};
   std::string err_line_;
   std::deque<std::string> stderr_tail_;

@@ -177,6 +177,24 @@ TEST_CASE("bad input gets a clear invalid_request and the node keeps serving") {
   CHECK(n.text("fake", {{"tool", "echo"}, {"args", {{"message", "still serving"}}}}) == "still serving");
 }
 
+TEST_CASE("limits json_max_depth bounds request bodies and what a server answers") {
+  Node n("[limits]\njson_max_depth = 16\n");
+  auto nested = [](std::size_t levels) { return std::string(levels, '[') + std::string(levels, ']'); };
+  // The body and args are 2 levels: 14 arrays fit, 15 do not.
+  const std::string head = R"({"tool":"echo","args":{"message":"x","a":)";
+  check_error(n.request("mcp.fake.execute", head + nested(15) + "}}"), "invalid_request",
+              "JSON nesting deeper than 16 levels");
+  check_error(n.request("mcp.fake.execute", head + nested(100000) + "}}"), "invalid_request",
+              "JSON nesting deeper than 16 levels");
+  CHECK(n.request("mcp.fake.execute", head + nested(14) + "}}").body["result"] == "x");
+  // The server's answer: envelope, result and structuredContent are 3 levels, and then the arrays.
+  check_error(n.call("fake", {{"tool", "deep"}, {"args", {{"levels", 14}}}}), "too_large",
+              "the answer to tools/call was refused: JSON nesting deeper than 16 levels");
+  check_error(n.call("fake", {{"tool", "deep"}, {"args", {{"levels", 100000}}}}), "too_large", "deeper than 16 levels");
+  CHECK(n.call("fake", {{"tool", "deep"}, {"args", {{"levels", 13}}}}).body["result"]["deep"].is_array());
+  CHECK(n.text("fake", {{"tool", "echo"}, {"args", {{"message", "still serving"}}}}) == "still serving");
+}
+
 TEST_CASE("admin API puts gets lists and deletes servers and publishes events") {
   Node n;
   Slot<std::string> created, deleted;

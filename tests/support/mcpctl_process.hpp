@@ -36,9 +36,10 @@ inline std::ostream& operator<<(std::ostream& os, const Run& r) {
 
 // Runs mcpctl with `args`, stdin from /dev/null, stdout and stderr captured in files; kills it
 // and fails the test if it has not exited within `timeout`. `env` ("NAME=value") is added to its
-// environment (after MCPD_NATS_* are removed), to test what mcpctl takes from there.
+// environment (after MCPD_NATS_* are removed), to test what mcpctl takes from there; `cwd`, when
+// given, is its working directory.
 inline Run mcpctl(const std::vector<std::string>& args, std::chrono::milliseconds timeout = 15s,
-                  const std::vector<std::string>& env = {}) {
+                  const std::vector<std::string>& env = {}, const std::filesystem::path& cwd = {}) {
   TempDir dir;
   auto out_path = dir.path() / "stdout", err_path = dir.path() / "stderr";
   std::vector<std::string> argv_s = {MCPD_MCPCTL_BIN};
@@ -63,6 +64,7 @@ inline Run mcpctl(const std::vector<std::string>& args, std::chrono::millisecond
   posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&fa, cwd.c_str());
   auto start = std::chrono::steady_clock::now();
   pid_t pid = -1;
   int rc = ::posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());

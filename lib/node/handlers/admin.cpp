@@ -1,5 +1,7 @@
 // <prefix>.admin.servers.{put,delete,get,list}: the admin API mcpctl uses. Runs on the
-// blocking pool: every verb touches SQLite, and put/delete may wait on JetStream.
+// blocking pool: every verb touches SQLite, and put/delete may wait on JetStream. put and
+// delete pass the [security] policy first (forbidden: remote_registration = false refuses both,
+// the gate in manager.cpp; a record the policy would not run is refused by put).
 #include "node/internal/handlers.hpp"
 #include "node/internal/node.hpp"
 
@@ -14,6 +16,9 @@ Reply ok(const Json& body) { return Reply{body.dump(-1, ' ', false, Json::error_
 Reply put(Node& n, const Request& r) {
   auto parsed = catalog::parse_server_config(r.body);
   if (!parsed.ok()) return error_reply(parsed.error());
+  // Refused here, before it is stored or published: the [security] policy of the node that
+  // takes the request (each node checks again before it runs a record).
+  if (auto st = n.admission.may_run(parsed.value()); !st.ok()) return error_reply(st.error());
   auto stored = n.catalog.put(parsed.value());
   if (!stored.ok()) return error_reply(stored.error());
   return ok(Json{{"server", catalog::to_json(stored.value())}});

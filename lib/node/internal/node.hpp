@@ -9,6 +9,7 @@
 #include "catalog/store.hpp"
 #include "io/blocking_pool.hpp"
 #include "io/loop.hpp"
+#include "node/admission.hpp"
 #include "node/catalog_sync.hpp"
 #include "node/cluster.hpp"
 #include "node/discovery.hpp"
@@ -29,6 +30,7 @@ struct Node : std::enable_shared_from_this<Node> {
   const std::shared_ptr<bus::Connection> bus;
   // SQLite and JetStream round trips: the admin API, catalog events, affinity lookups.
   io::BlockingPool blocking;
+  const Admission admission;  // the [security] policy and the config file's own servers
   PoolRegistry registry;
   std::unique_ptr<Cluster> cluster;  // set by Manager::start()
   CatalogSync catalog;
@@ -38,7 +40,8 @@ struct Node : std::enable_shared_from_this<Node> {
 
   ReplicatedCatalog* replicated() { return cluster ? cluster->catalog() : nullptr; }
   Affinity* affinity() { return cluster ? cluster->affinity() : nullptr; }
-  // The error for a server this node does not know (or a name that cannot be one).
+  // The error for a server this node does not run: unknown (or a name that cannot be one), or
+  // refused by the [security] policy (forbidden).
   Error unknown_server(const std::string& name) const;
 };
 

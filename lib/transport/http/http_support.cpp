@@ -1,5 +1,6 @@
 #include "transport/http/http_support.hpp"
 
+#include "common/json_limits.hpp"
 #include "jsonrpc/peer.hpp"
 
 #include <curl/curl.h>
@@ -166,6 +167,13 @@ class TopLevel : public nlohmann::json_sax<Json> {
   std::string key_;
 };
 
+// Reads a member two levels down: anything deeper is not built (nor its nesting a danger).
+Json top_two_levels(std::string_view message) {
+  bool pruned = false;
+  auto j = json::parse_pruned(message, 2, pruned);
+  return j.ok() ? std::move(j).value() : Json();
+}
+
 }  // namespace
 
 MessageInfo inspect_message(std::string_view message) {
@@ -183,7 +191,7 @@ MessageInfo inspect_message(std::string_view message) {
 }
 
 std::optional<std::string> protocol_version_of(std::string_view initialize_response) {
-  Json j = Json::parse(initialize_response, nullptr, false);
+  Json j = top_two_levels(initialize_response);
   if (!j.is_object()) return std::nullopt;
   auto r = j.find("result");
   if (r == j.end() || !r->is_object()) return std::nullopt;
@@ -193,7 +201,7 @@ std::optional<std::string> protocol_version_of(std::string_view initialize_respo
 }
 
 std::optional<std::string> cancelled_request_id(std::string_view notification) {
-  Json j = Json::parse(notification, nullptr, false);
+  Json j = top_two_levels(notification);
   if (!j.is_object()) return std::nullopt;
   auto p = j.find("params");
   if (p == j.end() || !p->is_object()) return std::nullopt;

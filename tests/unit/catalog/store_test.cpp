@@ -141,6 +141,27 @@ TEST_CASE("a reopened catalog keeps its records and clock and migrations run onc
   CHECK(sql_int(path, "SELECT COUNT(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'") == 1);
 }
 
+TEST_CASE("the catalog file and its WAL are readable by mcpd's user only") {
+  TempDir dir;
+  auto mode = [](const std::filesystem::path& p) {
+    return std::filesystem::status(p).permissions() & std::filesystem::perms::all;
+  };
+  const auto owner_rw = std::filesystem::perms::owner_read | std::filesystem::perms::owner_write;
+  auto path = dir.path() / "catalog.db";
+  {
+    auto store = open_store(path.string());
+    REQUIRE(store->put(config("one")).ok());
+    CHECK(mode(path) == owner_rw);
+    CHECK(mode(path.string() + "-wal") == owner_rw);
+  }
+  // One made readable by others (by hand, or by an older mcpd) is tightened when opened.
+  std::filesystem::permissions(path, std::filesystem::perms::group_read | std::filesystem::perms::others_read,
+                               std::filesystem::perm_options::add);
+  auto store = open_store(path.string());
+  CHECK(mode(path) == owner_rw);
+  CHECK(store->get("one").value().has_value());
+}
+
 TEST_CASE("a catalog created at schema version 1 is migrated with its clock seeded from its rows") {
   TempDir dir;
   auto path = dir.path() / "v1.db";

@@ -199,3 +199,44 @@ TEST_CASE("cancel completes the caller with the given reason and drops the later
   h.feed(Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", 1}}.dump());
   CHECK(wait_until([&] { return h.peer->stats().late_responses == 1; }));
 }
+
+TEST_CASE("a response nested 100000 deep fails its request with too_large - the peer goes on") {
+  Harness h;
+  Slot<Result<Json>> deep, next;
+  auto id = h.peer->request("tools/call", nullptr, 5000ms, deep.callback());
+  h.sent_at(0);
+  const std::string nest = std::string(100000, '[') + std::string(100000, ']');
+  h.feed(R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"result":{"structuredContent":)" + nest + "}}");
+  auto r = deep.get();
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::too_large);
+  CHECK(r.error().message == "test: the answer to tools/call was refused: JSON nesting deeper than 128 levels");
+  // A request or notification that deep is dropped like any malformed line: no answer, no handler.
+  Slot<Json> note;
+  h.peer->on_notification("notifications/x", [cb = note.callback()](const Json& p) { cb(p); });
+  h.feed(R"({"jsonrpc":"2.0","id":"srv-1","method":"ping","params":)" + nest + "}");
+  h.feed(R"({"jsonrpc":"2.0","method":"notifications/x","params":)" + nest + "}");
+  h.feed(nest);
+  auto id2 = h.peer->request("m", nullptr, 5000ms, next.callback());
+  h.feed(Json{{"jsonrpc", "2.0"}, {"id", id2}, {"result", 1}}.dump());
+  CHECK(next.get().value() == 1);
+  CHECK(h.peer->stats().malformed_lines == 4);
+  CHECK_FALSE(note.ready());
+  std::lock_guard lock(h.mu);
+  CHECK(h.sent.size() == 2);  // our two requests: nothing answered the deep ping
+}
+
+TEST_CASE("the depth bound of a peer is its own - a message at the bound passes - one level more does not") {
+  io::Loop loop{1};
+  auto peer = Peer::create(loop.make_strand(), "small", [](std::string) { return true; }, /*max_json_depth=*/4);
+  Slot<Result<Json>> at, over;
+  auto a = peer->request("m", nullptr, 5000ms, at.callback());
+  auto b = peer->request("m", nullptr, 5000ms, over.callback());
+  // The envelope is one level: result [[[1]]] makes 4, [[[[1]]]] makes 5.
+  asio::post(peer->strand(), [&] {
+    peer->receive(R"({"jsonrpc":"2.0","id":)" + std::to_string(a) + R"(,"result":[[[1]]]})");
+    peer->receive(R"({"jsonrpc":"2.0","id":)" + std::to_string(b) + R"(,"result":[[[[1]]]]})");
+  });
+  CHECK(at.get().value() == Json::parse("[[[1]]]"));
+  CHECK(over.get().error().message == "small: the answer to m was refused: JSON nesting deeper than 4 levels");
+}

@@ -275,6 +275,24 @@ TEST_CASE("garbage on stdout is logged and counted - and the session keeps worki
   CHECK(f.s->ready());
 }
 
+TEST_CASE("a stdio result nested 100000 deep fails that call with too_large - the session keeps working") {
+  SessionOptions o;
+  o.json_max_depth = 64;
+  Session f({}, o);
+  f.opened();
+  auto deep = f.call("deep", {{"levels", 100000}});
+  REQUIRE_FALSE(deep.ok());
+  CHECK(deep.error().code == Errc::too_large);
+  CHECK(deep.error().message == "fake: the answer to tools/call was refused: JSON nesting deeper than 64 levels");
+  CHECK(f.s->malformed_messages() == 1);
+  // Within the bound: the envelope, result and structuredContent are 3 levels, 61 arrays make 64.
+  auto fits = f.call("deep", {{"levels", 61}});
+  REQUIRE(fits.ok());
+  CHECK(json::depth_of(fits.value()) == 63);
+  CHECK(text_of(f.call("echo", {{"message", "still here"}}).value()) == "still here");
+  CHECK(f.s->ready());
+}
+
 TEST_CASE("an in-process worker server answers calls like any other") {
   io::Loop loop(1);
   InProcessServer server("builtin");

@@ -242,3 +242,21 @@ TEST_CASE("node table: the gate sees every routed and valid request before its h
   std::lock_guard lock(mu);
   CHECK(seen == std::vector<std::string>{"execute:fake", "admin:"});
 }
+
+TEST_CASE("node table: a body nested 100000 deep is refused invalid_request - 50 deep passes") {
+  Fixture f(/*max_request_bytes=*/1u << 20);
+  auto spec = echo_spec("execute", "*.execute", RunsOn::delivery, f);
+  spec.payload = schema::Payload::tool_request;
+  f.table.add(spec);
+  auto deep = f.request("mcp.fake.execute", R"({"tool":"echo","args":{"a":)" + std::string(100000, '[') +
+                                                std::string(100000, ']') + "}}");
+  CHECK(deep["code"] == "invalid_request");
+  CHECK(deep["error"] == "request body refused: JSON nesting deeper than 128 levels");
+  // Unterminated as well as too deep: refused too.
+  CHECK(f.request("mcp.fake.execute", std::string(100000, '['))["code"] == "invalid_request");
+  auto fifty = f.request("mcp.fake.execute", R"({"tool":"echo","args":{"a":)" + std::string(48, '[') +
+                                                 std::string(48, ']') + "}}");  // 1 + 1 + 48 levels
+  REQUIRE(fifty.contains("body"));
+  CHECK(json::depth_of(fifty["body"]) == 50);
+  CHECK(f.table.errors() == 2);
+}
