@@ -7,7 +7,8 @@
 # Usage: scripts/examples.sh [--build-only] [SERVER]     (SERVER defaults to "everything")
 #
 # Environment:
-#   MCPD_NATS_URL       the cluster's NATS URL (default nats://127.0.0.1:4222)
+#   MCPD_NATS_URL       the cluster's NATS URL; default: the quick start's node (its URL and
+#                       login from .mcpd/credentials/local-nats), else nats://127.0.0.1:4222
 #   MCPD_EXAMPLES_OUT   where the Go binary goes (default build/examples)
 #   MCPD_GOPATH         GOPATH for the GOPATH-mode build (default /usr/share/gocode, where
 #                       Debian's golang-github-nats-io-go-nats-dev puts nats.go)
@@ -27,6 +28,14 @@ if [ "$#" -gt 1 ]; then usage >&2; exit 2; fi
 SERVER="${1:-everything}"
 OUT="${MCPD_EXAMPLES_OUT:-$ROOT/build/examples}"
 GOPATH_DIR="${MCPD_GOPATH:-/usr/share/gocode}"
+# The quick start's embedded nats-server requires the login mcpd generated for it.
+LOCAL_LOGIN="$ROOT/.mcpd/credentials/local-nats"
+if [ -z "${MCPD_NATS_URL:-}" ] && [ -r "$LOCAL_LOGIN" ]; then
+  login_url="$(sed -n 's/^url=//p' "$LOCAL_LOGIN")"
+  login_user="$(sed -n 's/^user=//p' "$LOCAL_LOGIN")"
+  login_password="$(sed -n 's/^password=//p' "$LOCAL_LOGIN")"
+  MCPD_NATS_URL="${login_url/:\/\//://$login_user:$login_password@}"
+fi
 export MCPD_NATS_URL="${MCPD_NATS_URL:-nats://127.0.0.1:4222}"
 
 die() {
@@ -88,7 +97,7 @@ check() {
   rm -f "$out" "$err"
 }
 
-echo "==> running the examples against server '$SERVER' at $MCPD_NATS_URL"
+echo "==> running the examples against server '$SERVER' at ${MCPD_NATS_URL/\/\/*@/\/\/}"  # the login, if any, not shown
 failed=0
 check go "hi from Go" "$OUT/mcpd-client" -server "$SERVER" -tool echo -args '{"message":"hi from Go"}' || failed=1
 check node "hi from Node" node "$NODE_DIR/mcpd-client.mjs" --server "$SERVER" --tool echo \

@@ -2,6 +2,8 @@
 
 #include "node/replicated_catalog.hpp"
 
+#include "common/json_limits.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -64,8 +66,8 @@ Result<Affinity::Route> Affinity::resolve(const std::string& server, const std::
     draining = draining_;
   }
   auto owner_of = [](const bus::KvEntry& entry) {
-    Json v = Json::parse(entry.value, nullptr, false);
-    return v.is_object() ? v.value("node", std::string()) : std::string();
+    auto v = json::parse(entry.value, json::kDefaultMaxDepth);
+    return v.ok() && v->is_object() ? v->value("node", std::string()) : std::string();
   };
   auto answers = [&](const std::string& owner) {
     return !owner.empty() && membership_.alive(owner) && (!probe_ || probe_(owner));

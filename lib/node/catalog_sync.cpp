@@ -1,5 +1,7 @@
 #include "node/catalog_sync.hpp"
 
+#include "common/json_limits.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -19,8 +21,9 @@ EventDecision decide_event(const Subjects& subjects, std::string_view subject, s
   if (has_reply) return ignore("a request to an event subject is refused, not applied");
   const bool created = subject == subjects.servers_created();
   if (!created && subject != subjects.servers_deleted()) return ignore("not a catalog event subject");
-  Json body = Json::parse(data, nullptr, false);
-  if (body.is_discarded() || !body.is_object()) return ignore("an event on " + std::string(subject) + " that is not a JSON object");
+  auto parsed = json::parse(data, json::kDefaultMaxDepth);
+  Json body = parsed.ok() ? std::move(parsed).value() : Json();
+  if (!body.is_object()) return ignore("an event on " + std::string(subject) + " that is not a JSON object");
   std::optional<std::int64_t> revision;
   if (auto r = body.find("revision"); r != body.end()) {
     if (!r->is_number_integer() || (r->is_number_unsigned() && r->get<std::uint64_t>() > std::uint64_t(kMaxEventRevision)) ||

@@ -1,5 +1,7 @@
 #include "node/membership.hpp"
 
+#include "common/json_limits.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -53,7 +55,9 @@ void Membership::beat(bool leaving) {
 }
 
 void Membership::on_heartbeat(const bus::Message& m) {
-  Json j = Json::parse(m.data(), nullptr, false);
+  // From the bus: bounded like every other body that arrives there.
+  auto parsed = json::parse(m.data(), json::kDefaultMaxDepth);
+  Json j = parsed.ok() ? std::move(parsed).value() : Json();
   if (!j.is_object() || !j.contains("node") || !j["node"].is_string()) return;
   const std::string node = j["node"].get<std::string>();
   MutexLock lock(mu_);

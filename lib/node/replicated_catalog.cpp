@@ -1,5 +1,7 @@
 #include "node/replicated_catalog.hpp"
 
+#include "common/json_limits.hpp"
+
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
@@ -12,8 +14,9 @@ using Json = nlohmann::json;
 
 namespace {
 std::optional<catalog::ServerConfig> decode(const bus::KvEntry& e) {
-  Json j = Json::parse(e.value, nullptr, false);
-  if (!j.is_object()) return std::nullopt;
+  auto doc = json::parse(e.value, json::kDefaultMaxDepth);
+  if (!doc.ok() || !doc->is_object()) return std::nullopt;
+  Json j = std::move(doc).value();
   j["revision"] = static_cast<std::int64_t>(e.revision);
   auto parsed = catalog::parse_server_config(j);
   if (!parsed.ok()) {

@@ -84,3 +84,13 @@ TEST_CASE("catalog events: requests and malformed bodies and invalid servers are
   CHECK(d.action == Action::ignore);
   CHECK(d.reason.find("not a valid server") != std::string::npos);
 }
+
+TEST_CASE("a catalog event nested deeper than the JSON bound is ignored without walking it") {
+  Subjects s;
+  std::string deep = R"({"name":"x","description":)" + std::string(100000, '[') + std::string(100000, ']') + "}";
+  for (bool jetstream : {false, true}) {
+    auto d = decide_event(s, s.servers_created(), deep, false, jetstream);
+    CHECK(d.action == EventDecision::Action::ignore);
+    CHECK_THAT(d.reason, Catch::Contains("not a JSON object"));
+  }
+}
