@@ -1,5 +1,7 @@
 #include "catalog/references.hpp"
 
+#include "common/quote.hpp"
+
 #include <cctype>
 #include <cstdio>
 
@@ -7,24 +9,6 @@ namespace mcpd::catalog {
 namespace {
 
 Error invalid(std::string message) { return make_error(Errc::invalid_request, std::move(message)); }
-
-// Printable ASCII kept, the rest escaped, long values cut: safe to echo back in a message.
-std::string quote(std::string_view s) {
-  constexpr std::size_t kMax = 80;
-  std::string out = "'";
-  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out + "'";
-}
 
 // One pass over `value`: `on_text` for literal characters, `on_ref` for each reference.
 template <typename Text, typename Ref>

@@ -2,6 +2,7 @@
 
 #include "catalog/references.hpp"
 #include "catalog/secret_rules.hpp"
+#include "common/quote.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -51,25 +52,6 @@ constexpr std::array<IntField, 9> kIntFields = {{
 }};
 
 Error invalid(std::string message) { return make_error(Errc::invalid_request, std::move(message)); }
-
-// User input echoed in a message: printable ASCII kept, the rest escaped, long values cut, so
-// the message is always valid UTF-8 and of reasonable size when it goes back as JSON.
-std::string quote(std::string_view s) {
-  constexpr std::size_t kMax = 80;
-  std::string out = "'";
-  for (std::size_t i = 0; i < s.size() && i < kMax; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out + "'";
-}
 
 std::string join(const auto& names) {
   std::string s;

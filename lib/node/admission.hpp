@@ -32,7 +32,6 @@ class Admission {
   security::SecretResolver resolver(const catalog::ServerConfig& config) const {
     return security::SecretResolver(policy_, is_own(config));
   }
-  const security::Policy& policy() const { return policy_; }
 
  private:
   security::Policy policy_;

@@ -78,6 +78,7 @@ pool::PoolOptions pool_options(const catalog::ServerConfig& c, const PoolDefault
   o.call_timeout = std::chrono::milliseconds(c.call_timeout_ms);
   o.drain_timeout = d.drain_timeout;
   o.backoff = d.backoff;
+  o.tool_refresh_interval = d.tool_refresh_interval;
   return o;
 }
 

@@ -52,6 +52,14 @@ void SessionPool::Impl::check_tool(Pending p) {
     return;
   }
   const bool had_list = tools != nullptr;
+  // A fresh list was asked again for a miss a moment ago: the answer stands until the interval
+  // passes (or the server announces a change, which marks the list stale).
+  const auto now = Clock::now();
+  if (had_list && !tools_stale && last_miss_refresh && now - *last_miss_refresh < opts.tool_refresh_interval) {
+    refuse_unknown_tool(p, tools);
+    return;
+  }
+  if (had_list) last_miss_refresh = now;
   auto self = shared_from_this();
   auto shared_p = std::make_shared<Pending>(std::move(p));
   list_tools_on_strand(
@@ -62,9 +70,7 @@ void SessionPool::Impl::check_tool(Pending p) {
             return;
           }
           if (!self->tool_names.count(shared_p->req.tool)) {
-            auto names = some_tool_names(r.value());
-            shared_p->done(make_error(Errc::unknown_tool, self->server() + " has no tool '" + shared_p->req.tool +
-                                                              "' (its tools: " + (names.empty() ? "none" : names) + ")"));
+            self->refuse_unknown_tool(*shared_p, r.value());
             return;
           }
           if (self->closing) {
@@ -75,6 +81,12 @@ void SessionPool::Impl::check_tool(Pending p) {
         });
       },
       had_list);
+}
+
+void SessionPool::Impl::refuse_unknown_tool(const Pending& p, const mcp::Tools& list) {
+  auto names = some_tool_names(list);
+  p.done(make_error(Errc::unknown_tool, server() + " has no tool '" + p.req.tool + "' (its tools: " +
+                                            (names.empty() ? "none" : names) + ")"));
 }
 
 void SessionPool::Impl::route(Pending p) {

@@ -83,6 +83,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   mcp::Tools tools;
   std::unordered_set<std::string> tool_names;
   bool tools_stale = true, tools_fetching = false;
+  std::optional<Clock::time_point> last_miss_refresh;  // the last fetch a call to an unknown tool made
   std::vector<std::function<void(Result<mcp::Tools>)>> tools_waiters;
 
   bool closing = false, closed = false;
@@ -91,7 +92,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
 
   // Stats readable from any thread.
   std::atomic<int> st_ready{0}, st_starting{0}, st_isolated{0}, st_in_flight{0}, st_queued{0};
-  std::atomic<std::uint64_t> st_calls{0}, st_restarts{0};
+  std::atomic<std::uint64_t> st_calls{0}, st_restarts{0}, st_tool_fetches{0};
   std::atomic<CircuitState> st_circuit{CircuitState::closed};
   mutable std::mutex err_mu;
   std::string last_error;
@@ -130,6 +131,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   void fail_all(std::vector<Pending>& list, const Error& e);
   void fail_queue(const Error& e);
   void submit(Pending p);
+  void refuse_unknown_tool(const Pending& p, const mcp::Tools& list);
   void check_tool(Pending p);
   void route(Pending p);
   std::shared_ptr<Member> least_loaded();

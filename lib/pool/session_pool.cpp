@@ -56,6 +56,7 @@ PoolStats SessionPool::stats() const {
   s.queued = impl_->st_queued;
   s.calls = impl_->st_calls;
   s.restarts = impl_->st_restarts;
+  s.tool_list_fetches = impl_->st_tool_fetches;
   s.circuit = impl_->st_circuit;
   s.last_error = impl_->get_last_error();
   return s;

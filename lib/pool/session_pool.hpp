@@ -47,6 +47,10 @@ struct PoolOptions {
   std::chrono::milliseconds idle_ttl{300'000};
   std::chrono::milliseconds call_timeout{30'000};     // default deadline of a call
   std::chrono::milliseconds drain_timeout{10'000};    // close(): how long in-flight calls may take
+  // A call to a tool not in the cached list asks the server for its list again at most once per
+  // this interval (a server that announces list changes is asked at once): unknown tools cannot
+  // make a node hammer a remote server with tools/list.
+  std::chrono::milliseconds tool_refresh_interval{5'000};
   BackoffPolicy backoff;
   // Told (on the pool's strand; must not block) when an isolated session ends for any reason:
   // idle, evicted, crashed or closed. Cluster affinity releases the session's ownership.
@@ -79,6 +83,7 @@ struct PoolStats {
   int queued = 0;
   std::uint64_t calls = 0;
   std::uint64_t restarts = 0;
+  std::uint64_t tool_list_fetches = 0;  // tools/list requests sent to the server
   CircuitState circuit = CircuitState::closed;
   std::string last_error;       // why the last session failed, with the server's last stderr line
 };

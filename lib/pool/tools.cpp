@@ -39,6 +39,7 @@ void SessionPool::Impl::fetch_tools(bool refresh) {
     return;
   }
   tools_fetching = true;
+  ++st_tool_fetches;
   std::weak_ptr<Impl> weak = weak_from_this();
   source->session->list_tools(
       [weak](Result<mcp::Tools> r) {

@@ -248,6 +248,24 @@ TEST_CASE("a tool added by the server is callable: the list is fetched again on 
   CHECK(p.text("dynamic_1", {{"message", "b"}}) == "b");
 }
 
+TEST_CASE("calls to unknown tools ask the server for its list at most once per interval") {
+  for (auto [interval, expected] : {std::pair{std::chrono::milliseconds(60'000), 1}, std::pair{std::chrono::milliseconds(0), 20}}) {
+    auto o = opts(1, 1);
+    o.tool_refresh_interval = interval;
+    Pool p(o, {});
+    CHECK(p.text("echo", {{"message", "a"}}) == "a");  // the list is cached now
+    const auto before = p.pool->stats().tool_list_fetches;
+    for (int i = 0; i < 20; ++i) {
+      auto r = p.call("no_such_tool");
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code == Errc::unknown_tool);
+      CHECK_THAT(r.error().message, Catch::Contains("echo"));
+    }
+    INFO("interval " << interval.count() << " ms");
+    CHECK(p.pool->stats().tool_list_fetches - before == static_cast<std::uint64_t>(expected));
+  }
+}
+
 TEST_CASE("close lets in-flight calls finish - then stops every process - and refuses new calls") {
   Pool p(opts(2, 2), {});
   REQUIRE(wait_until([&] { return p.pool->stats().sessions_ready == 2; }));
