@@ -230,7 +230,7 @@ DaemonConfig load_config(const std::string& path) {
   if (auto* t = section(root, "defaults", path)) {
     check_keys(*t, "defaults",
                {"drain_timeout_ms", "max_request_bytes", "stop_grace_ms", "restart_backoff_initial_ms",
-                "restart_backoff_max_ms", "failures_to_open_circuit", "circuit_cooldown_ms", "tool_refresh_interval_ms", "server"},
+                "restart_backoff_max_ms", "failures_to_open_circuit", "circuit_cooldown_ms", "tool_refresh_interval_ms", "stderr_log_lines_per_minute", "server"},
                path);
     read_ms(*t, "drain_timeout_ms", pool.drain_timeout, "defaults");
     read(*t, "max_request_bytes", c.node.max_request_bytes, "defaults");
@@ -240,6 +240,7 @@ DaemonConfig load_config(const std::string& path) {
     read(*t, "failures_to_open_circuit", pool.backoff.failures_to_open, "defaults");
     read_ms(*t, "circuit_cooldown_ms", pool.backoff.cooldown, "defaults");
     read_ms(*t, "tool_refresh_interval_ms", pool.tool_refresh_interval, "defaults");
+    read(*t, "stderr_log_lines_per_minute", pool.stderr_log_lines_per_minute, "defaults");
     if (auto* s = section(*t, "server", path)) c.server_defaults = to_json(*s);
   }
   if (auto* t = section(root, "limits", path)) {

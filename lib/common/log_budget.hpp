@@ -3,6 +3,8 @@
 // suppressed. Not thread-safe: one budget belongs to one strand (or one thread).
 #pragma once
 
+#include "common/thread_annotations.hpp"
+
 #include <chrono>
 #include <cstdint>
 
@@ -31,6 +33,8 @@ class LogBudget {
     suppressed_ = 0;
     return true;
   }
+  // Events dropped since the last one logged: 1 right after the budget ran out.
+  std::uint64_t pending_suppressed() const { return suppressed_; }
 
  private:
   std::uint32_t burst_;
@@ -38,6 +42,26 @@ class LogBudget {
   Clock::time_point window_start_{};
   std::uint32_t used_ = 0;
   std::uint64_t suppressed_ = 0;
+};
+
+// One LogBudget shared by several strands (e.g. every session of one server): thread-safe.
+class SharedLogBudget {
+ public:
+  explicit SharedLogBudget(std::uint32_t burst, LogBudget::Clock::duration window = std::chrono::seconds(60))
+      : budget_(burst, window), burst_(burst) {}
+  // As LogBudget::allow; `ran_out` is set for the one event that found the budget used up.
+  bool allow(std::uint64_t& suppressed, bool& ran_out) MCPD_EXCLUDES(mu_) {
+    MutexLock lock(mu_);
+    const bool ok = budget_.allow(suppressed);
+    ran_out = !ok && budget_.pending_suppressed() == 1;
+    return ok;
+  }
+  std::uint32_t burst() const { return burst_; }
+
+ private:
+  Mutex mu_;
+  LogBudget budget_ MCPD_GUARDED_BY(mu_);
+  const std::uint32_t burst_;
 };
 
 }  // namespace mcpd

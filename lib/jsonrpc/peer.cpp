@@ -159,6 +159,7 @@ void Peer::receive(std::string_view line) {
 
 void Peer::refuse_too_deep(const Json& msg, std::string_view line) {
   const std::string what = json::too_deep_message(max_json_depth_);
+  note_malformed("a message with " + what, line);  // before the caller hears of it (and may let go of us)
   auto id = msg.find("id");
   const bool response = !msg.contains("method") && (msg.contains("result") || msg.contains("error"));
   if (response && id != msg.end() && id->is_number_integer()) {
@@ -167,7 +168,6 @@ void Peer::refuse_too_deep(const Json& msg, std::string_view line) {
       complete(it->first, make_error(Errc::too_large, name_ + ": the answer to " + method + " was refused: " + what));
     }
   }
-  note_malformed("a message with " + what, line);
 }
 
 void Peer::note_malformed(std::string_view what, std::string_view line) {

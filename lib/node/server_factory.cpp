@@ -84,7 +84,9 @@ pool::PoolOptions pool_options(const catalog::ServerConfig& c, const PoolDefault
 
 pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig& config, const PoolDefaults& d,
                                      security::SecretResolver secrets) {
-  return [&loop, config, d, secrets = std::move(secrets)](const std::string& label) {
+  // One log budget for every session of this server (its isolated sessions included).
+  auto stderr_budget = std::make_shared<SharedLogBudget>(d.stderr_log_lines_per_minute);
+  return [&loop, config, d, secrets = std::move(secrets), stderr_budget](const std::string& label) {
     mcp::SessionOptions so;
     so.name = config.name;
     so.open_timeout = std::chrono::seconds(config.connect_timeout_seconds);
@@ -104,6 +106,7 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
       o.cwd = config.cwd;
       o.eof_grace = d.stop_grace;
       o.term_grace = d.stop_grace;
+      o.stderr_budget = stderr_budget;
       std::string problem;
       for (const auto& [k, v] : config.env) {
         auto value = secrets.expand(v);

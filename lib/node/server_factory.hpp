@@ -19,7 +19,8 @@ struct PoolDefaults {
   std::chrono::milliseconds drain_timeout{10'000};
   pool::BackoffPolicy backoff;
   std::chrono::milliseconds stop_grace{2'000};  // stdio: after closing stdin, and after SIGTERM
-  std::chrono::milliseconds tool_refresh_interval{5'000};  // a miss re-lists a server's tools at most this often
+  std::chrono::milliseconds tool_refresh_interval{5'000};
+  std::uint32_t stderr_log_lines_per_minute = 120;  // per server; more are counted, not logged  // a miss re-lists a server's tools at most this often
   std::size_t json_max_depth = json::kDefaultMaxDepth;  // set from ManagerOptions::json_max_depth
 };
 

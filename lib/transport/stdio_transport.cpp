@@ -41,7 +41,9 @@ class StdioTransportImpl final : public StdioTransport,
         stderr_(strand_),
         pidfd_(strand_),
         timer_(strand_),
-        drain_timer_(strand_) {}
+        drain_timer_(strand_) {
+    if (!opts_.stderr_budget) opts_.stderr_budget = std::make_shared<SharedLogBudget>(120);
+  }
 
   ~StdioTransportImpl() override {
     // Last resort when the owner never called close(): no process may outlive its transport.
@@ -201,7 +203,15 @@ class StdioTransportImpl final : public StdioTransport,
   void log_stderr_line(std::string line) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     if (line.empty()) return;
-    spdlog::info("[{}] stderr: {}", opts_.name, line);
+    std::uint64_t suppressed = 0;
+    bool ran_out = false;
+    if (opts_.stderr_budget->allow(suppressed, ran_out)) {
+      if (suppressed > 0) spdlog::info("[{}] stderr: {} more lines were not logged", opts_.name, suppressed);
+      spdlog::info("[{}] stderr: {}", opts_.name, line);
+    } else if (ran_out) {
+      spdlog::warn("[{}] stderr: more than {} lines this minute; the rest are counted, not logged", opts_.name,
+                   opts_.stderr_budget->burst());
+    }
     stderr_tail_.push_back(std::move(line));
     while (stderr_tail_.size() > opts_.stderr_tail_lines) stderr_tail_.pop_front();
   }

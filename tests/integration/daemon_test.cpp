@@ -384,3 +384,20 @@ TEST_CASE("a hundred servers in the catalog start in parallel") {
   CHECK(std::chrono::steady_clock::now() - start < 15s);
   CHECK(n.text("s99", {{"tool", "echo"}, {"args", {{"message", "last"}}}}) == "last");
 }
+
+TEST_CASE("a server flooding stderr is logged within its budget and keeps answering") {
+  Node n("[defaults]\nstderr_log_lines_per_minute = 20\n");
+  auto flood = n.call("fake", {{"tool", "stderr"}, {"args", {{"line", "flood-line"}, {"count", 2000}}}});
+  CHECK(flood.body.value("result", "") == "ok");
+  // The call's answer may overtake the last stderr lines: wait for the notice.
+  REQUIRE(wait_until([&] { return n.daemon->log().find("lines this minute; the rest are counted") != std::string::npos; },
+                     std::chrono::seconds(10)));
+  const std::string log = n.daemon->log();
+  std::size_t logged = 0;
+  for (auto at = log.find("stderr: flood-line"); at != std::string::npos; at = log.find("stderr: flood-line", at + 1)) ++logged;
+  INFO("flood lines logged: " << logged);
+  CHECK(logged >= 1);
+  CHECK(logged <= 20);  // the fake server's own start-up lines share the budget
+  CHECK_THAT(log, Catch::Contains("[fake#1] stderr: more than 20 lines this minute"));
+  CHECK(n.text("fake", {{"tool", "echo"}, {"args", {{"message", "still here"}}}}) == "still here");
+}

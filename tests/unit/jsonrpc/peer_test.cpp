@@ -233,7 +233,7 @@ TEST_CASE("the depth bound of a peer is its own - a message at the bound passes 
   auto a = peer->request("m", nullptr, 5000ms, at.callback());
   auto b = peer->request("m", nullptr, 5000ms, over.callback());
   // The envelope is one level: result [[[1]]] makes 4, [[[[1]]]] makes 5.
-  asio::post(peer->strand(), [&] {
+  asio::post(peer->strand(), [peer, a, b] {  // holds the peer: the test may end as soon as `over` is answered
     peer->receive(R"({"jsonrpc":"2.0","id":)" + std::to_string(a) + R"(,"result":[[[1]]]})");
     peer->receive(R"({"jsonrpc":"2.0","id":)" + std::to_string(b) + R"(,"result":[[[[1]]]]})");
   });
