@@ -22,7 +22,8 @@ std::string real_path(const std::string& path) {
 }  // namespace
 
 Result<std::string> SecretResolver::read_file(const std::string& path_or_name, const std::string& what) const {
-  if (policy_.secrets_dir.empty() && !trusted_)
+  // A name is looked up in secrets_dir; only the config file's own servers may name a path elsewhere.
+  if (policy_.secrets_dir.empty() && (!trusted_ || !path_or_name.starts_with('/')))
     return make_error(Errc::forbidden, what + " reads a secret file, but [security] secrets_dir is not set on this node");
   const std::string path = path_or_name.starts_with('/') ? path_or_name : policy_.secrets_dir + "/" + path_or_name;
   const std::string real = real_path(path);
