@@ -1,6 +1,6 @@
 #include "catalog/references.hpp"
 
-#include "common/quote.hpp"
+#include "common/text.hpp"
 
 #include <cctype>
 #include <cstdio>

@@ -1,10 +1,10 @@
 #include "catalog/secret_rules.hpp"
 
 #include "catalog/references.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace mcpd::catalog {
 namespace {
@@ -12,18 +12,6 @@ namespace {
 // What may stand beside the reference in a credential's value: a scheme word such as
 // "Bearer " or a cookie's "session=", not a secret.
 constexpr std::size_t kMaxLiteralBesideReference = 24;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return out;
-}
 
 Error invalid(std::string message) { return make_error(Errc::invalid_request, std::move(message)); }
 
@@ -45,7 +33,7 @@ bool is_reference_value(std::string_view value) {
 // Query parameter names that carry credentials: access_token, api_key, apikey, key, secret,
 // password, sig, signature, auth, X-Amz-Credential…
 bool is_credential_parameter(std::string_view name) {
-  const std::string n = lower(name);
+  const std::string n = ascii_lower(name);
   constexpr std::array<std::string_view, 7> parts = {"token", "key", "secret", "passw", "auth", "signature", "credential"};
   for (auto p : parts)
     if (n.find(p) != std::string::npos) return true;
@@ -53,11 +41,8 @@ bool is_credential_parameter(std::string_view name) {
 }
 
 Status check_url(std::string_view url) {
-  auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  std::string_view rest = url.substr(scheme_end + 3);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.find('@') != std::string_view::npos)
+  if (url.find("://") == std::string_view::npos) return {};
+  if (url_authority(url).find('@') != std::string_view::npos)
     return invalid("url: a user name or password in the URL (user:password@host) is not accepted: it would be stored "
                    "and published with the record; send it as a header instead, e.g. headers: {\"Authorization\": "
                    "\"Basic ${MCPD_SECRET_BASIC_AUTH}\"} (" + how_to_reference("BASIC_AUTH") + ")");
@@ -83,13 +68,13 @@ Status check_url(std::string_view url) {
 }  // namespace
 
 bool is_credential_header(std::string_view name) {
-  const std::string n = lower(name);
+  const std::string n = ascii_lower(name);
   return n == "authorization" || n == "proxy-authorization" || n == "cookie" || n == "api-key" ||
          n.ends_with("-api-key") || n.ends_with("-token") || n.ends_with("-apikey");
 }
 
 bool is_secret_env_name(std::string_view name) {
-  const std::string n = upper(name);
+  const std::string n = ascii_upper(name);
   for (std::string_view part : {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "API_KEY", "APIKEY"})
     if (n.find(part) != std::string::npos) return true;
   return n.ends_with("_KEY");
@@ -104,7 +89,7 @@ Status check_secrets_by_reference(const ServerConfig& c) {
   for (const auto& [name, value] : c.env)
     if (is_secret_env_name(name) && !is_reference_value(value))
       return invalid("env." + name + ": a variable whose name says it holds a secret must reference it, not hold it (the "
-                     "record is stored and published as written): " + how_to_reference(upper(name)));
+                     "record is stored and published as written): " + how_to_reference(ascii_upper(name)));
   if (!c.url.empty())
     if (auto st = check_url(c.url); !st.ok()) return st;
   return {};

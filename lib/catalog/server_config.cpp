@@ -2,7 +2,7 @@
 
 #include "catalog/references.hpp"
 #include "catalog/secret_rules.hpp"
-#include "common/quote.hpp"
+#include "common/text.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -48,6 +48,8 @@ void register_endpoints(const std::shared_ptr<Node>& node) {
                                       "a server, request " + s.admin("put") + ")");
   node->table.ignore("nodes.>");  // node-to-node traffic: heartbeats, and calls forwarded to a node's own subject
   // The policy stage: with remote_registration = false the catalog does not change from the bus.
+  // Otherwise there is nothing to check, and no gate on the request path.
+  if (node->opts.security.remote_registration) return;
   std::weak_ptr<Node> weak = node;
   node->table.set_gate([weak](const EndpointSpec& e, const Request&) -> Status {
     auto self = weak.lock();

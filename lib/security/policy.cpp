@@ -1,18 +1,12 @@
 #include "security/policy.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include "common/text.hpp"
+
 
 namespace mcpd::security {
 namespace {
 
 Error forbidden(std::string message) { return make_error(Errc::forbidden, std::move(message)); }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string list(const std::vector<std::string>& items) {
   std::string s;
@@ -46,19 +40,17 @@ bool command_allowed(const Policy& p, std::string_view command) {
 
 // The host (lowercase, IPv6 without brackets) and port ("" when none) of an http(s) URL.
 void host_and_port(std::string_view url, std::string& host, std::string& port) {
-  auto scheme_end = url.find("://");
-  std::string_view rest = scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
-  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  std::string_view authority = url_authority(url);
   if (auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
   if (authority.starts_with('[')) {
     auto close = authority.find(']');
-    host = lower(authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+    host = ascii_lower(authority.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
     if (close != std::string_view::npos && close + 1 < authority.size() && authority[close + 1] == ':')
       port = std::string(authority.substr(close + 2));
     return;
   }
   auto colon = authority.rfind(':');
-  host = lower(authority.substr(0, colon));
+  host = ascii_lower(authority.substr(0, colon));
   if (colon != std::string_view::npos) port = std::string(authority.substr(colon + 1));
 }
 
@@ -66,7 +58,7 @@ bool url_allowed(const Policy& p, std::string_view url) {
   if (p.allowed_urls.empty()) return true;
   std::string host, port;
   host_and_port(url, host, port);
-  if (port.empty()) port = lower(url.substr(0, 8)).starts_with("https://") ? "443" : "80";
+  if (port.empty()) port = ascii_lower(url.substr(0, 8)).starts_with("https://") ? "443" : "80";
   for (const auto& pattern : p.allowed_urls) {
     std::string want_host, want_port;
     host_and_port(pattern, want_host, want_port);  // a pattern is written like a URL's host[:port]
@@ -120,7 +112,7 @@ Status check_server(const Policy& p, const catalog::ServerConfig& c) {
   const std::string who = "server '" + c.name + "': ";
   if (c.transport == catalog::Transport::stdio) {
     if (!command_allowed(p, c.command))
-      return forbidden(who + "command '" + c.command + "' is not in [security] allowed_commands (" +
+      return forbidden(who + "command " + quote(c.command) + " is not in [security] allowed_commands (" +
                        list(p.allowed_commands) + ")");
     if (!p.allowed_commands.empty()) {
       for (std::string_view var : {"PATH", "LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"})
@@ -133,7 +125,7 @@ Status check_server(const Policy& p, const catalog::ServerConfig& c) {
                                "mcpd's whole environment, secrets included, to the program)");
     }
   } else if (!url_allowed(p, c.url)) {
-    return forbidden(who + "the host of url '" + c.url + "' is not in [security] allowed_urls (" +
+    return forbidden(who + "the host of url " + quote(c.url) + " is not in [security] allowed_urls (" +
                      list(p.allowed_urls) + ")");
   }
   auto refs_in = [&](const std::string& field, const std::string& value) -> Status {
@@ -155,7 +147,7 @@ Status check_server(const Policy& p, const catalog::ServerConfig& c) {
       if (p.secrets_dir.empty())
         return forbidden(who + "auth.tokenFile needs [security] secrets_dir, which is not set on this node");
       if (c.auth->token_file.starts_with('/') && !inside_secrets_dir(p, c.auth->token_file))
-        return forbidden(who + "auth.tokenFile '" + c.auth->token_file + "' is outside [security] secrets_dir (" +
+        return forbidden(who + "auth.tokenFile " + quote(c.auth->token_file) + " is outside [security] secrets_dir (" +
                          p.secrets_dir + "): put the file there and give its name");
     }
   }
