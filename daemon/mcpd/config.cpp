@@ -181,9 +181,11 @@ DaemonConfig load_config(const std::string& path) {
   check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster", "limits", "security"}, path);
 
   if (auto* t = section(root, "node", path)) {
-    check_keys(*t, "node", {"id", "loop_threads"}, path);
+    check_keys(*t, "node", {"id", "loop_threads", "max_sessions", "max_concurrent_starts"}, path);
     read(*t, "id", c.node.node_id, "node");
     read(*t, "loop_threads", c.loop_threads, "node");
+    read(*t, "max_sessions", c.node.pool_defaults.node_limits.max_sessions, "node");
+    read(*t, "max_concurrent_starts", c.node.pool_defaults.node_limits.max_concurrent_starts, "node");
   }
   if (auto* t = section(root, "nats", path)) {
     check_keys(*t, "nats",
@@ -284,6 +286,11 @@ DaemonConfig load_config(const std::string& path) {
   if (c.log_format != "text" && c.log_format != "json")
     throw ConfigError(path + ": log.format must be \"text\" or \"json\", got \"" + c.log_format + "\"");
   if (c.loop_threads == 0 || c.loop_threads > 64) throw ConfigError(path + ": node.loop_threads must be 1..64");
+  const auto& limits = c.node.pool_defaults.node_limits;
+  if (limits.max_sessions < 0 || limits.max_sessions > 1'000'000)
+    throw ConfigError(path + ": node.max_sessions must be 0 (no limit) to 1000000");
+  if (limits.max_concurrent_starts < 0 || limits.max_concurrent_starts > 10'000)
+    throw ConfigError(path + ": node.max_concurrent_starts must be 0 (no limit) to 10000");
   if (c.embedded_port <= 0 || c.embedded_port > 65535) throw ConfigError(path + ": nats.embedded.port must be 1..65535");
   if (c.embedded_nats() && !c.embedded_allow_remote && !is_loopback(c.embedded_host))
     throw ConfigError(path + ": [nats.embedded] host = \"" + c.embedded_host +

@@ -36,6 +36,23 @@ Manager::~Manager() {
 
 namespace {
 
+// The data of $SRV.STATS: the node's load, its servers, and its sessions against [node] limits.
+Json status_of(const Node& n) {
+  const auto l = n.registry.limits().stats();
+  const auto& o = n.registry.limits().options();
+  return Json{{"node", n.opts.node_id},
+              {"in_flight", n.table.in_flight()},
+              {"sessions",
+               {{"live", l.sessions},
+                {"max", o.max_sessions},
+                {"starting", l.starting},
+                {"waiting_to_start", l.waiting_to_start},
+                {"max_concurrent_starts", o.max_concurrent_starts},
+                {"evictions", l.evictions},
+                {"refusals", l.refusals}}},
+              {"servers", n.registry.status()}};
+}
+
 // The request subjects: one registration per family (internal/handlers.hpp).
 void register_endpoints(const std::shared_ptr<Node>& node) {
   add_execute(node);
@@ -108,8 +125,7 @@ Status start_discovery(const std::shared_ptr<Node>& node) {
   };
   info.data = [weak] {
     auto self = weak.lock();
-    return self ? Json{{"node", self->opts.node_id}, {"in_flight", self->table.in_flight()}, {"servers", self->registry.status()}}
-                : Json::object();
+    return self ? status_of(*self) : Json::object();
   };
   node->discovery = std::make_unique<Discovery>(std::move(info));
   return node->discovery->start(*node->bus);
@@ -185,7 +201,7 @@ ManagerStats Manager::stats() const {
 }
 
 nlohmann::json Manager::status() const {
-  return Json{{"node", node_->opts.node_id}, {"in_flight", node_->table.in_flight()}, {"servers", node_->registry.status()}};
+  return status_of(*node_);
 }
 
 std::vector<std::string> Manager::running_servers() const { return node_->registry.names(); }

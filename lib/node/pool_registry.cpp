@@ -13,7 +13,8 @@ PoolRegistry::PoolRegistry(io::Loop& loop, catalog::Store& store, const Admissio
       store_(store),
       admission_(admission),
       defaults_(std::move(defaults)),
-      on_isolated_closed_(std::move(on_isolated_closed)) {}
+      on_isolated_closed_(std::move(on_isolated_closed)),
+      limits_(pool::NodeLimits::create(defaults_.node_limits)) {}
 
 Status PoolRegistry::sync(const std::string& name) {
   std::shared_ptr<pool::SessionPool> old;
@@ -38,6 +39,7 @@ Status PoolRegistry::sync(const std::string& name) {
     }
     if (config && config->enabled && admitted.ok()) {
       auto po = pool_options(*config, defaults_);
+      po.limits = limits_;
       po.on_isolated_closed = [cb = on_isolated_closed_, server = name](const std::string& session_id) {
         if (cb) cb(server, session_id);
       };

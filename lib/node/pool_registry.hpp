@@ -56,6 +56,8 @@ class PoolRegistry {
   std::size_t size() const MCPD_EXCLUDES(mu_);
   // Per server: revision, sessions, load, circuit, last error (the data of $SRV.STATS).
   nlohmann::json status() const MCPD_EXCLUDES(mu_);
+  // The node-wide limits every pool shares: live sessions and process starts.
+  const pool::NodeLimits& limits() const { return *limits_; }
 
  private:
   struct Running {
@@ -68,6 +70,7 @@ class PoolRegistry {
   const Admission& admission_;
   const PoolDefaults defaults_;
   const IsolatedClosed on_isolated_closed_;
+  const std::shared_ptr<pool::NodeLimits> limits_;
   mutable Mutex mu_;
   std::map<std::string, Running> running_ MCPD_GUARDED_BY(mu_);
   std::map<std::string, Error> refused_ MCPD_GUARDED_BY(mu_);

@@ -79,6 +79,8 @@ pool::PoolOptions pool_options(const catalog::ServerConfig& c, const PoolDefault
   o.drain_timeout = d.drain_timeout;
   o.backoff = d.backoff;
   o.tool_refresh_interval = d.tool_refresh_interval;
+  // Only local processes compete for this node's CPUs while they start.
+  o.limit_starts = c.transport == catalog::Transport::stdio;
   return o;
 }
 

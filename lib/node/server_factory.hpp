@@ -19,11 +19,13 @@ struct PoolDefaults {
   std::chrono::milliseconds drain_timeout{10'000};
   pool::BackoffPolicy backoff;
   std::chrono::milliseconds stop_grace{2'000};  // stdio: after closing stdin, and after SIGTERM
-  std::chrono::milliseconds tool_refresh_interval{5'000};
-  std::uint32_t stderr_log_lines_per_minute = 120;  // per server; more are counted, not logged  // a miss re-lists a server's tools at most this often
+  std::chrono::milliseconds tool_refresh_interval{5'000};  // a miss re-lists a server's tools at most this often
+  std::uint32_t stderr_log_lines_per_minute = 120;  // per server; more are counted, not logged
   std::size_t json_max_depth = json::kDefaultMaxDepth;  // set from ManagerOptions::json_max_depth
+  pool::NodeLimitsOptions node_limits;  // [node] max_sessions, max_concurrent_starts
 };
 
+// Everything but the node-wide limits and hooks, which the registry adds.
 pool::PoolOptions pool_options(const catalog::ServerConfig& config, const PoolDefaults& defaults);
 pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig& config, const PoolDefaults& defaults,
                                      security::SecretResolver secrets);

@@ -52,7 +52,8 @@ void SessionPool::Impl::stop_sessions() {
   }
   closing_sessions = static_cast<int>(all.size());
   for (auto& m : all) {
-    fail_all(m->waiting, shutting_down());
+    fail_waiting(m, shutting_down());
+    m->seat.reset();
     m->state = State::dead;
     m->session->close([self = shared_from_this()] {
       asio::post(self->strand, [self] {

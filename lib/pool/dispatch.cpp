@@ -25,10 +25,6 @@ std::string some_tool_names(const mcp::Tools& tools) {
 }
 }  // namespace
 
-void SessionPool::Impl::fail_all(std::vector<Pending>& list, const Error& e) {
-  for (auto& p : take(list)) p.done(e);
-}
-
 void SessionPool::Impl::fail_queue(const Error& e) {
   auto taken = take(queue);
   refresh_stats();
@@ -97,6 +93,13 @@ void SessionPool::Impl::route(Pending p) {
   }
 }
 
+Error SessionPool::Impl::queue_full() const {
+  return make_error(Errc::overloaded, server() + " is overloaded: " + std::to_string(live_members()) + " shared and " +
+                                          std::to_string(isolated.size()) + " isolated sessions with " +
+                                          std::to_string(opts.max_inflight_per_session) + " calls in flight each and " +
+                                          std::to_string(queued()) + " calls waiting (maxQueue); retry later");
+}
+
 std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::least_loaded() {
   std::shared_ptr<Member> best;
   for (auto& m : members) {
@@ -111,15 +114,20 @@ void SessionPool::Impl::dispatch(Pending p) {
     run_on(m, std::move(p));
     return;
   }
-  const int live = live_members();
-  if (static_cast<int>(queue.size()) >= opts.max_queue) {
-    p.done(make_error(Errc::overloaded, server() + " is overloaded: " + std::to_string(live) + " sessions with " +
-                                            std::to_string(opts.max_inflight_per_session) + " calls in flight each and " +
-                                            std::to_string(queue.size()) + " calls queued; retry later"));
+  if (queued() >= opts.max_queue) {
+    p.done(queue_full());
     return;
   }
   queue.push_back(std::move(p));
   grow();
+  if (live_members() == 0 && !restart_scheduled && backoff.state() == CircuitState::closed) {
+    // No session, and the node has no seat to start one: nothing would ever take the call.
+    Pending refused = std::move(queue.back());
+    queue.pop_back();
+    refresh_stats();
+    refused.done(node_full());
+    return;
+  }
   refresh_stats();
   ensure_sweep();
 }
@@ -188,6 +196,8 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
                                 self->maybe_finish_close();
                               } else if (m->session_id.empty()) {
                                 self->pump();
+                              } else if (m->state != State::dead) {
+                                self->settle_isolated(m);
                               }
                             });
                           }

@@ -1,8 +1,11 @@
 // SessionPool isolated sessions: one MCP session per session_id, started on its first call,
-// the least-recently-used idle one evicted when full; and the sweep that expires queued calls
+// at most max_inflight_per_session calls on it at once (the others wait, counted in
+// max_queue), the least-recently-used idle one evicted when full (this server's own limit, or
+// the node's through NodeLimits); and the sweep that expires queued calls
 // past their deadline and closes isolated sessions idle past idle_ttl.
 #include "pool/pool_impl.hpp"
 
+#include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,31 +15,104 @@ namespace mcpd::pool {
 using namespace std::chrono_literals;
 
 void SessionPool::Impl::route_isolated(Pending p) {
-  const std::string& sid = *p.req.session_id;
+  const std::string sid = *p.req.session_id;
   auto it = isolated.find(sid);
+  if (Clock::now() >= p.deadline) {  // it waited for the tool list that long: start nothing for it
+    if (it == isolated.end()) refused_session(sid);
+    p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out after " +
+                                         std::to_string(p.timeout.count()) + " ms waiting for its session"));
+    return;
+  }
   if (it == isolated.end()) {
-    if (static_cast<int>(isolated.size()) >= opts.max_isolated_sessions && !evict_one_idle()) {
-      p.done(make_error(Errc::overloaded, server() + " already has " + std::to_string(isolated.size()) +
-                                              " isolated sessions, all busy (maxIsolatedSessions); retry later"));
-      return;
-    }
+    // A new session: its first call waits for it to start, so it needs room in the queue, a
+    // place among this server's isolated sessions and a seat on the node.
+    Error refused;
     if (opts.max_isolated_sessions == 0) {
-      p.done(make_error(Errc::overloaded, server() + " allows no isolated sessions (maxIsolatedSessions is 0)"));
+      refused = make_error(Errc::overloaded, server() + " allows no isolated sessions (maxIsolatedSessions is 0)");
+    } else if (static_cast<int>(isolated.size()) >= opts.max_isolated_sessions && !evict_one_idle()) {
+      refused = make_error(Errc::overloaded, server() + " already has " + std::to_string(isolated.size()) +
+                                                 " isolated sessions, all busy (maxIsolatedSessions); retry later");
+    } else if (queued() >= opts.max_queue) {
+      refused = queue_full();
+    }
+    std::shared_ptr<NodeLimits::Seat> seat;
+    if (refused.message.empty() && !(seat = take_seat())) refused = node_full();
+    if (!refused.message.empty()) {
+      refused_session(sid);
+      p.done(refused);
       return;
     }
     p.session_reset = lost_ids.erase(sid) > 0 || p.req.session_reset;
-    auto m = start_member(sid);
-    it = isolated.emplace(sid, m).first;
+    it = isolated.emplace(sid, start_member(sid, std::move(seat))).first;
+    wait_on(it->second, std::move(p));
     refresh_stats();
     ensure_sweep();
+    return;
   }
   auto m = it->second;
   m->last_used = Clock::now();
-  if (m->state == State::ready) {
+  opts.limits->withdraw_idle(m->seat);  // busy: not the node's to evict now
+  if (m->state == State::ready && m->waiting.empty() && m->in_flight < opts.max_inflight_per_session) {
     run_on(m, std::move(p));
-  } else {
-    m->waiting.push_back(std::move(p));
+    return;
   }
+  if (queued() >= opts.max_queue) {
+    p.done(queue_full());
+    return;
+  }
+  wait_on(m, std::move(p));
+  refresh_stats();
+  ensure_sweep();
+}
+
+void SessionPool::Impl::refused_session(const std::string& session_id) {
+  if (opts.on_isolated_closed) opts.on_isolated_closed(session_id);
+}
+
+void SessionPool::Impl::wait_on(const std::shared_ptr<Member>& m, Pending p) {
+  m->waiting.push_back(std::move(p));
+  ++isolated_waiting;
+}
+
+void SessionPool::Impl::fail_waiting(const std::shared_ptr<Member>& m, const Error& e) {
+  auto taken = take(m->waiting);
+  isolated_waiting -= static_cast<int>(taken.size());
+  refresh_stats();
+  for (auto& p : taken) p.done(e);
+}
+
+void SessionPool::Impl::settle_isolated(const std::shared_ptr<Member>& m) {
+  if (m->state != State::ready) return;
+  while (!m->waiting.empty() && m->in_flight < opts.max_inflight_per_session) {
+    Pending p = std::move(m->waiting.front());
+    m->waiting.pop_front();
+    --isolated_waiting;
+    run_on(m, std::move(p));
+  }
+  refresh_stats();
+  if (m->in_flight > 0 || !m->waiting.empty() || closing) return;
+  if (m->evict_when_idle) {
+    spdlog::info("[{}] closing isolated session {}: the node needs its place for another session", opts.name, m->label);
+    retire(m);
+    return;
+  }
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<Member> weak_m = m;
+  opts.limits->offer_idle(m->seat, m->last_used, [weak, weak_m] {
+    auto self = weak.lock();
+    if (!self) return;
+    asio::post(self->strand, [self, weak_m] {
+      auto m = weak_m.lock();
+      if (!m || m->state == State::dead) return;
+      if (m->state == State::ready && m->in_flight == 0 && m->waiting.empty()) {
+        spdlog::info("[{}] evicting idle isolated session {}: the node needs its place for another session",
+                     self->opts.name, m->label);
+        self->retire(m);
+      } else {
+        m->evict_when_idle = true;  // a call came in first: close it once that is done
+      }
+    });
+  });
 }
 
 bool SessionPool::Impl::evict_one_idle() {
@@ -77,6 +153,22 @@ void SessionPool::Impl::sweep() {
   queue.swap(keep);
   for (auto& p : expired)
     p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out waiting in the queue"));
+  // Calls waiting for an isolated session (its start, or a free slot) have deadlines too.
+  std::vector<Pending> late;
+  for (auto& [id, m] : isolated) {
+    for (auto w = m->waiting.begin(); w != m->waiting.end();) {
+      if (now < w->deadline) {
+        ++w;
+        continue;
+      }
+      late.push_back(std::move(*w));
+      w = m->waiting.erase(w);
+      --isolated_waiting;
+    }
+  }
+  for (auto& p : late)
+    p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out after " +
+                                         std::to_string(p.timeout.count()) + " ms waiting for its session"));
   std::vector<std::shared_ptr<Member>> idle;
   for (auto& [id, m] : isolated)
     if (m->state == State::ready && m->in_flight == 0 && m->waiting.empty() && now - m->last_used >= opts.idle_ttl)

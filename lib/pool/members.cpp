@@ -26,7 +26,7 @@ void SessionPool::Impl::refresh_stats() {
   st_ready = ready;
   st_starting = starting;
   st_isolated = static_cast<int>(isolated.size());
-  st_queued = static_cast<int>(queue.size());
+  st_queued = queued();
   st_circuit = backoff.state();
 }
 
@@ -54,9 +54,33 @@ Status SessionPool::Impl::refusal() {
   return {};
 }
 
-std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::start_member(const std::string& session_id) {
+std::shared_ptr<NodeLimits::Seat> SessionPool::Impl::take_seat() { return opts.limits->take_seat(); }
+
+Error SessionPool::Impl::node_full() const {
+  return make_error(Errc::overloaded, server() + ": this node already runs " +
+                                          std::to_string(opts.limits->options().max_sessions) +
+                                          " MCP sessions ([node] max_sessions) and none of them is idle; retry later");
+}
+
+namespace {
+// A start permit of NodeLimits, returned when the last holder lets go of it.
+class StartPermit {
+ public:
+  explicit StartPermit(std::shared_ptr<NodeLimits> limits) : limits_(std::move(limits)) {}
+  ~StartPermit() { limits_->release_start(); }
+  StartPermit(const StartPermit&) = delete;
+  StartPermit& operator=(const StartPermit&) = delete;
+
+ private:
+  std::shared_ptr<NodeLimits> limits_;
+};
+}  // namespace
+
+std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::start_member(const std::string& session_id,
+                                                                           std::shared_ptr<NodeLimits::Seat> seat) {
   auto m = std::make_shared<Member>();
   m->session_id = session_id;
+  m->seat = std::move(seat);
   m->label = session_id.empty() ? opts.name + "#" + std::to_string(next_label++) : opts.name + "@" + session_id;
   m->session = factory(m->label);
   std::weak_ptr<Impl> weak = weak_from_this();
@@ -70,17 +94,51 @@ std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::start_member(const
   m->session->on_tools_changed([weak](mcp::Tools t) {
     if (auto self = weak.lock()) asio::post(self->strand, [self, t] { self->set_tools(t); });
   });
-  m->session->start([weak, weak_m](Result<mcp::ServerDescription> r) {
+  if (!opts.limit_starts) {
+    open_member(m, nullptr);
+    return m;
+  }
+  // Granted at once or when another start ends, on whichever thread that is: back to the strand.
+  opts.limits->wait_for_start([weak, weak_m, limits = opts.limits] {
+    auto permit = std::make_shared<StartPermit>(limits);
     auto self = weak.lock();
-    auto member = weak_m.lock();
-    if (self && member) asio::post(self->strand, [self, member, r = std::move(r)] { self->on_opened(member, r); });
+    if (!self) return;  // the permit goes back with `permit`
+    asio::post(self->strand, [self, weak_m, permit] {
+      auto m = weak_m.lock();
+      if (!m || m->state == State::dead) return;
+      if (!m->session_id.empty() && m->waiting.empty()) {
+        // Every call that wanted it gave up while it waited its turn: start nothing.
+        spdlog::debug("[{}] not starting {}: no call is waiting for it any more", self->opts.name, m->label);
+        self->forget(m);
+        m->session->close();
+        return;
+      }
+      self->open_member(m, permit);
+    });
   });
   return m;
 }
 
-void SessionPool::Impl::add_shared_member() {
-  members.push_back(start_member(""));
+void SessionPool::Impl::open_member(const std::shared_ptr<Member>& m, std::shared_ptr<void> permit) {
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<Member> weak_m = m;
+  m->session->start([weak, weak_m, permit = std::move(permit)](Result<mcp::ServerDescription> r) mutable {
+    permit.reset();  // ready or failed: the next start may begin
+    auto self = weak.lock();
+    auto member = weak_m.lock();
+    if (self && member) asio::post(self->strand, [self, member, r = std::move(r)] { self->on_opened(member, r); });
+  });
+}
+
+bool SessionPool::Impl::add_shared_member() {
+  auto seat = take_seat();
+  if (!seat) {
+    spdlog::debug("[{}] no session started: {}", opts.name, node_full().message);
+    return false;
+  }
+  members.push_back(start_member("", std::move(seat)));
   refresh_stats();
+  return true;
 }
 
 int SessionPool::Impl::live_members() const {
@@ -103,7 +161,7 @@ void SessionPool::Impl::on_opened(const std::shared_ptr<Member>& m, const Result
     return;
   }
   if (!m->session_id.empty()) {
-    for (auto& p : take(m->waiting)) run_on(m, std::move(p));
+    settle_isolated(m);
   } else {
     pump();
   }
@@ -115,7 +173,7 @@ void SessionPool::Impl::on_closed(const std::shared_ptr<Member>& m, const Error&
   const bool was_ready = m->state == State::ready;
   forget(m);
   if (closing) {
-    fail_all(m->waiting, shutting_down());
+    fail_waiting(m, shutting_down());
     maybe_finish_close();
     return;
   }
@@ -129,7 +187,7 @@ void SessionPool::Impl::on_closed(const std::shared_ptr<Member>& m, const Error&
     spdlog::error("[{}] circuit open after {} failures in a row; next attempt in {} ms: {}", opts.name,
                   backoff.failures(), backoff.policy().cooldown.count(), e.message);
     delay = backoff.policy().cooldown;
-    fail_all(m->waiting, circuit_error());
+    fail_waiting(m, circuit_error());
     fail_queue(circuit_error());
     answer_tools(circuit_error());
   }
@@ -140,7 +198,7 @@ void SessionPool::Impl::on_closed(const std::shared_ptr<Member>& m, const Error&
       if (lost_ids.size() >= kMaxRememberedLostIds) lost_ids.clear();
       lost_ids.insert(m->session_id);
     }
-    fail_all(m->waiting, e);
+    fail_waiting(m, e);
     return;
   }
   schedule_restart(delay);
@@ -148,6 +206,7 @@ void SessionPool::Impl::on_closed(const std::shared_ptr<Member>& m, const Error&
 
 void SessionPool::Impl::forget(const std::shared_ptr<Member>& m) {
   m->state = State::dead;
+  m->seat.reset();  // its place on the node is free for another session
   std::erase(members, m);
   if (!m->session_id.empty()) {
     // The id may already name a newer session; that one stays.
@@ -174,9 +233,13 @@ void SessionPool::Impl::schedule_restart(std::chrono::milliseconds delay) {
     const bool needed = self->live_members() < self->opts.min_sessions || !self->queue.empty() ||
                         !self->tools_waiters.empty();
     if (!needed || self->live_members() >= self->opts.max_sessions) return;
+    // A node without a free seat: try again later (a seat frees when any session ends).
+    if (!self->add_shared_member()) {
+      self->schedule_restart(std::max(self->opts.backoff.initial, std::chrono::milliseconds(1000)));
+      return;
+    }
     ++self->st_restarts;
-    spdlog::info("[{}] starting a replacement session", self->opts.name);
-    self->add_shared_member();
+    spdlog::info("[{}] started a replacement session", self->opts.name);
     if (self->live_members() < self->opts.min_sessions) self->schedule_restart(self->opts.backoff.initial);
   });
 }

@@ -2,7 +2,9 @@
 //   session_pool.cpp  the public methods: those that act post to the strand and call in here
 //   members.cpp       starting sessions, their open/close, restart with backoff, circuit breaker
 //   dispatch.cpp      admitting calls, least-loaded dispatch to shared sessions, the bounded queue
-//   isolated.cpp      sessions by session_id, LRU eviction, the sweep (queue deadlines, idle TTL)
+//   isolated.cpp      sessions by session_id, their in-flight limit and waiting calls, LRU
+//                     eviction (the server's own, and the node's through NodeLimits), the sweep
+//                     (queue and waiting deadlines, idle TTL)
 //   tools.cpp         the cached tool list
 //   close.cpp         draining close
 //
@@ -54,7 +56,11 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
     State state = State::starting;
     std::atomic<int> in_flight{0};  // decremented on the session's strand, before the caller hears
     Clock::time_point ready_at{}, last_used = Clock::now();
-    std::vector<Pending> waiting;  // isolated only: calls that arrived while it opened
+    // Isolated only: calls waiting for it to open or for a free slot (counted in max_queue
+    // through isolated_waiting: change it with wait_on / next_waiting / fail_waiting only).
+    std::deque<Pending> waiting;
+    std::shared_ptr<NodeLimits::Seat> seat;  // its place among the node's live sessions
+    bool evict_when_idle = false;            // the node took its seat for another session
   };
 
   Impl(io::Loop& loop, PoolOptions o, SessionFactory f)
@@ -64,7 +70,9 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
         backoff(opts.backoff),
         restart_timer(strand),
         sweep_timer(strand),
-        drain_timer(strand) {}
+        drain_timer(strand) {
+    if (!opts.limits) opts.limits = NodeLimits::unlimited();  // a pool on its own
+  }
 
   io::Strand strand;
   PoolOptions opts;
@@ -78,6 +86,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   std::unordered_map<std::string, std::shared_ptr<Member>> isolated;
   std::unordered_set<std::string> lost_ids;
   std::deque<Pending> queue;
+  int isolated_waiting = 0;  // calls in every isolated member's `waiting`
   int next_label = 1;
 
   mcp::Tools tools;
@@ -116,8 +125,14 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   Status refusal();
 
   // --- sessions (members.cpp) ----------------------------------------------------------------
-  std::shared_ptr<Member> start_member(const std::string& session_id);
-  void add_shared_member();
+  // A seat on the node for one more session, or null when the node is full (nothing idle to evict).
+  std::shared_ptr<NodeLimits::Seat> take_seat();
+  Error node_full() const;
+  // Starts a session holding `seat`; a local process waits for a start permit first.
+  std::shared_ptr<Member> start_member(const std::string& session_id, std::shared_ptr<NodeLimits::Seat> seat);
+  void open_member(const std::shared_ptr<Member>& m, std::shared_ptr<void> permit);
+  // False when the node has no seat for it.
+  bool add_shared_member();
   int live_members() const;
   void on_opened(const std::shared_ptr<Member>& m, const Result<mcp::ServerDescription>& r);
   void on_closed(const std::shared_ptr<Member>& m, const Error& e);
@@ -128,7 +143,6 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   void schedule_restart(std::chrono::milliseconds delay);
 
   // --- calls (dispatch.cpp) ------------------------------------------------------------------
-  void fail_all(std::vector<Pending>& list, const Error& e);
   void fail_queue(const Error& e);
   void submit(Pending p);
   void refuse_unknown_tool(const Pending& p, const mcp::Tools& list);
@@ -141,7 +155,16 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   void run_on(const std::shared_ptr<Member>& m, Pending p);
 
   // --- isolated sessions and the sweep (isolated.cpp) ----------------------------------------
+  int queued() const { return static_cast<int>(queue.size()) + isolated_waiting; }
+  Error queue_full() const;
   void route_isolated(Pending p);
+  // Tells on_isolated_closed that `session_id` has no session here after all (refused).
+  void refused_session(const std::string& session_id);
+  void wait_on(const std::shared_ptr<Member>& m, Pending p);
+  void fail_waiting(const std::shared_ptr<Member>& m, const Error& e);
+  // Runs waiting calls while the member has free slots; then, idle, offers it to the node for
+  // eviction (or retires it when the node already took its seat).
+  void settle_isolated(const std::shared_ptr<Member>& m);
   bool evict_one_idle();
   void ensure_sweep();
   void sweep();

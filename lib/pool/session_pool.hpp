@@ -6,7 +6,12 @@
 //    with `overloaded`.
 //  - Isolated sessions (isolate_by_session_id): a call with a session_id gets an MCP session
 //    (for stdio: a process) of its own, kept until idle for `idle_ttl`; at most
-//    `max_isolated_sessions`, the least-recently-used idle one evicted first.
+//    `max_isolated_sessions`, the least-recently-used idle one evicted first. Each takes at most
+//    `max_inflight_per_session` calls at once like a shared one; calls waiting for it (to start,
+//    or for a free slot) count against `max_queue`.
+//  - Node limits (node_limits.hpp): every session takes a seat of the node's `max_sessions`
+//    (the node evicts an idle isolated session of any server to make room, else the new
+//    session is refused with `overloaded`), and a local process waits for a start permit.
 //  - Health: sessions ping their server; a session that dies is restarted with exponential
 //    backoff and jitter; after repeated failures the circuit opens and calls fail with
 //    `unavailable` at once, naming the last error; after a cool-down one attempt is let through.
@@ -23,6 +28,7 @@
 #include "io/loop.hpp"
 #include "mcp/client_session.hpp"
 #include "pool/backoff.hpp"
+#include "pool/node_limits.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -52,8 +58,13 @@ struct PoolOptions {
   // make a node hammer a remote server with tools/list.
   std::chrono::milliseconds tool_refresh_interval{5'000};
   BackoffPolicy backoff;
-  // Told (on the pool's strand; must not block) when an isolated session ends for any reason:
-  // idle, evicted, crashed or closed. Cluster affinity releases the session's ownership.
+  // Shared by every pool of the node: the cap on live sessions, the start permits. Null: the
+  // pool has no node-wide limits (a pool on its own, in tests and tools).
+  std::shared_ptr<NodeLimits> limits;
+  bool limit_starts = true;  // its sessions start local processes: each start takes a permit
+  // Told (on the pool's strand; must not block) when an isolated session ends for any reason
+  // (idle, evicted, crashed or closed), and when a call for a session_id that has no session
+  // here is refused (nothing was started for it). Cluster affinity releases the ownership.
   std::function<void(const std::string& session_id)> on_isolated_closed;
 };
 

@@ -7,6 +7,7 @@
 #include "support/test_support.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -22,7 +23,12 @@ extern char** environ;
 
 namespace mcpd::test {
 
-inline std::string daemon_path() { return MCPD_DAEMON_BIN; }
+// The mcpd binary this build made; MCPD_DAEMON in the environment names another one (a bench
+// comparing two builds).
+inline std::string daemon_path() {
+  const char* other = std::getenv("MCPD_DAEMON");
+  return other && *other ? std::string(other) : std::string(MCPD_DAEMON_BIN);
+}
 
 class DaemonProcess {
  public:

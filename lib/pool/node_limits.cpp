@@ -1,0 +1,122 @@
+#include "pool/node_limits.hpp"
+
+#include <algorithm>
+#include <thread>
+
+namespace mcpd::pool {
+
+int default_max_concurrent_starts() { return 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
+
+std::shared_ptr<NodeLimits> NodeLimits::create(NodeLimitsOptions options) {
+  return std::shared_ptr<NodeLimits>(new NodeLimits(options));
+}
+
+std::shared_ptr<NodeLimits> NodeLimits::unlimited() { return create(NodeLimitsOptions{0, 0}); }
+
+NodeLimits::Seat::~Seat() {
+  if (auto owner = owner_.lock()) owner->give_back(*this);
+}
+
+void NodeLimits::give_back(Seat& seat) {
+  MutexLock lock(mu_);
+  if (seat.idle_id_ != 0) {
+    if (auto it = idle_since_.find(seat.idle_id_); it != idle_since_.end()) {
+      idle_.erase({it->second, seat.idle_id_});
+      idle_since_.erase(it);
+    }
+    seat.idle_id_ = 0;
+  }
+  if (!seat.handed_over_) --sessions_;
+}
+
+std::shared_ptr<NodeLimits::Seat> NodeLimits::take_seat() {
+  std::function<void()> evict;
+  {
+    MutexLock lock(mu_);
+    if (opts_.max_sessions <= 0 || sessions_ < opts_.max_sessions) {
+      ++sessions_;
+      return std::shared_ptr<Seat>(new Seat(weak_from_this()));
+    }
+    // Full: the least recently used idle session gives its place up. An entry whose seat is
+    // being destroyed right now is skipped (its place is about to come back anyway).
+    while (!idle_.empty()) {
+      auto oldest = idle_.begin();
+      auto victim = oldest->second.seat.lock();
+      evict = std::move(oldest->second.evict);
+      idle_since_.erase(oldest->first.second);
+      idle_.erase(oldest);
+      if (!victim) continue;
+      victim->idle_id_ = 0;
+      victim->handed_over_ = true;
+      ++evictions_;
+      break;
+    }
+    if (!evict) {
+      ++refusals_;
+      return nullptr;
+    }
+  }
+  evict();  // outside the lock: it posts to the victim's pool
+  return std::shared_ptr<Seat>(new Seat(weak_from_this()));
+}
+
+void NodeLimits::offer_idle(const std::shared_ptr<Seat>& seat, Clock::time_point since, std::function<void()> evict) {
+  if (!seat) return;
+  MutexLock lock(mu_);
+  if (seat->handed_over_) return;  // already chosen for eviction
+  if (seat->idle_id_ != 0) {
+    if (auto it = idle_since_.find(seat->idle_id_); it != idle_since_.end()) {
+      idle_.erase({it->second, seat->idle_id_});
+      idle_since_.erase(it);
+    }
+  }
+  const std::uint64_t id = next_idle_id_++;
+  idle_.emplace(std::make_pair(since, id), Idle{seat, std::move(evict)});
+  idle_since_.emplace(id, since);
+  seat->idle_id_ = id;
+}
+
+void NodeLimits::withdraw_idle(const std::shared_ptr<Seat>& seat) {
+  if (!seat) return;
+  MutexLock lock(mu_);
+  if (seat->idle_id_ == 0) return;
+  if (auto it = idle_since_.find(seat->idle_id_); it != idle_since_.end()) {
+    idle_.erase({it->second, seat->idle_id_});
+    idle_since_.erase(it);
+  }
+  seat->idle_id_ = 0;
+}
+
+void NodeLimits::wait_for_start(std::function<void()> granted) {
+  {
+    MutexLock lock(mu_);
+    if (opts_.max_concurrent_starts > 0 && starting_ >= opts_.max_concurrent_starts) {
+      start_queue_.push_back(std::move(granted));
+      return;
+    }
+    ++starting_;
+  }
+  granted();
+}
+
+void NodeLimits::release_start() {
+  std::function<void()> next;
+  {
+    MutexLock lock(mu_);
+    if (start_queue_.empty()) {
+      --starting_;
+      return;
+    }
+    // The permit passes straight to the next in line.
+    next = std::move(start_queue_.front());
+    start_queue_.pop_front();
+  }
+  next();
+}
+
+NodeLimits::Stats NodeLimits::stats() const {
+  MutexLock lock(mu_);
+  return Stats{sessions_, starting_, static_cast<int>(start_queue_.size()), evictions_, refusals_};
+}
+
+}  // namespace mcpd::pool
