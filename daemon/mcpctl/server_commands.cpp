@@ -213,7 +213,7 @@ int run_server_show(Invocation& inv) {
       "name", "description", "transport", "command", "args", "env", "inheritEnv", "cwd", "url", "headers",
       "auth", "caFile", "tlsVerify", "connectTimeoutSeconds", "callTimeoutMs", "pingIntervalSeconds",
       "minSessions", "maxSessions", "maxInflightPerSession", "maxQueue", "isolation", "maxIsolatedSessions",
-      "idleTtlSeconds", "enabled", "revision", "createdAt", "updatedAt"};
+      "idleTtlSeconds", "maxMessageBytes", "enabled", "revision", "createdAt", "updatedAt"};
   Record record;
   std::set<std::string, std::less<>> shown;
   for (std::string_view key : kOrder) {

@@ -22,11 +22,11 @@ using Json = nlohmann::json;
 constexpr std::array<std::string_view, 4> kReservedNames = {"servers", "admin", "tasks", "nodes"};
 
 // Every field of the MCPServer JSON, in the order the docs list them.
-constexpr std::array<std::string_view, 27> kKnownFields = {
+constexpr std::array<std::string_view, 28> kKnownFields = {
     "name", "description", "transport", "command", "args", "env", "inheritEnv", "cwd", "url",
     "headers", "auth", "caFile", "tlsVerify", "connectTimeoutSeconds", "callTimeoutMs",
     "pingIntervalSeconds", "minSessions", "maxSessions", "maxInflightPerSession", "maxQueue",
-    "isolation", "maxIsolatedSessions", "idleTtlSeconds", "enabled", "revision", "createdAt",
+    "isolation", "maxIsolatedSessions", "idleTtlSeconds", "maxMessageBytes", "enabled", "revision", "createdAt",
     "updatedAt"};
 constexpr std::array<std::string_view, 5> kStdioFields = {"command", "args", "env", "inheritEnv", "cwd"};
 constexpr std::array<std::string_view, 5> kHttpFields = {"url", "headers", "auth", "caFile", "tlsVerify"};
@@ -39,7 +39,7 @@ struct IntField {
   int min;
   int max;
 };
-constexpr std::array<IntField, 9> kIntFields = {{
+constexpr std::array<IntField, 10> kIntFields = {{
     {"connectTimeoutSeconds", &ServerConfig::connect_timeout_seconds, 1, 600},
     {"callTimeoutMs", &ServerConfig::call_timeout_ms, 1, 3600000},
     {"pingIntervalSeconds", &ServerConfig::ping_interval_seconds, 0, 3600},
@@ -49,6 +49,7 @@ constexpr std::array<IntField, 9> kIntFields = {{
     {"maxQueue", &ServerConfig::max_queue, 0, 100000},
     {"maxIsolatedSessions", &ServerConfig::max_isolated_sessions, 0, 10000},
     {"idleTtlSeconds", &ServerConfig::idle_ttl_seconds, 1, 604800},
+    {"maxMessageBytes", &ServerConfig::max_message_bytes, 1024, 256 << 20},
 }};
 
 Error invalid(std::string message) { return make_error(Errc::invalid_request, std::move(message)); }

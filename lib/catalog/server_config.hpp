@@ -69,6 +69,10 @@ struct ServerConfig {
   Isolation isolation = Isolation::session;
   int max_isolated_sessions = 32;
   int idle_ttl_seconds = 300;
+  // One message from the server (a stdio line, an HTTP body, an SSE event): a larger answer
+  // fails its call with too_large. Above NATS max_payload (1 MiB by default) on purpose: the
+  // reply limit is the bus's, this one bounds our memory.
+  int max_message_bytes = 8 << 20;
 
   bool enabled = true;
 

@@ -33,8 +33,12 @@ Error remote_error(const Json& err) {
   if (e.rpc_code == kInvalidParams || e.rpc_code == kInvalidRequest || e.rpc_code == kMethodNotFound)
     e.code = Errc::invalid_request;
   if (auto data = err.is_object() ? err.find("data") : err.end();
-      data != err.end() && data->is_object() && data->contains(kTransportErrorMember))
-    e.code = Errc::unavailable;  // the server was never reached, or its answer was lost
+      data != err.end() && data->is_object() && data->contains(kTransportErrorMember)) {
+    // Made by our transport, not the server: it was never reached or its answer was lost, or
+    // the answer was over maxMessageBytes.
+    auto big = data->find(kTooLargeMember);
+    e.code = big != data->end() && *big == true ? Errc::too_large : Errc::unavailable;
+  }
   if (e.message.empty()) e.message = "error " + std::to_string(e.rpc_code) + " without a message";
   return e;
 }

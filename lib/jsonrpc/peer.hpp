@@ -41,6 +41,9 @@ inline constexpr int kInternalError = -32603;
 // An error response whose `data` holds this member was made on our side by a transport that
 // could not reach the server (HTTP failure, broken stream): the request fails as unavailable.
 inline constexpr const char* kTransportErrorMember = "transport";
+// ...with {"tooLarge": true} beside it: the answer was over the server's maxMessageBytes (the
+// transports' too_large_response, transport/oversized.hpp): the call fails with too_large.
+inline constexpr const char* kTooLargeMember = "tooLarge";
 
 struct PeerStats {
   std::uint64_t malformed_lines = 0;   // lines that were not a JSON-RPC message

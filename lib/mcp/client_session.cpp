@@ -314,7 +314,7 @@ void ClientSession::on_transport_closed(const transport::Closed& closed) {
   if (state_ == SessionState::closed && !close_reason_.message.empty()) {
     e = close_reason_;
   } else {
-    e = make_error(Errc::unavailable, "server '" + opts_.name + "' " + closed.describe());
+    e = make_error(closed.too_large ? Errc::too_large : Errc::unavailable, "server '" + opts_.name + "' " + closed.describe());
     close_reason_ = e;
   }
   state_ = SessionState::closed;

@@ -44,6 +44,7 @@ transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::s
   o.ca_file = c.ca_file;
   o.tls_verify = c.tls_verify;
   o.connect_timeout = std::chrono::seconds(c.connect_timeout_seconds);
+  o.max_message_bytes = static_cast<std::size_t>(c.max_message_bytes);
   for (const auto& [k, v] : c.headers) {
     auto value = secrets.expand(v);
     if (!value.ok()) {
@@ -109,6 +110,7 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
       o.eof_grace = d.stop_grace;
       o.term_grace = d.stop_grace;
       o.stderr_budget = stderr_budget;
+      o.max_message_bytes = static_cast<std::size_t>(config.max_message_bytes);
       std::string problem;
       for (const auto& [k, v] : config.env) {
         auto value = secrets.expand(v);

@@ -1,6 +1,7 @@
 #include "transport/stdio_transport.hpp"
 
 #include "transport/line_splitter.hpp"
+#include "transport/oversized.hpp"
 #include "transport/outbox.hpp"
 #include "transport/process_group.hpp"
 
@@ -161,11 +162,33 @@ class StdioTransportImpl final : public StdioTransport,
   }
 
   void consume_stdout(std::size_t n) {
-    if (!lines_.feed(std::string_view(read_buf_.data(), n), [this](std::string_view line) { deliver(line); })) {
-      spdlog::error("[{}] sent a message over {} bytes without a newline; stopping it", opts_.name,
-                    opts_.max_message_bytes);
-      begin_stop(false);
+    lines_.feed(
+        std::string_view(read_buf_.data(), n), [this](std::string_view line) { deliver(line); },
+        [this](OversizedLine&& big) { oversized(big); });
+  }
+
+  // A message over maxMessageBytes, seen by its ends only. An answer fails its call with
+  // too_large and the session goes on; a notification or request from the server is dropped;
+  // anything else stops the server (its calls in flight fail with too_large: any of them may
+  // have been the one it answered).
+  void oversized(const OversizedLine& big) {
+    const std::string what = "a message of " + std::to_string(big.bytes) + " bytes, over its maxMessageBytes (" +
+                             std::to_string(opts_.max_message_bytes) + ")";
+    const auto m = inspect_oversized(big.head, big.tail);
+    if (m.kind == OversizedMessage::Kind::response && m.id) {
+      spdlog::warn("[{}] sent {} answering request {}: that call fails with too_large", opts_.name, what, *m.id);
+      deliver(too_large_response(*m.id, "server '" + opts_.name + "' sent " + what, "stdio"));
+      return;
     }
+    if (m.kind == OversizedMessage::Kind::other) {
+      spdlog::warn("[{}] sent {} that is not an answer (a notification or request); dropped", opts_.name, what);
+      return;
+    }
+    if (state_ != State::running) return;
+    spdlog::error("[{}] sent {} that cannot be matched to a request; stopping it", opts_.name, what);
+    exit_.stopped_because = "sent " + what + " that cannot be matched to a request";
+    exit_.too_large = true;
+    begin_stop(false);
   }
 
   void deliver(std::string_view line) {
@@ -393,7 +416,7 @@ std::shared_ptr<StdioTransport> make_stdio_transport(io::Strand strand, StdioOpt
 }
 
 std::string Closed::describe() const {
-  std::string s = reason;
+  std::string s = stopped_because.empty() ? reason : stopped_because + " and was stopped (" + reason + ")";
   if (!stderr_tail.empty()) s += "; last stderr: " + stderr_tail.back();
   return s;
 }

@@ -21,6 +21,9 @@ struct Closed {
   std::optional<int> term_signal;         // set when a process was killed by a signal
   std::vector<std::string> stderr_tail;   // the last lines the server wrote to stderr
   bool requested = false;                 // true when close() was asked for (not a crash)
+  // Set when the transport stopped the server itself, and why ("it sent a message of ... bytes").
+  std::string stopped_because;
+  bool too_large = false;                 // ...because of a message over maxMessageBytes
 
   // "exited with status 3; last stderr: boom" — one line for logs and error replies.
   std::string describe() const;

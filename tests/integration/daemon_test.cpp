@@ -401,3 +401,53 @@ TEST_CASE("a server flooding stderr is logged within its budget and keeps answer
   CHECK_THAT(log, Catch::Contains("[fake#1] stderr: more than 20 lines this minute"));
   CHECK(n.text("fake", {{"tool", "echo"}, {"args", {{"message", "still here"}}}}) == "still here");
 }
+
+TEST_CASE("maxMessageBytes: an answer over it fails with too_large and the session goes on") {
+  const std::string fake = fake_server_path();
+  const std::string everything = npm_bin("mcp-server-everything");
+  Node n("", R"(
+[[servers]]
+name = "small"
+command = ")" + fake + R"("
+maxMessageBytes = 65536
+
+[[servers]]
+name = "everything"
+command = ")" + everything + R"("
+maxMessageBytes = 65536
+)");
+  const Json pid = {{"tool", "pid"}, {"session_id", "s"}};
+  const std::string before = n.text("small", pid);
+
+  // The answer names its id first (the fake server): that call fails, the session stays.
+  check_error(n.call("small", {{"tool", "big"}, {"args", {{"bytes", 100000}}}, {"session_id", "s"}}), "too_large",
+              "over its maxMessageBytes (65536)");
+  CHECK(n.text("small", pid) == before);
+  CHECK(n.text("small", {{"tool", "big"}, {"args", {{"bytes", 60000}}}, {"session_id", "s"}}).size() == 60000);
+
+  // A notification over the limit is dropped; the call that caused it is answered.
+  CHECK(n.text("small", {{"tool", "noise"}, {"args", {{"bytes", 100000}}}, {"session_id", "s"}}) == "noise sent");
+  CHECK(n.text("small", pid) == before);
+
+  // A line that answers nothing it can be matched to: the server is stopped and the calls
+  // still in flight fail with too_large (any of them may have been the one); the next call
+  // gets a new session.
+  auto sleeping = std::async(std::launch::async, [&] {
+    return n.call("small", {{"tool", "sleep"}, {"args", {{"ms", 5000}}}, {"session_id", "s"}});
+  });
+  REQUIRE(wait_until([&] { return n.daemon->log().find("stderr: sleeping 5000 ms") != std::string::npos; }));
+  auto garbage = n.call("small", {{"tool", "noise"}, {"args", {{"bytes", 100000}, {"garbage", true}}}, {"session_id", "s"}});
+  CHECK(garbage.body.value("result", "") == "noise sent");  // its answer came right behind the line
+  check_error(sleeping.get(), "too_large", "cannot be matched to a request");
+  auto after = n.call("small", pid);
+  INFO(after.body.dump());
+  REQUIRE(after.body.contains("result"));
+  CHECK(after.body["result"] != before);
+  CHECK(after.body.value("session_reset", false));
+
+  // server-everything (the TypeScript SDK) writes the id last: found at the end of the line.
+  check_error(n.call("everything", {{"tool", "echo"}, {"args", {{"message", std::string(100000, 'e')}}}}), "too_large",
+              "maxMessageBytes");
+  CHECK(n.text("everything", {{"tool", "echo"}, {"args", {{"message", "after"}}}}) == "Echo: after");
+  CHECK_THAT(n.daemon->log(), !Catch::Contains("[everything#1] process"));  // never restarted
+}

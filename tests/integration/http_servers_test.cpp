@@ -294,6 +294,21 @@ TEST_CASE("streamable http: server-everything - initialize - tools - echo - the 
   CHECK(progress == 3);
 }
 
+TEST_CASE("streamable http: an answer over maxMessageBytes fails with too_large and the session goes on") {
+  Served served(Server::everything, Kind::streamable, "");
+  auto o = at(url(served.port, "/mcp"));
+  o.max_message_bytes = 64 * 1024;
+  Http h(Kind::streamable, o);
+  REQUIRE(h.open().ok());
+  auto big = h.call("echo", {{"message", std::string(100000, 'e')}});
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.error().code == Errc::too_large);
+  CHECK_THAT(big.error().message, Catch::Contains("maxMessageBytes") && Catch::Contains("65536"));
+  auto after = h.call("echo", {{"message", "still here"}});
+  REQUIRE(after.ok());
+  CHECK(result_text(after.value()) == "Echo: still here");
+}
+
 TEST_CASE("streamable http: 100 concurrent calls on one session - each answer matched to its caller") {
   Direct h(Server::everything, Kind::streamable);
   REQUIRE(h.open().ok());

@@ -123,7 +123,7 @@ class StreamableHttp final : public Transport, public std::enable_shared_from_th
   std::string status_text(const Post& p, const HttpResult& r) const;
   void on_post_done(const PostPtr& p, const HttpResult& r);
   static std::string what(const Outgoing& m);
-  void answer_with_error(const PostPtr& p, const std::string& message, long status);
+  void answer_with_error(const PostPtr& p, const std::string& message, long status, bool too_large = false);
 
   // `p` is done with: move the session set-up along.
   void finished(const PostPtr& p);

@@ -1,4 +1,5 @@
 #include "transport/http/streamable_http_session.hpp"
+#include "transport/oversized.hpp"
 
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -222,7 +223,7 @@ void StreamableHttp::deliver(std::string_view message) {
 }
 
 std::string StreamableHttp::failure_text(const HttpResult& r) const {
-  return r.aborted ? "the answer exceeded " + std::to_string(opts_.max_message_bytes) + " bytes" : r.error;
+  return r.aborted ? "an answer of more than " + std::to_string(opts_.max_message_bytes) + " bytes" : r.error;
 }
 
 std::string StreamableHttp::status_text(const Post& p, const HttpResult& r) const {
@@ -240,7 +241,10 @@ void StreamableHttp::on_post_done(const PostPtr& p, const HttpResult& r) {
     if (request && m.info.method == "initialize" && !p->answered)  // the very first exchange
       return fail("cannot reach " + url_ + ": " + why);
     if (request && !p->answered && p->sse && !p->last_event_id.empty() && !r.aborted) return schedule_resume(p);
-    if (request && !p->answered) {
+    if (request && !p->answered && r.aborted) {
+      // Over maxMessageBytes: this call fails with too_large; the session is fine.
+      answer_with_error(p, "server '" + opts_.name + "' sent " + why + ", over its maxMessageBytes", r.status, true);
+    } else if (request && !p->answered) {
       answer_with_error(p, "HTTP request to " + url_ + " failed: " + why, r.status);
     } else if (!request) {
       spdlog::warn("[{}] could not send {} to {}: {}", opts_.name, what(m), url_, why);
@@ -274,10 +278,10 @@ std::string StreamableHttp::what(const Outgoing& m) {
   return m.info.method.empty() ? std::string("a response") : m.info.method;
 }
 
-void StreamableHttp::answer_with_error(const PostPtr& p, const std::string& message, long status) {
+void StreamableHttp::answer_with_error(const PostPtr& p, const std::string& message, long status, bool too_large) {
   if (auto it = awaiting_.find(p->msg.info.id); it != awaiting_.end() && it->second == p) awaiting_.erase(it);
   spdlog::warn("[{}] {} failed: {}", opts_.name, p->msg.info.method, message);
-  deliver(error_response(p->msg.info.id, message, status));
+  deliver(too_large ? too_large_response(p->msg.info.id, message, "http") : error_response(p->msg.info.id, message, status));
 }
 
 void StreamableHttp::finished(const PostPtr& p) {

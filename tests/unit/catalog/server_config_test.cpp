@@ -81,6 +81,7 @@ TEST_CASE("a full stdio config round-trips with every field kept") {
              {"isolation", "shared"},
              {"maxIsolatedSessions", 0},
              {"idleTtlSeconds", 60},
+             {"maxMessageBytes", 1048576},
              {"enabled", false},
              {"revision", 42},
              {"createdAt", "2026-11-22T01:02:03.456Z"},
