@@ -8,6 +8,7 @@
 #include "fuzz_support.hpp"
 #include "jsonrpc/peer.hpp"
 #include "transport/line_splitter.hpp"
+#include "transport/oversized.hpp"
 
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
@@ -74,9 +75,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (!stream.empty()) {
       chunk_seed = chunk_seed * 1103515245u + 12345u;
       const std::size_t n = std::min<std::size_t>(stream.size(), 1 + (chunk_seed >> 16) % 97);
-      const bool ok = lines.feed(stream.substr(0, n), [&](std::string_view line) { peer->receive(line); });
+      // A line over the bound, as the stdio transport handles it: an answer fails its request
+      // with too_large; anything else would stop the server (here: is ignored).
+      lines.feed(
+          stream.substr(0, n), [&](std::string_view line) { peer->receive(line); },
+          [&](transport::OversizedLine&& big) {
+            check(big.head.size() <= transport::OversizedLine::kKeep && big.tail.size() <= transport::OversizedLine::kKeep,
+                  "an oversized line keeps only its ends");
+            auto m = transport::inspect_oversized(big.head, big.tail);
+            if (m.kind == transport::OversizedMessage::Kind::response && m.id)
+              peer->receive(transport::too_large_response(*m.id, "over the bound", "stdio"));
+          });
       stream.remove_prefix(n);
-      if (!ok) break;  // the transport stops a server whose line never ends
     }
   });
   ctx.poll();

@@ -1,11 +1,6 @@
 #include "pool/node_limits.hpp"
 
-#include <algorithm>
-#include <thread>
-
 namespace mcpd::pool {
-
-int default_max_concurrent_starts() { return 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())); }
 
 std::shared_ptr<NodeLimits> NodeLimits::create(NodeLimitsOptions options) {
   return std::shared_ptr<NodeLimits>(new NodeLimits(options));

@@ -17,6 +17,7 @@
 
 #include "common/thread_annotations.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -24,11 +25,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 namespace mcpd::pool {
 
 // Twice the CPUs: enough to keep them busy while some starts wait on I/O.
-int default_max_concurrent_starts();
+inline int default_max_concurrent_starts() {
+  return 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 struct NodeLimitsOptions {
   int max_sessions = 2048;                                         // live sessions, all servers; 0: no limit
