@@ -85,6 +85,10 @@ Spawned spawn_process(const SpawnSpec& spec) {
   posix_spawn_file_actions_adddup2(&actions, in_r.fd, STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, out_w.fd, STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_w.fd, STDERR_FILENO);
+  // Nothing else of ours reaches the server: not every library opens its descriptors
+  // close-on-exec (nats.c's socket does not), and a child holding the daemon's NATS connection
+  // keeps it open after the daemon is killed, so NATS goes on handing it calls.
+  posix_spawn_file_actions_addclosefrom_np(&actions, STDERR_FILENO + 1);
   if (!spec.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, spec.cwd.c_str());
 
   posix_spawnattr_t attr;

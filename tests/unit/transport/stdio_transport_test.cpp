@@ -5,6 +5,8 @@
 #include "support/test_support.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <fcntl.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -112,6 +114,20 @@ TEST_CASE("the child's environment is explicit: the daemon's variables do not le
   CHECK(std::any_of(lines.begin(), lines.end(), [](auto& l) { return l.rfind("PATH=", 0) == 0; }));
   auto inherited = run_env(true);
   CHECK(std::find(inherited.begin(), inherited.end(), "MCPD_TEST_DAEMON_SECRET=s3cr3t") != inherited.end());
+}
+
+TEST_CASE("the child gets stdin stdout and stderr and no other descriptor of the daemon") {
+  // As nats.c's socket is: open without close-on-exec.
+  const int leaky = ::open("/dev/null", O_RDONLY);
+  REQUIRE(leaky > 2);
+  StdioOptions o;
+  o.command = "sh";
+  o.args = {"-c", "ls /proc/$$/fd"};
+  Child c(o);
+  c.closed.get();
+  ::close(leaky);
+  std::lock_guard lock(c.mu);
+  CHECK(c.lines == std::vector<std::string>{"0", "1", "2"});
 }
 
 TEST_CASE("the working directory is the configured one") {
