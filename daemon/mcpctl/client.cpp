@@ -74,7 +74,7 @@ Reply Client::request(const std::string& subject, const std::string& body, std::
     if (e.code == Errc::timeout)
       throw failure("timed out after " + std::to_string(timeout.count()) + " ms waiting for " + subject +
                     " (mcpd may still be working on it; a longer --timeout waits longer)");
-    if (e.code == Errc::unavailable && e.message.starts_with("no responders"))
+    if (bus::is_no_responders(e))
       throw failure("no mcpd is serving " + subject + " (is mcpd running and connected to this NATS, " + url_ +
                     ", with the same subject prefix? see --prefix)");
     throw failure(e.message);

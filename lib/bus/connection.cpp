@@ -341,6 +341,16 @@ Status Connection::respond(std::string_view reply_subject, std::string_view data
   return publish(std::string(reply_subject), data, headers);
 }
 
+namespace {
+// The start of request()'s "no responders" message, which is_no_responders() recognises: one
+// spelling for both.
+constexpr std::string_view kNoResponders = "no responders for ";
+}  // namespace
+
+bool is_no_responders(const Error& error) {
+  return error.code == Errc::unavailable && std::string_view(error.message).starts_with(kNoResponders);
+}
+
 Result<Message> Connection::request(const std::string& subject, std::string_view data, Duration timeout,
                                     const Headers& headers) {
   natsConnection* nc = impl_->nc;
@@ -361,7 +371,7 @@ Result<Message> Connection::request(const std::string& subject, std::string_view
     case NATS_OK:
       return detail::MessageAccess::wrap(reply);
     case NATS_NO_RESPONDERS:
-      return make_error(Errc::unavailable, "no responders for " + subject);
+      return make_error(Errc::unavailable, std::string(kNoResponders) + subject);
     case NATS_TIMEOUT:
       return make_error(Errc::timeout, "no reply to a request on '" + subject + "' within " + std::to_string(ms) + " ms");
     case NATS_MAX_PAYLOAD:

@@ -135,7 +135,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // reply subject or the publish failed.
   Status respond(std::string_view reply_subject, std::string_view data, const Headers& headers = {});
   // Blocking request/reply. Fails fast with unavailable "no responders for <subject>" when
-  // nobody serves the subject, or when not connected; timeout when no answer came in time.
+  // nobody serves the subject (is_no_responders() tells that apart), or when not connected;
+  // timeout when no answer came in time.
   Result<Message> request(const std::string& subject, std::string_view data, Duration timeout,
                           const Headers& headers = {});
 
@@ -172,6 +173,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   friend struct detail::ConnectionAccess;
   std::unique_ptr<Impl> impl_;
 };
+
+// True if `error` is request()'s "no responders": NATS knew at once that nobody serves the
+// subject (as for a process that died and whose connection the server has dropped), unlike
+// "not connected" or a timeout, which say nothing about the other side.
+bool is_no_responders(const Error& error);
 
 // nats.c's library-wide state (delivery pool, timers, event thread) for the life of the
 // process: construct one (only one) at the top of main(), before any Connection. Its destructor

@@ -61,6 +61,19 @@ Headers Message::headers() const {
   return out;
 }
 
+bool is_publish_subject(std::string_view subject) {
+  if (subject.empty() || subject.size() > kMaxPublishSubjectBytes) return false;
+  if (subject.front() == '.' || subject.back() == '.') return false;
+  char previous = 0;
+  for (char c : subject) {
+    // Printable ASCII only: no space, no control character, nothing a header could not carry.
+    if (c <= ' ' || c > '~' || c == '*' || c == '>') return false;
+    if (c == '.' && previous == '.') return false;  // an empty token
+    previous = c;
+  }
+  return true;
+}
+
 namespace detail {
 
 Errc errc_for(natsStatus s) {

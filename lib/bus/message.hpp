@@ -6,6 +6,7 @@
 // exactly as <nats/nats.h> does so that the two declarations agree.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +27,15 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 // Header names the NATS service conventions use for errors (generic tooling reads them).
 inline constexpr std::string_view kServiceErrorHeader = "Nats-Service-Error";
 inline constexpr std::string_view kServiceErrorCodeHeader = "Nats-Service-Error-Code";
+
+// The longest subject is_publish_subject() accepts. NATS itself has no fixed limit; inboxes
+// are well under 100 bytes.
+inline constexpr std::size_t kMaxPublishSubjectBytes = 512;
+
+// True if a message can be published to `subject` as it is: at most kMaxPublishSubjectBytes,
+// dot-separated tokens, none empty, of printable ASCII with no space and no wildcard ('*', '>').
+// For a subject that arrived from the bus and will be published to (a reply subject in a header).
+bool is_publish_subject(std::string_view subject);
 
 namespace detail {
 struct MessageAccess;

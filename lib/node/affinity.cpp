@@ -47,7 +47,9 @@ void Affinity::keep(const std::string& k, std::uint64_t revision) {
   {
     MutexLock lock(mu_);
     if (!draining_) {
-      owned_[k] = Owned{revision, Clock::now()};
+      const auto now = Clock::now();
+      owned_[k] = Owned{revision, now};
+      sweep_locked(now);
       return;
     }
   }
@@ -55,23 +57,35 @@ void Affinity::keep(const std::string& k, std::uint64_t revision) {
   if (auto st = kv_->erase_if(k, revision); !st.ok()) spdlog::debug("releasing {}: {}", k, st.error().message);
 }
 
+void Affinity::sweep_locked(Clock::time_point now) {
+  // A TTL of 0 keeps keys forever: nothing expires, entries go on release only.
+  if (options_.ttl.count() <= 0 || now - swept_ < options_.ttl / 3) return;
+  swept_ = now;
+  // Not renewed for a whole TTL: the key has aged out of the bucket, and with it our claim. If
+  // the session is still open here, the next call claims the key again (local, or local_reset
+  // when the key still names us: the pool keeps serving the open session either way).
+  std::erase_if(owned_, [&](const auto& entry) { return now - entry.second.renewed > options_.ttl; });
+}
+
 Result<Affinity::Route> Affinity::resolve(const std::string& server, const std::string& session_id) {
   const std::string k = key(server, session_id);
   bool draining = false;
   {
     MutexLock lock(mu_);
+    const auto now = Clock::now();
+    sweep_locked(now);
     auto it = owned_.find(k);
     // Ours: renew now and then so the key does not age out while the session is in use.
-    if (it != owned_.end() && Clock::now() - it->second.renewed < options_.ttl / 3) return Route{};
+    if (it != owned_.end() && now - it->second.renewed < options_.ttl / 3) return Route{};
     draining = draining_;
   }
   auto owner_of = [](const bus::KvEntry& entry) {
     auto v = json::parse(entry.value, json::kDefaultMaxDepth);
     return v.ok() && v->is_object() ? v->value("node", std::string()) : std::string();
   };
-  auto answers = [&](const std::string& owner) {
-    return !owner.empty() && membership_.alive(owner) && (!probe_ || probe_(owner));
-  };
+  // Heartbeats (and what NATS told Membership) decide; the forwarding node finds out for sure
+  // (the owner accepts the call, or nobody serves it) and asks again if the owner is gone.
+  auto answers = [&](const std::string& owner) { return !owner.empty() && membership_.alive(owner); };
   if (draining) {
     // Leaving: claim nothing. A session another live node owns goes there; any other is served
     // here one last time and left for whoever comes next.

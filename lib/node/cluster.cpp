@@ -22,12 +22,13 @@ Cluster::Cluster(ClusterOptions options, std::shared_ptr<bus::Connection> bus, c
   ses.replicas = opts_.replicas;
   ses.ttl = opts_.session_ttl;
   affinity_ = std::make_unique<Affinity>(bus_, *membership_, ses);
-  // Every live node answers $SRV.PING.mcpd.<id> (discovery); "no responders" means the owner is
-  // gone now, so its sessions are taken over at once rather than after its heartbeats time out.
-  // Any other outcome (an answer, a timeout) counts as there: never take over from a slow node.
-  affinity_->set_probe([bus = bus_](const std::string& node) {
+  // Every live node answers $SRV.PING.mcpd.<id> (discovery). "No responders" means the node is
+  // gone now (NATS dropped its connection), ahead of its heartbeats timing out; a timeout says
+  // nothing either way (its server may not have noticed yet, or the node is slow).
+  membership_->set_probe([bus = bus_](const std::string& node) {
     auto r = bus->request("$SRV.PING.mcpd." + node, "", std::chrono::milliseconds(500));
-    return r.ok() || r.error().code != Errc::unavailable;
+    if (r.ok()) return Membership::Presence::there;
+    return bus::is_no_responders(r.error()) ? Membership::Presence::gone : Membership::Presence::unknown;
   });
 }
 

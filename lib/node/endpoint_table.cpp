@@ -56,15 +56,25 @@ Status parse_body(std::string_view data, std::optional<schema::Payload> payload,
 
 Inbound Inbound::from(bus::Message msg) {
   auto owned = std::make_shared<bus::Message>(std::move(msg));
-  return Inbound{owned->subject(), owned->reply(), owned->data(), owned};
+  return Inbound{owned->subject(), owned->reply(), owned->data(), owned, owned.get(), nullptr};
 }
 
-Inbound Inbound::copy(std::string subject, std::string reply, std::string data) {
+Inbound Inbound::copy(std::string subject, std::string reply, std::string data, bus::Headers headers) {
   struct Strings {
     std::string subject, reply, data;
+    bus::Headers headers;
   };
-  auto owned = std::make_shared<Strings>(Strings{std::move(subject), std::move(reply), std::move(data)});
-  return Inbound{owned->subject, owned->reply, owned->data, owned};
+  auto owned =
+      std::make_shared<Strings>(Strings{std::move(subject), std::move(reply), std::move(data), std::move(headers)});
+  return Inbound{owned->subject, owned->reply, owned->data, owned, nullptr, &owned->headers};
+}
+
+std::optional<std::string> Inbound::header(std::string_view key) const {
+  if (message) return message->header(key);
+  if (headers)
+    for (const auto& [k, v] : *headers)
+      if (k == key) return v;
+  return std::nullopt;
 }
 
 EndpointTable::EndpointTable(TableOptions options, io::Loop& loop, io::BlockingPool& blocking, Sink sink)

@@ -53,10 +53,14 @@ enum class Via {
 struct Inbound {
   std::string_view subject, reply, data;
   std::shared_ptr<const void> owner;
+  const bus::Message* message = nullptr;  // from(): the message itself (for its headers)
+  const bus::Headers* headers = nullptr;  // copy(): the headers given
 
   static Inbound from(bus::Message msg);
-  // Owns copies of the three strings (tests, and requests made up by the node itself).
-  static Inbound copy(std::string subject, std::string reply, std::string data);
+  // Owns copies of the strings (tests, and requests made up by the node itself).
+  static Inbound copy(std::string subject, std::string reply, std::string data, bus::Headers headers = {});
+  // The first value of header `key` (case-sensitive), if present. On one thread at a time.
+  std::optional<std::string> header(std::string_view key) const;
 };
 
 // Where and when a request came in; what answer() needs. Cheap to copy.

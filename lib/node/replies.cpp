@@ -60,4 +60,17 @@ Reply tool_reply(const Json& result, ReplyFormat format, bool session_reset,
   return {dump(extra), {}, std::nullopt};
 }
 
+Reply relayed_reply(const bus::Message& reply) {
+  Reply out{std::string(reply.data()), reply.headers(), std::nullopt};
+  if (auto message = reply.header(bus::kServiceErrorHeader)) {
+    Error e = make_error(Errc::internal, *message);
+    const auto number = reply.header(bus::kServiceErrorCodeHeader).value_or("");
+    for (Errc c : {Errc::invalid_request, Errc::unknown_tool, Errc::tool_error, Errc::timeout, Errc::cancelled,
+                   Errc::unavailable, Errc::overloaded, Errc::too_large, Errc::forbidden})
+      if (number == std::to_string(service_error_code(c))) e.code = c;
+    out.error = std::move(e);
+  }
+  return out;
+}
+
 }  // namespace mcpd::node

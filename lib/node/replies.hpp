@@ -34,4 +34,8 @@ Reply error_reply(const Error& error);
 Reply tool_reply(const nlohmann::json& call_tool_result, ReplyFormat format, bool session_reset,
                  const std::optional<std::string>& request_id);
 
+// Another node's reply to a call, passed on to the caller unchanged (body and headers); an
+// error reply (its Nats-Service-Error headers) is counted as one here too.
+Reply relayed_reply(const bus::Message& reply);
+
 }  // namespace mcpd::node

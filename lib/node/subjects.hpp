@@ -7,12 +7,21 @@
 //   <prefix>.admin.servers.<verb>    admin API            (queue group), verb: put|delete|get|list
 //   <prefix>.nodes.<id>.<name>.execute  a call forwarded to the node that owns its session
 //   <prefix>.nodes.heartbeat         node liveness        (every node)
+//
+// A call forwarded to its session's owner is a request to <prefix>.nodes.<id>.<name>.execute
+// carrying the caller's reply subject in the Mcpd-Reply-To header. The owner acknowledges at
+// once to the request's own reply subject (header Mcpd-Accepted, body {"accepted":true}) and
+// answers the call to the caller. Without the header (an older node, a person testing by hand)
+// the call is answered to the request's reply subject, like any other request.
 #pragma once
 
 #include <string>
 #include <string_view>
 
 namespace mcpd::node {
+
+inline constexpr std::string_view kReplyToHeader = "Mcpd-Reply-To";
+inline constexpr std::string_view kAcceptedHeader = "Mcpd-Accepted";
 
 struct Subjects {
   std::string prefix = "mcp";

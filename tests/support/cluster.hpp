@@ -2,7 +2,7 @@
 // its own client, route and monitoring port and its own store directory, routes to the two
 // others) and three real mcpd processes (node-1..node-3) with `[cluster] jetstream = "on"` and
 // replicas 3, each listing all three NATS URLs (its own server first), each its own SQLite
-// catalog, all with the native fake MCP server registered as "fake".
+// catalog, all with the native fake MCP server registered as "fake" (and any more_servers).
 //
 // Ready means: every nats-server sees a JetStream meta leader, and every mcpd answers its own
 // $SRV.PING.mcpd.<id>. Helpers stop, kill and restart one nats-server or one mcpd (a restart
@@ -97,6 +97,7 @@ struct TestClusterOptions {
   int session_ttl_seconds = 60;
   int drain_timeout_ms = 10000;
   std::string log_level = "info";
+  std::string more_servers;          // [[servers]] tables appended to every node's config
 };
 
 class TestCluster {
@@ -346,7 +347,8 @@ class TestCluster {
       << "[defaults]\ndrain_timeout_ms = " << opts_.drain_timeout_ms << "\n"
       << "[[servers]]\nname = \"fake\"\ncommand = \"" << fake_server_path() << "\"\n"
       << "minSessions = 1\nmaxSessions = " << opts_.max_sessions << "\n"
-      << "maxIsolatedSessions = " << opts_.max_isolated_sessions << "\n";
+      << "maxIsolatedSessions = " << opts_.max_isolated_sessions << "\n"
+      << opts_.more_servers;
     return t.str();
   }
 

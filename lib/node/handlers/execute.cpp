@@ -1,6 +1,9 @@
 // <prefix>.<server>.execute: a tool call, to this node's pool for the server, or — for a call
-// with a session_id whose session another node owns — forwarded to that node, which answers
-// the caller directly.
+// with a session_id whose session another node owns — forwarded to that node, which accepts it
+// and answers the caller directly. A forward nobody accepts is never left unanswered: an owner
+// that NATS says is gone (no responders, or silent until its heartbeats time out) has its
+// session taken over here (session_reset); one that is there but does not accept in time gets
+// the caller an `unavailable` naming it.
 #include "node/internal/handlers.hpp"
 #include "node/internal/node.hpp"
 
@@ -23,16 +26,88 @@ struct Call {
 
 void run(const std::shared_ptr<Node>& n, Call c);
 
-// Hands a call to the node that owns its session, with the caller's reply subject.
-void forward(const std::shared_ptr<Node>& n, const std::string& owner, const Call& c) {
-  if (auto st = n->bus->publish(n->opts.subjects.node_execute(owner, c.server), c.body.dump(), {}, c.to.subject);
-      !st.ok()) {
-    n->table.answer(c.to, error_reply(make_error(Errc::unavailable, "cannot forward to node " + owner +
-                                                                        ", which owns the session: " + st.error().message),
-                                      c.to.error_extra));
-    return;
+// How long the owner has to acknowledge a forwarded call (forwarded.cpp does so on receipt).
+constexpr std::chrono::milliseconds kAcceptWithin{1000};
+
+enum class Handed {
+  done,        // the owner has the call, or the caller has an answer
+  owner_gone,  // nobody serves the owner any more (Membership knows now): settle the owner again
+};
+
+// On the blocking pool: hands a call to the node that owns its session, as a request the owner
+// acknowledges before it answers the caller directly.
+Handed forward(const std::shared_ptr<Node>& n, const std::string& owner, const Call& c) {
+  const std::string subject = n->opts.subjects.node_execute(owner, c.server);
+  auto r = n->bus->request(subject, c.body.dump(), kAcceptWithin, {{std::string(kReplyToHeader), c.to.subject}});
+  if (r.ok()) {
+    if (r.value().header(kAcceptedHeader)) {
+      n->table.handed_off(c.to);
+    } else {
+      // Not an acknowledgement: the owner refused the call (a reply we pass on as it is) or,
+      // an older node, answered it here instead of to the caller.
+      n->table.answer(c.to, relayed_reply(r.value()));
+    }
+    return Handed::done;
   }
-  n->table.handed_off(c.to);
+  auto& membership = n->cluster->membership();
+  auto session = [&] {
+    return "session '" + c.body.at("session_id").get<std::string>() + "' of server '" + c.server + "'";
+  };
+  if (bus::is_no_responders(r.error())) {
+    // Rare: every node's <prefix>.> queue subscription matches the subject too (and ignores
+    // it), so a dead owner mostly shows as a timeout, below.
+    membership.mark_gone(owner, "nobody serves " + subject + " any more");
+    return Handed::owner_gone;
+  }
+  if (r.error().code == Errc::timeout) {
+    // Not accepted in time: the owner is dead (its $SRV.PING has no responders once NATS has
+    // dropped its connection), or its connection outlives it, or it is stuck.
+    switch (membership.probe(owner)) {
+      case Membership::Presence::gone:
+        return Handed::owner_gone;
+      case Membership::Presence::there:
+        break;
+      case Membership::Presence::unknown:
+        // NATS cannot tell either: a dead owner's heartbeats stop, a stuck one's go on.
+        if (membership.wait_gone(owner, membership.timeout() + std::chrono::milliseconds(100))) return Handed::owner_gone;
+        break;
+    }
+    n->table.answer(c.to, error_reply(make_error(Errc::unavailable,
+                                                 "node " + owner + ", which owns " + session() +
+                                                     ", is up but did not accept the call within " +
+                                                     std::to_string(kAcceptWithin.count()) + " ms; try again"),
+                                      c.to.error_extra));
+    return Handed::done;
+  }
+  n->table.answer(c.to, error_reply(make_error(Errc::unavailable, "cannot forward to node " + owner + ", which owns " +
+                                                                      session() + ": " + r.error().message),
+                                    c.to.error_extra));
+  return Handed::done;
+}
+
+// On the blocking pool: which node owns the call's session (key-value round trips), then the
+// call goes there or runs here. A forwarded call asks too: that renews this node's ownership,
+// and a node restarted under the same id learns that the session's state is gone (local_reset:
+// the reply says session_reset).
+void settle(const std::shared_ptr<Node>& n, Call c) {
+  const std::string session_id = c.body["session_id"].get<std::string>();
+  // One round, or a few when owners turn out to be gone (each one is then taken for gone).
+  for (int round = 0; round < 3; ++round) {
+    auto* affinity = n->affinity();
+    auto route = affinity ? affinity->resolve(c.server, session_id) : Result<Affinity::Route>(Affinity::Route{});
+    if (!route.ok()) return n->table.answer(c.to, error_reply(route.error(), c.to.error_extra));
+    if (route->decision == Affinity::Decision::forward && !c.forwarded) {
+      if (forward(n, route->owner, c) == Handed::done) return;
+      continue;  // its owner is gone: this time resolve() takes the session over
+    }
+    // A forwarded call is never forwarded again (no ping-pong while ownership moves).
+    c.settled = route->decision == Affinity::Decision::forward ? Affinity::Decision::local : route->decision;
+    return run(n, std::move(c));
+  }
+  n->table.answer(c.to, error_reply(make_error(Errc::unavailable, "could not settle which node owns session '" +
+                                                                      session_id + "' of server '" + c.server +
+                                                                      "' (its owners kept disappearing)"),
+                                    c.to.error_extra));
 }
 
 // Runs `step` on the blocking pool; a refused post is answered at once.
@@ -59,23 +134,8 @@ void run(const std::shared_ptr<Node>& n, Call c) {
   }
   const bool affine = c.body.contains("session_id") && p->options().isolate_by_session_id;
   if (affine && !c.settled && n->affinity()) {
-    // Which node owns this session: key-value round trips. A forwarded call asks too: that
-    // renews this node's ownership, and a node restarted under the same id learns that the
-    // session's state is gone (local_reset: the reply says session_reset).
     auto to = c.to;
-    off_loop(n, to, [n, c = std::make_shared<Call>(std::move(c))]() mutable {
-      auto* affinity = n->affinity();
-      auto route = affinity ? affinity->resolve(c->server, c->body["session_id"].get<std::string>())
-                            : Result<Affinity::Route>(Affinity::Route{});
-      if (!route.ok()) {
-        n->table.answer(c->to, error_reply(route.error(), c->to.error_extra));
-      } else if (route->decision == Affinity::Decision::forward && !c->forwarded) {
-        forward(n, route->owner, *c);
-      } else {  // a forwarded call is never forwarded again (no ping-pong while ownership moves)
-        c->settled = route->decision == Affinity::Decision::forward ? Affinity::Decision::local : route->decision;
-        run(n, std::move(*c));
-      }
-    });
+    off_loop(n, to, [n, c = std::make_shared<Call>(std::move(c))]() mutable { settle(n, std::move(*c)); });
     return;
   }
   pool::CallRequest req;

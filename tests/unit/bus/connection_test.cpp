@@ -123,6 +123,7 @@ TEST_CASE("a request nobody serves fails at once as unavailable") {
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::unavailable);
   CHECK(r.error().message == "no responders for nobody.home");
+  CHECK(bus::is_no_responders(r.error()));
   CHECK(elapsed < 1s);
 }
 
@@ -136,9 +137,24 @@ TEST_CASE("a request that gets no answer in time fails with timeout") {
   auto elapsed = Clock::now() - start;
   REQUIRE_FALSE(r.ok());
   CHECK(r.error().code == Errc::timeout);
+  CHECK_FALSE(bus::is_no_responders(r.error()));
   CHECK(elapsed >= 190ms);
   CHECK(elapsed < 2s);
   CHECK(seen == 1);
+}
+
+TEST_CASE("a subject taken from a message is publishable only when plain") {
+  for (const char* ok : {"_INBOX.abc123", "_INBOX.abc.1", "reply", "a-b_c.D/e=f"}) {
+    INFO(ok);
+    CHECK(bus::is_publish_subject(ok));
+  }
+  for (const char* bad : {"", ".", "a.", ".a", "a..b", "a.*", "a.>", "a*b", "two words", "tab\there", "new\nline",
+                          "caf\xc3\xa9", "del\x7f"}) {
+    INFO(bad);
+    CHECK_FALSE(bus::is_publish_subject(bad));
+  }
+  CHECK(bus::is_publish_subject(std::string(bus::kMaxPublishSubjectBytes, 'x')));
+  CHECK_FALSE(bus::is_publish_subject(std::string(bus::kMaxPublishSubjectBytes + 1, 'x')));
 }
 
 TEST_CASE("a handler may answer later from another thread") {
@@ -221,6 +237,7 @@ TEST_CASE("after the server restarts on the same port request-reply works again"
   auto down = cli->request("svc.echo", "while down", 1s);
   REQUIRE_FALSE(down.ok());
   CHECK(down.error().code == Errc::unavailable);
+  CHECK_FALSE(bus::is_no_responders(down.error()));  // not connected says nothing about the other side
 
   server.start();
   REQUIRE(wait_until([&] { return back >= 1; }, 3s));

@@ -21,14 +21,15 @@ namespace {
 // A table whose replies land in a list; the loop and the blocking pool are real.
 struct Fixture {
   io::Loop loop{1};
-  io::BlockingPool blocking{"test-blocking", 1};
+  io::BlockingPool blocking;
   std::mutex mu;
   std::vector<std::pair<std::string, Reply>> sent;
   std::int64_t reply_limit = 0;
   EndpointTable table;
 
-  explicit Fixture(std::size_t max_request_bytes = 1024)
-      : table(TableOptions{"mcp", "mcpd", max_request_bytes, 64, [this] { return reply_limit; }}, loop, blocking,
+  explicit Fixture(std::size_t max_request_bytes = 1024, std::size_t blocking_capacity = 4096)
+      : blocking("test-blocking", 1, blocking_capacity),
+        table(TableOptions{"mcp", "mcpd", max_request_bytes, 64, [this] { return reply_limit; }}, loop, blocking,
               [this](const std::string& subject, const Reply& reply) {
                 std::lock_guard lock(mu);
                 sent.emplace_back(subject, reply);
@@ -154,6 +155,47 @@ TEST_CASE("node table: a stopped blocking pool refuses with unavailable instead 
   f.blocking.stop();
   auto r = f.request("mcp.s.blocking");
   CHECK(r["code"] == "unavailable");
+  CHECK(f.table.in_flight() == 0);
+}
+
+TEST_CASE("node table: a handler reads the request's headers") {
+  Fixture f;
+  std::promise<std::pair<std::optional<std::string>, std::optional<std::string>>> seen;
+  EndpointSpec spec;
+  spec.name = "h";
+  spec.pattern = "*.headers";
+  spec.handler = [&](Request r) {
+    seen.set_value({r.inbound.header("Mcpd-Reply-To"), r.inbound.header("Absent")});
+    f.table.answer(r.reply_to, Reply{"{}", {}, std::nullopt});
+  };
+  f.table.add(std::move(spec));
+  f.table.dispatch(Inbound::copy("mcp.s.headers", "_INBOX.h", "{}", {{"Mcpd-Reply-To", "_INBOX.caller"}}), Via::queue);
+  auto got = seen.get_future();
+  REQUIRE(got.wait_for(5s) == std::future_status::ready);
+  auto [reply_to, absent] = got.get();
+  CHECK(reply_to == std::optional<std::string>("_INBOX.caller"));
+  CHECK_FALSE(absent.has_value());
+}
+
+TEST_CASE("node table: a full blocking pool refuses with overloaded instead of leaving the caller waiting") {
+  Fixture f(1024, 1);
+  f.table.add(echo_spec("d", "*.blocking", RunsOn::blocking, f));
+  // The pool's one thread is held, and its queue (room for one) is full.
+  std::promise<void> entered, go;
+  auto held = go.get_future().share();
+  REQUIRE(f.blocking.post([&entered, held] {
+                      entered.set_value();
+                      held.wait();
+                    })
+              .ok());
+  REQUIRE(entered.get_future().wait_for(10s) == std::future_status::ready);
+  REQUIRE(f.blocking.post([] {}).ok());
+  auto r = f.request("mcp.s.blocking");
+  CHECK(r["code"] == "overloaded");
+  CHECK(f.table.in_flight() == 0);
+  go.set_value();
+  // Drained, it serves again.
+  CHECK(f.request("mcp.s.blocking").is_object());
   CHECK(f.table.in_flight() == 0);
 }
 
