@@ -1,5 +1,7 @@
 #include "pool/node_limits.hpp"
 
+#include <utility>
+
 namespace mcpd::pool {
 
 std::shared_ptr<NodeLimits> NodeLimits::create(NodeLimitsOptions options) {
@@ -12,15 +14,13 @@ NodeLimits::Seat::~Seat() {
   if (auto owner = owner_.lock()) owner->give_back(*this);
 }
 
+void NodeLimits::forget_idle(Seat& seat) {
+  if (seat.idle_) idle_.erase(*std::exchange(seat.idle_, std::nullopt));
+}
+
 void NodeLimits::give_back(Seat& seat) {
   MutexLock lock(mu_);
-  if (seat.idle_id_ != 0) {
-    if (auto it = idle_since_.find(seat.idle_id_); it != idle_since_.end()) {
-      idle_.erase({it->second, seat.idle_id_});
-      idle_since_.erase(it);
-    }
-    seat.idle_id_ = 0;
-  }
+  forget_idle(seat);
   if (!seat.handed_over_) --sessions_;
 }
 
@@ -38,10 +38,9 @@ std::shared_ptr<NodeLimits::Seat> NodeLimits::take_seat() {
       auto oldest = idle_.begin();
       auto victim = oldest->second.seat.lock();
       evict = std::move(oldest->second.evict);
-      idle_since_.erase(oldest->first.second);
       idle_.erase(oldest);
       if (!victim) continue;
-      victim->idle_id_ = 0;
+      victim->idle_.reset();
       victim->handed_over_ = true;
       ++evictions_;
       break;
@@ -59,27 +58,15 @@ void NodeLimits::offer_idle(const std::shared_ptr<Seat>& seat, Clock::time_point
   if (!seat) return;
   MutexLock lock(mu_);
   if (seat->handed_over_) return;  // already chosen for eviction
-  if (seat->idle_id_ != 0) {
-    if (auto it = idle_since_.find(seat->idle_id_); it != idle_since_.end()) {
-      idle_.erase({it->second, seat->idle_id_});
-      idle_since_.erase(it);
-    }
-  }
-  const std::uint64_t id = next_idle_id_++;
-  idle_.emplace(std::make_pair(since, id), Idle{seat, std::move(evict)});
-  idle_since_.emplace(id, since);
-  seat->idle_id_ = id;
+  forget_idle(*seat);
+  seat->idle_ = IdleKey{since, next_idle_id_++};
+  idle_.emplace(*seat->idle_, Idle{seat, std::move(evict)});
 }
 
 void NodeLimits::withdraw_idle(const std::shared_ptr<Seat>& seat) {
   if (!seat) return;
   MutexLock lock(mu_);
-  if (seat->idle_id_ == 0) return;
-  if (auto it = idle_since_.find(seat->idle_id_); it != idle_since_.end()) {
-    idle_.erase({it->second, seat->idle_id_});
-    idle_since_.erase(it);
-  }
-  seat->idle_id_ = 0;
+  forget_idle(*seat);
 }
 
 void NodeLimits::wait_for_start(std::function<void()> granted) {

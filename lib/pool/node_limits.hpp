@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace mcpd::pool {
@@ -42,6 +43,8 @@ struct NodeLimitsOptions {
 class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
  public:
   using Clock = std::chrono::steady_clock;
+  // Idle sessions are ordered by this: idle since, then a sequence number.
+  using IdleKey = std::pair<Clock::time_point, std::uint64_t>;
 
   static std::shared_ptr<NodeLimits> create(NodeLimitsOptions options);
   // Everything a pool of its own would need: no limit at all (tests, tools).
@@ -59,7 +62,7 @@ class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
     explicit Seat(std::weak_ptr<NodeLimits> owner) : owner_(std::move(owner)) {}
     std::weak_ptr<NodeLimits> owner_;
     bool handed_over_ = false;  // evicted: its place now belongs to another session (under owner's mu_)
-    std::uint64_t idle_id_ = 0;  // its entry among the idle sessions, 0 when busy
+    std::optional<IdleKey> idle_;  // its entry among the idle sessions, while it is idle (same)
   };
 
   // A seat for a new session, or null when the node is full and nothing idle can be evicted.
@@ -91,6 +94,7 @@ class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
  private:
   explicit NodeLimits(NodeLimitsOptions options) : opts_(options) {}
   void give_back(Seat& seat) MCPD_EXCLUDES(mu_);
+  void forget_idle(Seat& seat) MCPD_REQUIRES(mu_);
 
   struct Idle {
     std::weak_ptr<Seat> seat;
@@ -101,9 +105,7 @@ class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
   int sessions_ MCPD_GUARDED_BY(mu_) = 0;
   int starting_ MCPD_GUARDED_BY(mu_) = 0;
   std::uint64_t next_idle_id_ MCPD_GUARDED_BY(mu_) = 1;
-  // Idle sessions, least recently used first: (idle since, id).
-  std::map<std::pair<Clock::time_point, std::uint64_t>, Idle> idle_ MCPD_GUARDED_BY(mu_);
-  std::map<std::uint64_t, Clock::time_point> idle_since_ MCPD_GUARDED_BY(mu_);  // id → key in idle_
+  std::map<IdleKey, Idle> idle_ MCPD_GUARDED_BY(mu_);  // least recently used first
   std::deque<std::function<void()>> start_queue_ MCPD_GUARDED_BY(mu_);
   std::uint64_t evictions_ MCPD_GUARDED_BY(mu_) = 0, refusals_ MCPD_GUARDED_BY(mu_) = 0;
 };

@@ -63,9 +63,6 @@ class LineSplitter {
     }
   }
 
-  // Bytes of the line still open (buffered, or counted while skipping).
-  std::size_t open_bytes() const { return skipping_ ? big_.bytes : partial_.size(); }
-
  private:
   template <class OnLine>
   static void emit(std::string_view line, OnLine& on_line) {
