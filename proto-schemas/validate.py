@@ -35,12 +35,13 @@ def validator(payload):
     return Draft202012Validator(schema, registry=registry)
 
 
-def report(v, path, expect_valid):
+def report(v, path, expect_valid, shown=None):
+    shown = shown or path  # what to print: the examples relative to this directory
     errors = list(v.iter_errors(json.loads(pathlib.Path(path).read_text())))
     for e in errors:
-        print(f"{path}: {e.json_path}: {e.message}")
+        print(f"{shown}: {e.json_path}: {e.message}")
     if not errors:
-        print(f"{path}: valid")
+        print(f"{shown}: valid")
     return (not errors) == expect_valid
 
 
@@ -51,7 +52,7 @@ def main(argv):
             v = validator(d.name)
             for kind in ("valid", "invalid"):
                 for f in sorted((d / kind).glob("*.json")):
-                    ok &= report(v, f.relative_to(HERE), kind == "valid")
+                    ok &= report(v, f, kind == "valid", f.relative_to(HERE))
         return 0 if ok else 1
     if len(argv) < 3:
         print(__doc__, file=sys.stderr)

@@ -37,4 +37,6 @@ std::vector<Reply> Invocation::gather(const std::string& subject, std::string_vi
   return client().gather(subject, body, window, max);
 }
 
+std::unique_ptr<Events> Invocation::listen(const std::string& subject) { return client().listen(subject); }
+
 }  // namespace mcpd::mcpctl

@@ -52,6 +52,10 @@ class Invocation {
   std::vector<Reply> gather(const std::string& subject, std::string_view body,
                             std::chrono::milliseconds window = kDefaultGatherWindow, std::size_t max = 0);
 
+  // Subscribes to `subject` (Client::listen): every message published there from now on is
+  // queued for the caller. Prints nothing.
+  std::unique_ptr<Events> listen(const std::string& subject);
+
  private:
   Client& client();
 

@@ -7,10 +7,23 @@
 
 #include <cctype>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 
 namespace mcpd::mcpctl {
 namespace {
+
+// A message's body as a Reply, or nullopt (logged with -v) when it is not a JSON object.
+std::optional<Reply> parse_message(std::string_view data, std::string_view subject) {
+  Reply r;
+  r.raw = std::string(data);
+  r.body = Json::parse(r.raw, nullptr, /*allow_exceptions=*/false);
+  if (r.body.is_discarded() || !r.body.is_object()) {
+    spdlog::debug("ignoring a message on {} that is not a JSON object: {}", subject, r.raw.substr(0, 200));
+    return std::nullopt;
+  }
+  return r;
+}
 
 // What to do about a refused connection: for a refused login, where the login came from.
 std::string connect_hint(const ConnectOptions& options, const std::string& reason) {
@@ -111,15 +124,10 @@ std::vector<Reply> Client::gather(const std::string& subject, std::string_view b
       }
       return;
     }
-    Reply r;
-    r.raw = std::string(m.data());
-    r.body = Json::parse(r.raw, nullptr, /*allow_exceptions=*/false);
-    if (r.body.is_discarded() || !r.body.is_object()) {
-      spdlog::debug("ignoring a reply on {} that is not a JSON object: {}", subject, r.raw.substr(0, 200));
-      return;
-    }
+    auto r = parse_message(m.data(), subject);
+    if (!r) return;
     std::lock_guard lock(inbox->mu);
-    inbox->replies.push_back(std::move(r));
+    inbox->replies.push_back(std::move(*r));
     inbox->cv.notify_all();
   });
   if (!sub.ok()) throw failure("cannot subscribe to " + reply_subject + ": " + sub.error().message);
@@ -134,6 +142,42 @@ std::vector<Reply> Client::gather(const std::string& subject, std::string_view b
   std::vector<Reply> replies = std::move(inbox->replies);
   if (max > 0 && replies.size() > max) replies.resize(max);
   return replies;
+}
+
+// Filled on nats.c's delivery thread, taken by next(); shared so that a late handler never
+// outlives it.
+struct Events::Queue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Reply> messages;
+};
+
+Events::~Events() {
+  if (sub_) sub_->unsubscribe();  // waits for a handler still running
+}
+
+std::optional<Reply> Events::next(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(queue_->mu);
+  if (!queue_->cv.wait_for(lock, timeout, [&] { return !queue_->messages.empty(); })) return std::nullopt;
+  Reply r = std::move(queue_->messages.front());
+  queue_->messages.pop_front();
+  return r;
+}
+
+std::unique_ptr<Events> Client::listen(const std::string& subject) {
+  auto queue = std::make_shared<Events::Queue>();
+  auto sub = conn_->subscribe(subject, [queue, subject](bus::Message m) {
+    auto r = parse_message(m.data(), subject);
+    if (!r) return;
+    std::lock_guard lock(queue->mu);
+    queue->messages.push_back(std::move(*r));
+    queue->cv.notify_all();
+  });
+  if (!sub.ok()) throw failure("cannot subscribe to " + subject + ": " + sub.error().message);
+  // Once the server has processed the SUB, nothing published after is missed.
+  if (auto flushed = conn_->flush(std::chrono::seconds(5)); !flushed.ok())
+    throw failure("cannot subscribe to " + subject + ": " + flushed.error().message);
+  return std::unique_ptr<Events>(new Events(std::move(queue), std::move(sub).value()));
 }
 
 }  // namespace mcpd::mcpctl

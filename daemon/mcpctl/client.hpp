@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,24 @@ struct Reply {
   Json body;
 };
 
+// Messages published to one subject (no reply wanted), queued as they arrive until taken, in
+// order: how mcpctl follows a task's status events. Delivery stops when this goes.
+class Events {
+ public:
+  ~Events();
+  // The next message, waiting up to `timeout` for one; nullopt if none came. Messages that are
+  // not JSON objects are skipped (logged with -v).
+  std::optional<Reply> next(std::chrono::milliseconds timeout);
+
+ private:
+  friend class Client;
+  struct Queue;
+  Events(std::shared_ptr<Queue> queue, std::unique_ptr<bus::Subscription> sub)
+      : queue_(std::move(queue)), sub_(std::move(sub)) {}
+  std::shared_ptr<Queue> queue_;
+  std::unique_ptr<bus::Subscription> sub_;
+};
+
 class Client {
  public:
   // Connects at once or throws CliError "cannot connect to NATS at <url>: ...".
@@ -65,6 +84,11 @@ class Client {
   // skipped (logged with -v). Throws CliError only when the request cannot be sent.
   std::vector<Reply> gather(const std::string& subject, std::string_view body,
                             std::chrono::milliseconds window = kDefaultGatherWindow, std::size_t max = 0);
+
+  // Subscribes to `subject` and returns once NATS has the subscription, so that whatever is
+  // published there after this returns (and after any request sent next) is received. Throws
+  // CliError when it cannot subscribe.
+  std::unique_ptr<Events> listen(const std::string& subject);
 
  private:
   explicit Client(std::shared_ptr<bus::Connection> conn, std::string url)

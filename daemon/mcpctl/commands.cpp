@@ -48,8 +48,36 @@ constexpr OptionSpec kServerAddOptions[] = {
 constexpr OptionSpec kCallOptions[] = {
     {"args", 0, "JSON", "the tool's arguments: a JSON object (default {});\n'-' reads it from stdin, @FILE from a file"},
     {"session", 0, "ID", "session affinity: calls with the same ID reach the same MCP\nsession, so the server's state for it is kept between calls"},
-    {"timeout", 0, "MS", "deadline of this call (default: the server's callTimeoutMs);\nmcpctl waits 5 s longer than that for the reply"},
+    {"timeout", 0, "MS", "deadline of this call (default: the server's callTimeoutMs);\nmcpctl waits 5 s longer than that for the reply (not with --task)"},
     {"format", 0, "F", "compat (default): the text of the result, or its\nstructuredContent; mcp: the whole MCP CallToolResult\n(images, audio and resources summarised unless --json)"},
+    {"task", 0, {}, "run the call as a task: its status is shown on stderr while\nit runs, then its result printed; Ctrl-C leaves it running"},
+    {"ttl", 0, "MS", "with --task: how long mcpd keeps the task and its result,\nfrom its start (default: the node's [tasks] default, 1 hour)"},
+    {"owner", 0, "O", "with --task: who owns the task (default: --session's ID,\nelse nobody); `mcpctl tasks ... --owner O` then finds it"},
+};
+
+// Whose task a `tasks` command means; every one of them takes these two.
+constexpr OptionSpec kTaskOwner{"owner", 0, "O", "the task's owner, as given to `call --task --owner O`"};
+constexpr OptionSpec kTaskSession{"session", 0, "ID", "without --owner: the --session ID the task was created with\n(its owner then)"};
+
+constexpr OptionSpec kTaskOwnerOptions[] = {kTaskOwner, kTaskSession};
+
+constexpr OptionSpec kTasksLsOptions[] = {
+    {"status", 0, "S", "only tasks in status S: working, input_required, completed,\nfailed or cancelled"},
+    {"limit", 0, "N", "at most N tasks, the newest (default: all)"},
+    kTaskOwner,
+    kTaskSession,
+};
+
+constexpr OptionSpec kTasksResultOptions[] = {
+    {"wait", 0, "MS", "wait up to MS milliseconds for a task still running to end\n(default 0: answer at once; at most 600000)"},
+    kTaskOwner,
+    kTaskSession,
+};
+
+constexpr OptionSpec kTasksInputOptions[] = {
+    {"response", 0, "JSON", "the answer to the server's request: a JSON object, e.g.\n'{\"action\": \"accept\", \"content\": {...}}' for an elicitation;\n'-' reads it from stdin, @FILE from a file"},
+    kTaskOwner,
+    kTaskSession,
 };
 
 constexpr OptionSpec kProbeOptions[] = {
@@ -158,6 +186,85 @@ Examples:
   mcpctl call everything get-tiny-image --format mcp
   echo '{"message": "from stdin"}' | mcpctl call everything echo --args -
   mcpctl call slow work --timeout 120000
+
+With --task the call runs as a task (NATS contract 1.1): mcpd answers at once with the task's
+id and runs the call in the background. mcpctl then shows where it is on stderr, one line
+rewritten in place on a terminal (a line per change otherwise): its status (working,
+input_required, then completed, failed or cancelled), the server's status message, and
+"progress/total" when the server reports progress. When the server asks something
+(input_required), its question is printed with the `mcpctl tasks input` command that answers
+it, to run from another shell. When the task ends, its result is printed as above, with the
+same exit status (--json: the final reply as mcpd sent it). Ctrl-C stops following but leaves
+the task running: mcpctl prints "task ID still running; see it with: mcpctl tasks get ID" and
+exits 130; `mcpctl tasks result ID` prints its result later. The task is kept --ttl ms.
+
+  mcpctl call everything simulate-research-query --args '{"topic": "tides"}' --task
+  mcpctl call everything trigger-long-running-operation --args '{"duration": 60, "steps": 6}' --task --owner ops
+)HELP";
+
+constexpr std::string_view kTasksLsDetails = R"HELP(Lists the tasks of one owner, newest first, as a table: TASK (its id), STATUS, SERVER, TOOL,
+UPDATED (when its status last changed) and MESSAGE (the server's status message, or why it
+failed). A task belongs to the --owner given to `call --task`, else to its --session ID; tasks
+created with neither are never listed (reach them by id). Every page is read (mcpd sends 500
+at most at a time). With --json, the tasks as one JSON array, as mcpd sent them.
+
+Examples:
+  mcpctl tasks ls --owner ops
+  mcpctl tasks ls --owner ops --status working
+  mcpctl tasks ls --session agent-42 --json | jq -r '.[].task_id'
+)HELP";
+
+constexpr std::string_view kTasksGetDetails = R"HELP(Shows one task, one field a line: its id, status, status message, server and tool, when it
+was created and last updated, how long it is kept (ttl) and how often to poll it. While the
+server waits for an answer (input_required), also its question and the `mcpctl tasks input`
+command that answers it. A task that does not exist, has expired, or belongs to another owner
+is "not_found" (exit 1): give the --owner or --session it was created with.
+
+Examples:
+  mcpctl tasks get 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --owner ops
+  mcpctl --json tasks get 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f | jq -r .task.status
+)HELP";
+
+constexpr std::string_view kTasksResultDetails = R"HELP(Prints the result of a task that has ended, exactly as `call` prints a result, with the same
+exit status: 0 for a result; 1 with "mcpctl: <code>: <message>" when the call failed
+(tool_error, timeout, cancelled, ...). A task still running after --wait is reported with its
+status and exit 1. mcpctl waits 10 s longer than --wait for mcpd's reply. With --json, the
+reply as mcpd sent it: {"result": ...}, {"error", "code"}, or {"task": {...}} while it runs.
+
+Examples:
+  mcpctl tasks result 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --owner ops
+  mcpctl tasks result 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --owner ops --wait 60000
+)HELP";
+
+constexpr std::string_view kTasksCancelDetails = R"HELP(Cancels a task: mcpd stops the call (and tells the MCP server) and the task becomes
+cancelled; its result is then the error "cancelled". A task that had already ended stays as it
+was, and is shown so ("task ID had already ended: completed"); both exit 0.
+
+Example:
+  mcpctl tasks cancel 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --owner ops
+)HELP";
+
+constexpr std::string_view kTasksInputDetails = R"HELP(Answers the request the MCP server made of a task in status input_required (`tasks get`
+and `call --task` show it): --response is passed to the server as it is. For an elicitation
+(elicitation/create): {"action": "accept", "content": {...the fields it asks for...}},
+{"action": "decline"} or {"action": "cancel"}. The task goes back to working; prints its
+status. A task that is not waiting for input is refused (invalid_request).
+
+Examples:
+  mcpctl tasks input 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --response '{"action": "accept", "content": {"interpretation": "technical"}}'
+  mcpctl tasks input 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --response '{"action": "decline"}'
+  mcpctl tasks input 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --response @answer.json
+)HELP";
+
+constexpr std::string_view kTasksWatchDetails = R"HELP(Follows a task until it ends: prints its status now, then a line for each change ("HH:MM:SS
+working 3/30: step 3"), with the server's question and how to answer it while it is
+input_required. Exits 0 when the task completed, 1 when it failed or was cancelled; Ctrl-C
+stops watching (exit 130) and leaves the task running. With --json, each status event on a
+line of its own, as mcpd published it ({"task": {...}, "progress"?: {...}}).
+
+Examples:
+  mcpctl tasks watch 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --owner ops
+  mcpctl tasks watch 3f6c0d0b8c3a4e0e9d1f2a7b5c6d8e9f --json | jq -r .task.status
 )HELP";
 
 constexpr std::string_view kProbeDetails = R"HELP(Connects straight to a remote MCP server, with no daemon and no NATS, using mcpd's own
@@ -202,8 +309,23 @@ constexpr Command kCommands[] = {
     {"nodes", "[--wait MS]", "", "list the live mcpd nodes and their load", kWaitOptions, kNodesDetails, 0, 0, false,
      run_nodes},
     {"tools", "NAME", "NAME", "list a server's tools", {}, kToolsDetails, 1, 1, false, run_tools},
-    {"call", "NAME TOOL [--args JSON] [--session ID] [--timeout MS] [--format compat|mcp]", "NAME TOOL [--args JSON]",
-     "call a tool and print its result", kCallOptions, kCallDetails, 2, 2, false, run_call},
+    {"call", "NAME TOOL [--args JSON] [--session ID] [--timeout MS] [--format compat|mcp]\n"
+             "NAME TOOL [--args JSON] [--session ID] [--format compat|mcp] --task [--ttl MS] [--owner O]",
+     "NAME TOOL [--args JSON]", "call a tool and print its result (--task: as a task)", kCallOptions, kCallDetails, 2,
+     2, false, run_call},
+    {"tasks ls", "[--status S] [--limit N] [--owner O | --session ID]", "", "list the tasks of an owner, newest first",
+     kTasksLsOptions, kTasksLsDetails, 0, 0, false, run_tasks_ls},
+    {"tasks get", "ID [--owner O | --session ID]", "ID", "show a task: status, message, times, input request",
+     kTaskOwnerOptions, kTasksGetDetails, 1, 1, false, run_tasks_get},
+    {"tasks result", "ID [--wait MS] [--owner O | --session ID]", "ID", "print a task's result, as call prints it",
+     kTasksResultOptions, kTasksResultDetails, 1, 1, false, run_tasks_result},
+    {"tasks cancel", "ID [--owner O | --session ID]", "ID", "cancel a task", kTaskOwnerOptions, kTasksCancelDetails, 1, 1,
+     false, run_tasks_cancel},
+    {"tasks input", "ID --response JSON [--owner O | --session ID]", "ID --response JSON",
+     "answer a task's request for input (input_required)", kTasksInputOptions, kTasksInputDetails, 1, 1, false,
+     run_tasks_input},
+    {"tasks watch", "ID [--owner O | --session ID]", "ID", "follow a task's status until it ends", kTaskOwnerOptions,
+     kTasksWatchDetails, 1, 1, false, run_tasks_watch},
     {"probe", "--url URL [--transport http|sse] [--header K=V]... [--token-env VAR | --token-file PATH]"
               " [--ca-file PATH] [--insecure] [--timeout MS] [--json]\n"
               "--url URL [options] --call TOOL [--args JSON]",
@@ -211,7 +333,7 @@ constexpr Command kCommands[] = {
      false, run_probe},
 };
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kAliases = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kAliases = {{
     {"server list", "server ls"},
     {"server get", "server show"},
     {"server put", "server add"},
@@ -222,6 +344,9 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 10> kAliases
     {"nodes ls", "nodes"},
     {"node ls", "nodes"},
     {"check", "probe"},
+    {"tasks list", "tasks ls"},
+    {"tasks show", "tasks get"},
+    {"tasks answer", "tasks input"},
 }};
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <iosfwd>
+#include <string_view>
 #include <vector>
 
 namespace mcpd::mcpctl {
@@ -47,11 +48,34 @@ int run_call(Invocation& inv);
 // The --args of call and probe: a JSON object given inline, as @FILE, or as - (standard input).
 // A usage error (exit 2) names what is wrong.
 nlohmann::json parse_args_json(const std::string& spec);
+// The same for any option taking a JSON object (tasks input --response): `what` says what the
+// object is, `example` shows one, in the messages.
+nlohmann::json parse_json_option(std::string_view option, const std::string& spec, std::string_view what,
+                                 std::string_view example);
+// A tool's reply ({"result": ...}) printed as `call` prints it (print_tool_result, and a note
+// when compat left no text); returns the exit status.
+int print_call_result(const Json& reply, bool mcp_format);
+
+// task_commands.cpp: the tasks of the NATS contract 1.1 (<prefix>.tasks.*).
+// `call --task`: `request` (tool_request, with "task") is sent to `server`; the task's status is
+// shown on stderr until it is final, then its result printed as `call` prints it. Ctrl-C leaves
+// it running and exits 130.
+int run_call_task(Invocation& inv, const std::string& server, const Json& request);
+int run_tasks_ls(Invocation& inv);
+int run_tasks_get(Invocation& inv);
+int run_tasks_result(Invocation& inv);
+int run_tasks_cancel(Invocation& inv);
+int run_tasks_input(Invocation& inv);
+int run_tasks_watch(Invocation& inv);
+
+// The exit status of a command stopped by Ctrl-C while following a task (128 + SIGINT).
+inline constexpr int kInterruptedStatus = 130;
 
 // probe_command.cpp: a direct MCP session with a remote server (no daemon, no NATS).
 int run_probe(Invocation& inv);
 
-// The MCPToolRequest `call` sends (args from --args: JSON text, '-' for stdin or @FILE).
+// The MCPToolRequest `call` sends (args from --args: JSON text, '-' for stdin or @FILE; with
+// --task also "task" ({"ttl_ms"} from --ttl) and "owner").
 Json tool_request(const ParsedArgs& args);
 
 }  // namespace mcpd::mcpctl

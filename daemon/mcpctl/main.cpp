@@ -52,13 +52,16 @@ Examples:
   mcpctl server show everything
   mcpctl tools everything
   mcpctl call everything echo --args '{"message": "hello"}'
+  mcpctl call everything simulate-research-query --args '{"topic": "tides"}' --task --owner ops
+  mcpctl tasks ls --owner ops
   mcpctl --nats nats://10.0.0.5:4222 --json server show everything
   mcpctl --nats tls://nats.example.com:4222 --tls-ca ca.pem --creds mcpd.creds nodes
   mcpctl probe --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN   (direct, no daemon)
 
 Exit status: 0 done; 1 the request failed (mcpctl: <code>: <message> on stderr, the codes of
 the NATS contract: invalid_request, unknown_tool, tool_error, timeout, unavailable, ...) or
-no mcpd answered (nodes: no node answered); 2 the command line is wrong.
+no mcpd answered (nodes: no node answered); 2 the command line is wrong; 130 Ctrl-C while
+following a task (call --task, tasks watch), which goes on running.
 
 Run 'mcpctl <command> --help' for a command's options and examples.
 )HELP";
@@ -141,7 +144,7 @@ const Command* find_command(std::span<const std::string> args, std::size_t* used
     if (args.size() < 2 || args[1].starts_with("-")) throw usage_error(group + " needs a subcommand: " + subcommands);
     throw usage_error("unknown command '" + group + " " + args[1] + "' (" + group + " commands: " + subcommands + ")");
   }
-  throw usage_error("unknown command '" + group + "' (commands: server, nodes, tools, call, probe, help)");
+  throw usage_error("unknown command '" + group + "' (commands: server, nodes, tools, call, tasks, probe, help)");
 }
 
 void validate_prefix(const std::string& prefix) {

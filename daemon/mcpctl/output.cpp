@@ -77,10 +77,10 @@ std::string parse_problem(const Json::parse_error& e) {
   return what;
 }
 
-std::size_t terminal_width() {
-  if (!isatty(STDOUT_FILENO)) return 0;
+std::size_t terminal_width(int fd) {
+  if (!isatty(fd)) return 0;
   winsize ws{};
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return 0;
+  if (ioctl(fd, TIOCGWINSZ, &ws) != 0 || ws.ws_col == 0) return 0;
   return ws.ws_col;
 }
 

@@ -47,8 +47,9 @@ std::string pretty(const OrderedJson& j);
 // A JSON parse error without nlohmann's "[json.exception.parse_error.101] " prefix.
 std::string parse_problem(const Json::parse_error& e);
 
-// The width of stdout's terminal, or 0 when stdout is not a terminal.
-std::size_t terminal_width();
+// The width of the terminal of file descriptor `fd` (default: stdout), or 0 when it is not a
+// terminal.
+std::size_t terminal_width(int fd = 1);
 
 // Words joined with spaces, each quoted for a POSIX shell where it needs it.
 std::string shell_join(const std::vector<std::string>& words);

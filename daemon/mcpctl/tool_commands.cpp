@@ -23,28 +23,35 @@ void check_server_name(const std::string& name) {
 
 }  // namespace
 
-Json parse_args_json(const std::string& spec) {
+Json parse_json_option(std::string_view option, const std::string& spec, std::string_view what,
+                       std::string_view example) {
+  const std::string flag = "--" + std::string(option);
   std::string text = spec;
-  std::string from = "--args";
+  std::string from = flag;
   if (spec == "-") {
     text.assign(std::istreambuf_iterator<char>(std::cin), {});
-    from = "--args - (standard input)";
+    from = flag + " - (standard input)";
   } else if (spec.starts_with("@")) {
     std::ifstream in(spec.substr(1), std::ios::binary);
-    if (!in) throw usage_error("--args " + spec + ": cannot read " + spec.substr(1) + ": " + std::strerror(errno));
+    if (!in) throw usage_error(flag + " " + spec + ": cannot read " + spec.substr(1) + ": " + std::strerror(errno));
     text.assign(std::istreambuf_iterator<char>(in), {});
-    from = "--args " + spec;
+    from = flag + " " + spec;
   }
   Json j;
   try {
     j = Json::parse(text);
   } catch (const Json::parse_error& e) {
-    throw usage_error(from + " is not valid JSON (" + parse_problem(e) + "); write an object like '{\"message\": \"hi\"}'");
+    throw usage_error(from + " is not valid JSON (" + parse_problem(e) + "); write an object like '" +
+                      std::string(example) + "'");
   }
   if (!j.is_object())
-    throw usage_error(from + " must be a JSON object (the tool's named arguments) like '{\"message\": \"hi\"}', got " +
-                      std::string(j.type_name()));
+    throw usage_error(from + " must be a JSON object (" + std::string(what) + ") like '" + std::string(example) +
+                      "', got " + std::string(j.type_name()));
   return j;
+}
+
+Json parse_args_json(const std::string& spec) {
+  return parse_json_option("args", spec, "the tool's named arguments", R"({"message": "hi"})");
 }
 
 Json tool_request(const ParsedArgs& args) {
@@ -55,6 +62,20 @@ Json tool_request(const ParsedArgs& args) {
     req["session_id"] = *s;
   }
   if (auto t = args.get("timeout")) req["timeout_ms"] = parse_int_option("timeout", *t, 1, 3'600'000);
+  if (args.has("task")) {
+    // A task runs until it ends or its TTL passes: a call's deadline does not apply.
+    if (args.has("timeout"))
+      throw usage_error("--timeout is the deadline of a plain call; a --task runs until it ends or its --ttl passes");
+    Json task = Json::object();
+    if (auto t = args.get("ttl")) task["ttl_ms"] = parse_int_option("ttl", *t, 1, 2'592'000'000);
+    req["task"] = task;
+    if (auto o = args.get("owner")) {
+      if (o->empty()) throw usage_error("--owner needs a non-empty name");
+      req["owner"] = *o;
+    }
+  } else if (args.has("ttl") || args.has("owner")) {
+    throw usage_error(std::string(args.has("ttl") ? "--ttl" : "--owner") + " is for a task: add --task");
+  }
   if (auto f = args.get("format")) {
     if (*f != "compat" && *f != "mcp") throw usage_error("--format: expected compat or mcp, got '" + *f + "'");
     req["format"] = *f;
@@ -83,18 +104,9 @@ int run_tools(Invocation& inv) {
   return 0;
 }
 
-int run_call(Invocation& inv) {
-  const std::string& name = inv.args().operands[0];
-  check_server_name(name);
-  Json req = tool_request(inv.args());
-  // Wait a little longer than the call may take, so that the daemon's timeout reply arrives.
-  std::chrono::milliseconds wait = kDefaultCallTimeout;
-  if (req.contains("timeout_ms")) wait = std::chrono::milliseconds(req["timeout_ms"].get<std::int64_t>() + 5'000);
-  Reply reply = inv.ask(inv.subjects().execute(name), req, wait);
-  if (inv.global().json) return 0;
-  auto result = reply.body.find("result");
-  const Json shown = result == reply.body.end() ? Json() : *result;
-  const bool mcp_format = req.value("format", "") == "mcp";
+int print_call_result(const Json& reply, bool mcp_format) {
+  auto result = reply.find("result");
+  const Json shown = result == reply.end() ? Json() : *result;
   if (!mcp_format && shown.is_string() && shown.get_ref<const std::string&>().empty()) {
     // compat keeps only text: an image-only result arrives as "".
     std::cerr << "note: the result has no text (--format mcp shows all of its content)\n";
@@ -102,6 +114,19 @@ int run_call(Invocation& inv) {
   }
   print_tool_result(std::cout, shown, mcp_format);
   return 0;
+}
+
+int run_call(Invocation& inv) {
+  const std::string& name = inv.args().operands[0];
+  check_server_name(name);
+  Json req = tool_request(inv.args());
+  if (req.contains("task")) return run_call_task(inv, name, req);
+  // Wait a little longer than the call may take, so that the daemon's timeout reply arrives.
+  std::chrono::milliseconds wait = kDefaultCallTimeout;
+  if (req.contains("timeout_ms")) wait = std::chrono::milliseconds(req["timeout_ms"].get<std::int64_t>() + 5'000);
+  Reply reply = inv.ask(inv.subjects().execute(name), req, wait);
+  if (inv.global().json) return 0;
+  return print_call_result(reply.body, req.value("format", "") == "mcp");
 }
 
 }  // namespace mcpd::mcpctl

@@ -178,7 +178,7 @@ DaemonConfig load_config(const std::string& path) {
       throw ConfigError(os.str());
     }
   }
-  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster", "limits", "security"}, path);
+  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster", "limits", "security", "tasks"}, path);
 
   if (auto* t = section(root, "node", path)) {
     check_keys(*t, "node", {"id", "loop_threads", "max_sessions", "max_concurrent_starts"}, path);
@@ -223,6 +223,15 @@ DaemonConfig load_config(const std::string& path) {
     read(*t, "jetstream", jetstream, "cluster");
     read(*t, "replicas", c.node.cluster.replicas, "cluster");
     read(*t, "session_ttl_seconds", session_ttl_seconds, "cluster");
+  }
+  if (auto* t = section(root, "tasks", path)) {
+    check_keys(*t, "tasks", {"default_ttl_ms", "max_ttl_ms", "lease_ms", "max_running"}, path);
+    read_ms(*t, "default_ttl_ms", c.node.tasks.default_ttl, "tasks");
+    read_ms(*t, "max_ttl_ms", c.node.tasks.max_ttl, "tasks");
+    // A maximum below the default TTL lowers the default too, unless the default was given.
+    if (!t->contains("default_ttl_ms")) c.node.tasks.default_ttl = std::min(c.node.tasks.default_ttl, c.node.tasks.max_ttl);
+    read_ms(*t, "lease_ms", c.node.tasks.lease, "tasks");
+    read(*t, "max_running", c.node.tasks.max_running, "tasks");
   }
   if (auto* t = section(root, "log", path)) {
     check_keys(*t, "log", {"level", "format"}, path);
@@ -291,6 +300,14 @@ DaemonConfig load_config(const std::string& path) {
     throw ConfigError(path + ": node.max_sessions must be 0 (no limit) to 1000000");
   if (limits.max_concurrent_starts < 0 || limits.max_concurrent_starts > 10'000)
     throw ConfigError(path + ": node.max_concurrent_starts must be 0 (no limit) to 10000");
+  const auto& tk = c.node.tasks;
+  if (tk.max_ttl.count() < 1000 || tk.max_ttl.count() > 2'592'000'000LL)
+    throw ConfigError(path + ": tasks.max_ttl_ms must be 1000 (1 s) to 2592000000 (30 days)");
+  if (tk.default_ttl.count() < 1 || tk.default_ttl > tk.max_ttl)
+    throw ConfigError(path + ": tasks.default_ttl_ms must be 1 to tasks.max_ttl_ms (" + std::to_string(tk.max_ttl.count()) + ")");
+  if (tk.lease.count() < 300 || tk.lease.count() > 600'000)
+    throw ConfigError(path + ": tasks.lease_ms must be 300 to 600000");
+  if (tk.max_running < 1 || tk.max_running > 1'000'000) throw ConfigError(path + ": tasks.max_running must be 1 to 1000000");
   if (c.embedded_port <= 0 || c.embedded_port > 65535) throw ConfigError(path + ": nats.embedded.port must be 1..65535");
   if (c.embedded_nats() && !c.embedded_allow_remote && !is_loopback(c.embedded_host))
     throw ConfigError(path + ": [nats.embedded] host = \"" + c.embedded_host +

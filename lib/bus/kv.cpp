@@ -257,6 +257,33 @@ KvResult<std::optional<KvEntry>> KeyValue::get(const std::string& key) {
   return std::optional<KvEntry>(std::move(entry));
 }
 
+KvResult<std::optional<KvEntry>> KeyValue::get_latest(const std::string& key) {
+  const KvState& st = *state_;
+  std::string what = "get " + quoted(key);
+  if (!valid_key(key, false)) return bad_key(st, what, key);
+  if (auto e = precheck(st, what); !e.ok()) return e.error();
+  const std::string subject = st.prefix + key;
+  natsMsg* msg = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  natsStatus s = js_GetLastMsg(&msg, st.js, st.stream.c_str(), subject.c_str(), nullptr, &jerr);
+  if (s == NATS_NOT_FOUND) return std::optional<KvEntry>();
+  if (s != NATS_OK) return or_missing(st, what, failure(st, what, s, jerr, ""));
+  KvEntry entry;
+  entry.key = key;
+  const char* op = nullptr;
+  if (natsMsgHeader_Get(msg, kOpHeader, &op) == NATS_OK && op &&
+      (std::strcmp(op, "DEL") == 0 || std::strcmp(op, "PURGE") == 0)) {
+    natsMsg_Destroy(msg);
+    return std::optional<KvEntry>();
+  }
+  if (const char* data = natsMsg_GetData(msg); data && natsMsg_GetDataLength(msg) > 0)
+    entry.value.assign(data, static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
+  entry.revision = natsMsg_GetSequence(msg);
+  entry.created = std::chrono::system_clock::time_point(std::chrono::nanoseconds(natsMsg_GetTime(msg)));
+  natsMsg_Destroy(msg);
+  return std::optional<KvEntry>(std::move(entry));
+}
+
 KvResult<std::uint64_t> KeyValue::put(const std::string& key, std::string_view value) {
   const KvState& st = *state_;
   std::string what = "put " + quoted(key);

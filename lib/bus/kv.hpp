@@ -156,6 +156,9 @@ class KeyValue {
 
   // The current value; nullopt if the key does not exist, was deleted or aged out.
   KvResult<std::optional<KvEntry>> get(const std::string& key);
+  // The same, asked of the stream's leader: get() may be answered by a replica that has not
+  // yet applied a write made a moment ago (through another node); this never is.
+  KvResult<std::optional<KvEntry>> get_latest(const std::string& key);
   // Writes unconditionally; returns the new revision.
   KvResult<std::uint64_t> put(const std::string& key, std::string_view value);
   // Writes only if the key does not exist (a deleted or aged-out key counts as absent).

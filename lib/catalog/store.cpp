@@ -298,6 +298,8 @@ Error exhausted() {
 }
 }  // namespace
 
+const std::string& Store::path() const { return impl_->path; }
+
 Result<ServerConfig> Store::put(ServerConfig config) {
   config.revision = 0;
   config.created_at.clear();

@@ -41,6 +41,8 @@ class Store {
   // Opens (creating if needed, with its parent directory) the catalog at `path` and brings its
   // schema up to date; ":memory:" gives a private in-memory catalog. Errors name the path.
   static Result<std::unique_ptr<Store>> open(const std::string& path);
+  // The file it was opened from (":memory:" for an in-memory catalog).
+  const std::string& path() const;
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

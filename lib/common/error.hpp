@@ -19,6 +19,7 @@ enum class Errc {
   overloaded,       // backpressure: every slot and the queue are full
   too_large,        // a payload over the configured limit
   forbidden,        // the node's [security] policy refuses it
+  not_found,        // no such task (never created, expired, or another owner's)
   internal,         // a bug or a protocol violation by the server
 };
 
@@ -33,6 +34,7 @@ constexpr std::string_view to_string(Errc code) {
     case Errc::overloaded: return "overloaded";
     case Errc::too_large: return "too_large";
     case Errc::forbidden: return "forbidden";
+    case Errc::not_found: return "not_found";
     case Errc::internal: return "internal";
   }
   return "internal";

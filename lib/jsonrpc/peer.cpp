@@ -121,6 +121,12 @@ void Peer::cancel(RequestId id, Error reason) {
 }
 
 void Peer::on_request(std::string method, RequestHandler handler) {
+  request_handlers_[std::move(method)] = [handler = std::move(handler)](const Json& params, Respond respond) {
+    respond(handler(params));
+  };
+}
+
+void Peer::on_request_async(std::string method, AsyncRequestHandler handler) {
   request_handlers_[std::move(method)] = std::move(handler);
 }
 
@@ -217,7 +223,18 @@ void Peer::handle_request(Json& msg) {
   }
   static const Json kEmpty = Json::object();
   auto params = msg.find("params");
-  reply(msg["id"], it->second(params != msg.end() ? *params : kEmpty));
+  // The answer may come later and from another thread: it goes back through the strand.
+  std::weak_ptr<Peer> weak = weak_from_this();
+  auto respond = [weak, strand = strand_, id = msg["id"]](Result<Json> outcome) {
+    if (strand.running_in_this_thread()) {
+      if (auto self = weak.lock()) self->reply(id, std::move(outcome));
+      return;
+    }
+    asio::post(strand, [weak, id, outcome = std::move(outcome)]() mutable {
+      if (auto self = weak.lock()) self->reply(id, std::move(outcome));
+    });
+  };
+  it->second(params != msg.end() ? *params : kEmpty, std::move(respond));
 }
 
 void Peer::reply(const Json& id, Result<Json> outcome) {

@@ -61,6 +61,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
   // Answers an incoming request. A returned Error becomes a JSON-RPC error response with its
   // rpc_code (kInternalError when 0).
   using RequestHandler = std::function<Result<Json>(const Json& params)>;
+  // Answers an incoming request later: `respond` may be called once, from any thread (a
+  // request never answered is simply left open; the other side's deadline deals with it).
+  using Respond = std::function<void(Result<Json>)>;
+  using AsyncRequestHandler = std::function<void(const Json& params, Respond respond)>;
   using NotificationHandler = std::function<void(const Json& params)>;
   // Told when a request of ours timed out, so a protocol layer can notify the other side.
   using TimeoutHook = std::function<void(RequestId id, const std::string& method)>;
@@ -82,6 +86,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
   // Handlers are installed before the first receive(); they run on the strand.
   void on_request(std::string method, RequestHandler handler);
+  void on_request_async(std::string method, AsyncRequestHandler handler);
   void on_notification(std::string method, NotificationHandler handler);
   void on_timeout(TimeoutHook hook);
 
@@ -116,7 +121,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
   std::atomic<bool> closed_{false};
   Error close_reason_;  // valid once closed_ is set; written on the strand
   std::unordered_map<RequestId, std::unique_ptr<Pending>> pending_;  // strand only
-  std::unordered_map<std::string, RequestHandler> request_handlers_;
+  std::unordered_map<std::string, AsyncRequestHandler> request_handlers_;
   std::unordered_map<std::string, NotificationHandler> notification_handlers_;
   TimeoutHook timeout_hook_;
   LogBudget malformed_log_;  // strand only: a server printing garbage must not flood the log

@@ -58,9 +58,21 @@ void ClientSession::install_handlers() {
   peer_->on_request("ping", [](const Json&) -> Result<Json> { return Json::object(); });
   for (const char* method : {"sampling/createMessage", "elicitation/create", "roots/list"}) {
     std::string m = method;
-    peer_->on_request(m, [m](const Json&) -> Result<Json> {
-      return make_error(Errc::invalid_request, "mcpd does not offer " + m + " (capability not declared)",
-                        jsonrpc::kMethodNotFound);
+    peer_->on_request_async(m, [weak, m](const Json& params, jsonrpc::Peer::Respond respond) {
+      RelatedRequestHandler handler;
+      if (auto self = weak.lock(); self && params.is_object()) {
+        const Json* meta = params.contains("_meta") && params["_meta"].is_object() ? &params["_meta"] : nullptr;
+        auto rel = meta ? meta->find(std::string(kRelatedTaskMeta)) : Json::const_iterator{};
+        if (meta && rel != meta->end() && rel->is_object() && rel->contains("taskId") && (*rel)["taskId"].is_string()) {
+          std::lock_guard lock(self->mu_);
+          if (auto it = self->related_.find((*rel)["taskId"].get<std::string>()); it != self->related_.end())
+            handler = it->second;
+        }
+      }
+      if (handler) return handler(m, params, std::move(respond));
+      if (m == "elicitation/create") return respond(Json{{"action", "decline"}});  // nobody to ask
+      respond(make_error(Errc::invalid_request, "mcpd does not offer " + m + " (capability not declared)",
+                         jsonrpc::kMethodNotFound));
     });
   }
   peer_->on_notification("notifications/progress", [weak](const Json& params) {
@@ -254,6 +266,7 @@ CallId ClientSession::call_tool(std::string tool, Json arguments, CallOptions op
   Json params = {{"name", std::move(tool)}};
   params["arguments"] = arguments.is_null() ? Json::object() : std::move(arguments);
   std::string token;
+  if (!options.task.is_null()) params["task"] = std::move(options.task);
   if (options.on_progress) {
     token = "mcpd-" + std::to_string(next_token_.fetch_add(1));
     params["_meta"] = {{"progressToken", token}};
@@ -282,6 +295,21 @@ void ClientSession::cancel_call(CallId id, std::string reason) {
 
 void ClientSession::ping(std::function<void(Result<Json>)> done) {
   peer_->request("ping", nullptr, opts_.ping_timeout, std::move(done));
+}
+
+void ClientSession::request(std::string method, Json params, std::chrono::milliseconds timeout,
+                            std::function<void(Result<Json>)> done) {
+  peer_->request(std::move(method), std::move(params), effective(timeout), std::move(done));
+}
+
+void ClientSession::on_related_request(const std::string& task_id, RelatedRequestHandler handler) {
+  std::lock_guard lock(mu_);
+  related_[task_id] = std::move(handler);
+}
+
+void ClientSession::forget_related(const std::string& task_id) {
+  std::lock_guard lock(mu_);
+  related_.erase(task_id);
 }
 
 void ClientSession::fail(Error reason) {

@@ -40,7 +40,16 @@ struct CallOptions {
   std::chrono::milliseconds timeout{0};                  // 0: the session's request_timeout
   // Called with each notifications/progress params object for this call.
   std::function<void(const Json& progress)> on_progress;
+  // Not null: sent as params.task (a task-augmented call, MCP 2025-11-25): the server answers
+  // with {"task": {...}} at once and runs the tool as a task of its own.
+  Json task = nullptr;
 };
+
+// A request the server sends us on behalf of one of its tasks (params._meta
+// "io.modelcontextprotocol/related-task"), e.g. an elicitation/create while the task is
+// input_required. The handler answers through `respond`, now or later, from any thread.
+using RelatedRequestHandler =
+    std::function<void(const std::string& method, const Json& params, std::function<void(Result<Json>)> respond)>;
 
 using Tools = std::shared_ptr<const std::vector<Json>>;
 using CallId = std::int64_t;
@@ -72,6 +81,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void cancel_call(CallId id, std::string reason = "cancelled by the caller");
 
   void ping(std::function<void(Result<Json>)> done);
+
+  // Any other request to the server (tasks/get, tasks/result, tasks/cancel): the `result`
+  // member, or an Error (remote errors carry rpc_code). A timeout of 0: request_timeout.
+  void request(std::string method, Json params, std::chrono::milliseconds timeout, std::function<void(Result<Json>)> done);
+
+  // Requests the server makes for its task `task_id` go to `handler` until forget_related().
+  // Any other elicitation/create is declined (nobody to ask); sampling and roots are refused
+  // -32601 (not offered).
+  void on_related_request(const std::string& task_id, RelatedRequestHandler handler);
+  void forget_related(const std::string& task_id);
 
   // Closes the session and stops the transport (process group and all); `done` runs once
   // everything is stopped. In-flight calls fail with `cancelled`.
@@ -122,6 +141,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool tools_fetching_ = false;
   std::vector<std::function<void(Result<Tools>)>> tools_waiters_;
   std::unordered_map<std::string, std::function<void(const Json&)>> progress_;
+  std::unordered_map<std::string, RelatedRequestHandler> related_;  // by the server's task id
   std::uint64_t tools_generation_ = 0;                        // bumped by list_changed
   std::atomic<std::uint64_t> next_token_{1};
   struct PingTimer;

@@ -11,9 +11,10 @@ class InitializeHandshake final : public Lifecycle {
             std::function<void(Result<ServerDescription>)> done) override {
     Json params = {
         {"protocolVersion", std::string(kLatestProtocolVersion)},
-        // We declare no client capabilities: a headless daemon has no sampling, elicitation
-        // or roots to offer, and server requests for them are answered -32601.
-        {"capabilities", Json::object()},
+        // Elicitation only: a task's request for input reaches its owner through
+        // mcp.tasks.input (client_session.hpp); an elicitation outside a task has nobody to ask
+        // and is declined. A headless daemon has no sampling or roots to offer (-32601).
+        {"capabilities", {{"elicitation", Json::object()}}},
         {"clientInfo", {{"name", std::string(kClientName)}, {"version", std::string(kClientVersion)}}},
     };
     auto weak = peer.weak_from_this();

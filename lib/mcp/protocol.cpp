@@ -46,4 +46,26 @@ bool is_tool_error(const Json& result) {
   return it != result.end() && it->is_boolean() && it->get<bool>();
 }
 
+TaskSupport task_support_of(const Json& tool) {
+  if (!tool.is_object()) return TaskSupport::forbidden;
+  auto ex = tool.find("execution");
+  if (ex == tool.end() || !ex->is_object()) return TaskSupport::forbidden;
+  auto ts = ex->find("taskSupport");
+  if (ts == ex->end() || !ts->is_string()) return TaskSupport::forbidden;
+  if (*ts == "required") return TaskSupport::required;
+  if (*ts == "optional") return TaskSupport::optional;
+  return TaskSupport::forbidden;
+}
+
+bool server_runs_tool_tasks(const Json& capabilities) {
+  const Json* c = &capabilities;
+  for (const char* k : {"tasks", "requests", "tools", "call"}) {
+    if (!c->is_object()) return false;
+    auto it = c->find(k);
+    if (it == c->end()) return false;
+    c = &*it;
+  }
+  return c->is_object();
+}
+
 }  // namespace mcpd::mcp

@@ -23,6 +23,14 @@ bool is_supported_protocol_version(std::string_view version);
 // "2025-11-25, 2025-06-18, 2025-03-26" — for error messages.
 std::string supported_protocol_versions();
 
+// Tasks (MCP 2025-11-25): the _meta member that ties a message to a task, and what a tool says
+// about being run as one (its execution.taskSupport; only meaningful when the server declares
+// capabilities.tasks.requests.tools.call).
+inline constexpr std::string_view kRelatedTaskMeta = "io.modelcontextprotocol/related-task";
+enum class TaskSupport { forbidden, optional, required };
+TaskSupport task_support_of(const Json& tool);
+bool server_runs_tool_tasks(const Json& capabilities);
+
 // The client name and version we announce in initialize.
 inline constexpr std::string_view kClientName = "mcpd";
 inline constexpr std::string_view kClientVersion = mcpd::kVersion;

@@ -27,6 +27,7 @@ Manager::Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, 
 Manager::~Manager() {
   auto& n = *node_;
   n.catalog.stop();   // no more events; those queued are applied
+  n.tasks->stop();
   n.blocking.stop();  // queued blocking work finishes; nothing new is taken
   if (n.cluster) n.cluster->leave();
   n.node_sub.reset();
@@ -50,6 +51,7 @@ Json status_of(const Node& n) {
                 {"max_concurrent_starts", o.max_concurrent_starts},
                 {"evictions", l.evictions},
                 {"refusals", l.refusals}}},
+              {"tasks", n.tasks->stats()},
               {"servers", n.registry.status()}};
 }
 
@@ -59,6 +61,7 @@ void register_endpoints(const std::shared_ptr<Node>& node) {
   add_list_tools(node);
   add_admin(node);
   add_forwarded(node);
+  add_tasks(node);
   const Subjects& s = node->opts.subjects;
   node->table.refuse("servers.*", s.servers_created() + " and " + s.servers_deleted() +
                                       " are event subjects: publish to them without expecting a reply (to register "
@@ -86,7 +89,20 @@ Status subscribe_requests(const std::shared_ptr<Node>& node) {
   auto requests = subscribe(node->opts.subjects.all_requests(), node->opts.queue_group, Via::queue);
   if (!requests.ok()) return requests.error();
   node->queue_sub = std::move(requests).value();
-  auto forwarded = subscribe(node->opts.subjects.node_requests(node->opts.node_id), "", Via::node);
+  // The cancel of a task this node runs comes as a plain publish (no reply): taken here.
+  const std::string task_cancel = node->opts.subjects.node_task(node->opts.node_id, "cancel");
+  auto forwarded = node->bus->subscribe(node->opts.subjects.node_requests(node->opts.node_id), "",
+                                        [weak, task_cancel](bus::Message m) {
+                                          auto self = weak.lock();
+                                          if (!self) return;
+                                          if (m.subject() == task_cancel) {
+                                            auto body = Json::parse(m.data(), nullptr, false);
+                                            if (body.is_object() && body.contains("task_id") && body["task_id"].is_string())
+                                              self->tasks->cancel_here(body["task_id"].get<std::string>());
+                                            return;
+                                          }
+                                          self->table.dispatch(Inbound::from(std::move(m)), Via::node);
+                                        });
   if (!forwarded.ok()) return forwarded.error();
   node->node_sub = std::move(forwarded).value();
   return {};
@@ -111,6 +127,45 @@ Status join_cluster(const std::shared_ptr<Node>& node) {
   cluster.follow_catalog = cluster.follow_catalog && o.security.remote_registration;
   node->cluster = std::make_unique<Cluster>(cluster, node->bus, node->store, o.subjects, o.node_id, std::move(hooks));
   return node->cluster->start();
+}
+
+// Tasks live in JetStream when the cluster uses it (any node answers for them), else in a
+// table of this node's SQLite file.
+Status start_tasks(const std::shared_ptr<Node>& node) {
+  std::unique_ptr<tasks::TaskStore> store;
+  if (node->affinity()) {
+    tasks::KvStoreOptions kv;
+    kv.bucket = node->opts.subjects.prefix + "-tasks";
+    kv.replicas = node->opts.cluster.replicas;
+    kv.max_ttl = node->opts.tasks.max_ttl;
+    // Every node of a JetStream cluster must share the bucket (a node on its own SQLite would not
+    // see the others' tasks): nodes starting together race to create it, and a stream that has
+    // just been created may not answer at once, so insist for a while.
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    for (;;) {
+      auto opened = tasks::open_kv_store(*node->bus, kv);
+      if (opened.ok()) {
+        store = std::move(opened).value();
+        break;
+      }
+      if (Clock::now() >= deadline) {
+        if (node->opts.cluster.jetstream == ClusterOptions::Mode::on)
+          return make_error(Errc::unavailable, "tasks: the JetStream bucket " + kv.bucket + " is not usable: " +
+                                                   opened.error().message);
+        spdlog::warn("tasks: the JetStream bucket is not usable ({}); keeping tasks in SQLite", opened.error().message);
+        break;
+      }
+      spdlog::warn("tasks: the JetStream bucket {} is not usable yet ({}); trying again", kv.bucket,
+                   opened.error().message);
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+  }
+  if (!store) {
+    auto opened = tasks::open_sqlite_store(node->store.path(), node->bus->max_payload() > 0 ? node->bus->max_payload() : 1 << 20);
+    if (!opened.ok()) return opened.error();
+    store = std::move(opened).value();
+  }
+  return node->tasks->start(std::move(store));
 }
 
 Status start_discovery(const std::shared_ptr<Node>& node) {
@@ -144,6 +199,7 @@ Status Manager::start() {
   if (auto st = node_->catalog.start(); !st.ok()) return st;
   if (auto st = subscribe_requests(node_); !st.ok()) return st;
   if (auto st = join_cluster(node_); !st.ok()) return st;
+  if (auto st = start_tasks(node_); !st.ok()) return st;
   return start_discovery(node_);
 }
 
@@ -178,6 +234,7 @@ void Manager::shutdown(std::chrono::milliseconds drain_timeout) {
       n.node_sub.reset();
     }
   }
+  n.tasks->stop();  // tasks running here fail (their records say why); result waiters hear now
   while (n.table.in_flight() > 0 && Clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (n.table.in_flight() > 0)
     spdlog::warn("drain timeout: {} requests still in flight are abandoned", n.table.in_flight());

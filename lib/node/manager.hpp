@@ -28,6 +28,7 @@
 #include "common/json_limits.hpp"
 #include "node/server_factory.hpp"
 #include "node/subjects.hpp"
+#include "node/task_service.hpp"
 #include "pool/session_pool.hpp"
 #include "security/policy.hpp"
 
@@ -51,6 +52,7 @@ struct ManagerOptions {
   unsigned blocking_threads = 2;             // the blocking pool (SQLite, JetStream)
   PoolDefaults pool_defaults;
   ClusterOptions cluster;
+  TaskOptions tasks;
   // What the bus may ask this node to run ([security]); the config file's own [[servers]] are
   // always run as written (node/admission.hpp).
   security::Policy security;

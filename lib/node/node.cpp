@@ -32,7 +32,8 @@ Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_p
               if (auto st = bus->respond(reply_subject, reply.body, reply.headers); !st.ok())
                 spdlog::warn("could not publish a reply to {} ({} bytes): {}", reply_subject, reply.body.size(),
                              st.error().message);
-            }) {}
+            }),
+      tasks(std::make_unique<TaskService>(opts.tasks, loop, blocking, bus, opts.subjects, opts.node_id, table)) {}
 
 Error Node::unknown_server(const std::string& name) const {
   if (auto st = catalog::check_server_name(name); !st.ok()) return st.error();

@@ -19,6 +19,7 @@ int service_error_code(Errc code) {
     case Errc::overloaded: return 429;
     case Errc::too_large: return 413;
     case Errc::forbidden: return 403;
+    case Errc::not_found: return 404;
     case Errc::internal: return 500;
   }
   return 500;
@@ -66,7 +67,7 @@ Reply relayed_reply(const bus::Message& reply) {
     Error e = make_error(Errc::internal, *message);
     const auto number = reply.header(bus::kServiceErrorCodeHeader).value_or("");
     for (Errc c : {Errc::invalid_request, Errc::unknown_tool, Errc::tool_error, Errc::timeout, Errc::cancelled,
-                   Errc::unavailable, Errc::overloaded, Errc::too_large, Errc::forbidden})
+                   Errc::unavailable, Errc::overloaded, Errc::too_large, Errc::forbidden, Errc::internal})
       if (number == std::to_string(service_error_code(c))) e.code = c;
     out.error = std::move(e);
   }

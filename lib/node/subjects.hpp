@@ -7,6 +7,9 @@
 //   <prefix>.admin.servers.<verb>    admin API            (queue group), verb: put|delete|get|list
 //   <prefix>.nodes.<id>.<name>.execute  a call forwarded to the node that owns its session
 //   <prefix>.nodes.heartbeat         node liveness        (every node)
+//   <prefix>.tasks.<verb>            tasks (1.1)          (queue group), verb: get|result|list|cancel|input
+//   <prefix>.tasks.<id>.status       a task's status events (published; every node listens)
+//   <prefix>.nodes.<id>.tasks.input|cancel  input for, or the cancel of, a task that node runs
 //
 // A call forwarded to its session's owner is a request to <prefix>.nodes.<id>.<name>.execute
 // carrying the caller's reply subject in the Mcpd-Reply-To header. The owner acknowledges at
@@ -40,6 +43,11 @@ struct Subjects {
     return prefix + ".nodes." + std::string(node) + "." + std::string(server) + ".execute";
   }
   std::string node_requests(std::string_view node) const { return prefix + ".nodes." + std::string(node) + ".>"; }
+  std::string task_status(std::string_view task_id) const { return prefix + ".tasks." + std::string(task_id) + ".status"; }
+  std::string task_events() const { return prefix + ".tasks.*.status"; }
+  std::string node_task(std::string_view node, std::string_view verb) const {
+    return prefix + ".nodes." + std::string(node) + ".tasks." + std::string(verb);
+  }
 };
 
 }  // namespace mcpd::node

@@ -163,6 +163,10 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
     p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out while waiting for a session"));
     return;
   }
+  if (p.req.cancel && p.req.cancel->cancelled()) {
+    p.done(make_error(Errc::cancelled, server() + ": call to '" + p.req.tool + "' cancelled: " + p.req.cancel->reason()));
+    return;
+  }
   ++m->in_flight;
   ++st_in_flight;
   m->last_used = now;
@@ -170,10 +174,12 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
   o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now);
   if (o.timeout.count() <= 0) o.timeout = 1ms;
   o.on_progress = std::move(p.req.on_progress);
+  o.task = std::move(p.req.task);
+  auto cancel = std::move(p.req.cancel);
   std::weak_ptr<Impl> weak = weak_from_this();
   std::string timeout_message = server() + ": call to '" + p.req.tool + "' timed out after " +
                                 std::to_string(p.timeout.count()) + " ms";
-  m->session->call_tool(std::move(p.req.tool), std::move(p.req.arguments), std::move(o),
+  auto id = m->session->call_tool(std::move(p.req.tool), std::move(p.req.arguments), std::move(o),
                         [weak, m, done = std::move(p.done), reset = p.session_reset,
                          timeout_message = std::move(timeout_message)](Result<Json> r) {
                           // Free the slot before the caller hears, so a caller that calls again
@@ -182,7 +188,7 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
                           auto self = weak.lock();
                           if (self) --self->st_in_flight;
                           if (r.ok()) {
-                            done(CallResult{std::move(r).value(), reset});
+                            done(CallResult{std::move(r).value(), reset, m->session});
                           } else if (r.error().code == Errc::timeout) {
                             // The session saw what was left of the deadline; say what the caller asked for.
                             done(make_error(Errc::timeout, timeout_message));
@@ -202,6 +208,12 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
                             });
                           }
                         });
+  if (cancel) {
+    std::weak_ptr<mcp::ClientSession> session = m->session;
+    cancel->arm([session, id](const std::string& reason) {
+      if (auto s = session.lock()) s->cancel_call(id, reason);
+    });
+  }
 }
 
 }  // namespace mcpd::pool

@@ -153,6 +153,10 @@ void SessionPool::Impl::on_opened(const std::shared_ptr<Member>& m, const Result
   }
   m->state = State::ready;
   m->ready_at = Clock::now();
+  {
+    std::lock_guard lock(task_mu);
+    runs_tool_tasks = mcp::server_runs_tool_tasks(r.value().capabilities);
+  }
   if (backoff.state() != CircuitState::closed) spdlog::info("[{}] circuit closed: a session opened", opts.name);
   if (backoff.state() != CircuitState::closed || backoff.failures() > 0) backoff.success();
   refresh_stats();

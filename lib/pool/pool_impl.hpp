@@ -105,6 +105,11 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<CircuitState> st_circuit{CircuitState::closed};
   mutable std::mutex err_mu;
   std::string last_error;
+  // What task_support() reads from any thread: whether the server runs tools as tasks (its
+  // capabilities, from the last session that opened) and each listed tool's taskSupport.
+  mutable std::mutex task_mu;
+  bool runs_tool_tasks = false;
+  std::shared_ptr<const std::unordered_map<std::string, mcp::TaskSupport>> task_tools;
 
   // --- helpers (members.cpp) -----------------------------------------------------------------
   std::string server() const { return "server '" + opts.name + "'"; }

@@ -47,6 +47,14 @@ void SessionPool::close(std::function<void()> done, std::optional<std::chrono::m
   asio::post(impl_->strand, [impl = impl_, done = std::move(done), d]() mutable { impl->begin_close(std::move(done), d); });
 }
 
+std::optional<mcp::TaskSupport> SessionPool::task_support(const std::string& tool) const {
+  std::lock_guard lock(impl_->task_mu);
+  if (!impl_->task_tools) return std::nullopt;
+  if (!impl_->runs_tool_tasks) return mcp::TaskSupport::forbidden;
+  auto it = impl_->task_tools->find(tool);
+  return it == impl_->task_tools->end() ? mcp::TaskSupport::forbidden : it->second;
+}
+
 PoolStats SessionPool::stats() const {
   PoolStats s;
   s.sessions_ready = impl_->st_ready;

@@ -27,6 +27,7 @@
 #include "common/error.hpp"
 #include "io/loop.hpp"
 #include "mcp/client_session.hpp"
+#include "mcp/protocol.hpp"
 #include "pool/backoff.hpp"
 #include "pool/node_limits.hpp"
 
@@ -35,6 +36,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -72,6 +74,51 @@ struct PoolOptions {
 // ("everything#2", "everything@sess-42"). Called on the pool's strand; must not block.
 using SessionFactory = std::function<std::shared_ptr<mcp::ClientSession>(const std::string& label)>;
 
+// Cancels one call (pool::CallRequest::cancel): a call still waiting for a session fails with
+// `cancelled` when its turn comes; one running on a session fails at once and its server is
+// sent notifications/cancelled. Thread-safe; cancelling twice or after the end does nothing.
+class CallCancel {
+ public:
+  void cancel(const std::string& reason) {
+    std::function<void(const std::string&)> hook;
+    {
+      std::lock_guard lock(mu_);
+      if (cancelled_) return;
+      cancelled_ = true;
+      reason_ = reason;
+      hook = std::move(hook_);
+    }
+    if (hook) hook(reason);
+  }
+  bool cancelled() const {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+  std::string reason() const {
+    std::lock_guard lock(mu_);
+    return reason_;
+  }
+  // The pool: how to cancel the call now that it runs (called at once if already cancelled).
+  void arm(std::function<void(const std::string&)> hook) {
+    std::string reason;
+    {
+      std::lock_guard lock(mu_);
+      if (!cancelled_) {
+        hook_ = std::move(hook);
+        return;
+      }
+      reason = reason_;
+    }
+    hook(reason);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool cancelled_ = false;
+  std::string reason_;
+  std::function<void(const std::string&)> hook_;
+};
+
 struct CallRequest {
   std::string tool;
   Json arguments = Json::object();
@@ -79,11 +126,15 @@ struct CallRequest {
   std::chrono::milliseconds timeout{0};               // 0: the pool's call_timeout
   std::function<void(const Json& progress)> on_progress;  // on a session's strand; must not block
   bool session_reset = false;                         // the caller knows the session's state is gone
+  Json task = nullptr;                                // not null: a task-augmented call (params.task)
+  std::shared_ptr<CallCancel> cancel = nullptr;       // optional: lets the caller cancel it
 };
 
 struct CallResult {
   Json result;                  // the whole CallToolResult, untouched (isError included)
   bool session_reset = false;   // the isolated session for this session_id was lost and started anew
+  // The session that ran the call: a task the server created lives there (polled on it).
+  std::shared_ptr<mcp::ClientSession> session = nullptr;
 };
 
 struct PoolStats {
@@ -113,6 +164,10 @@ class SessionPool : public std::enable_shared_from_this<SessionPool> {
   // Stops taking calls, lets in-flight ones finish (up to `drain`, by default the pool's
   // drain_timeout; calls still running then fail with `cancelled`), stops every session.
   void close(std::function<void()> done = {}, std::optional<std::chrono::milliseconds> drain = std::nullopt);
+
+  // How the server wants `tool` run: as a task or not (mcp::TaskSupport; forbidden unless the
+  // server declares tasks for tools/call). nullopt until the tool list is known. Any thread.
+  std::optional<mcp::TaskSupport> task_support(const std::string& tool) const;
 
   PoolStats stats() const;
   const PoolOptions& options() const;

@@ -10,7 +10,14 @@ void SessionPool::Impl::set_tools(mcp::Tools t) {
   tools = std::move(t);
   tools_stale = false;
   tool_names.clear();
-  for (const auto& tool : *tools) tool_names.insert(tool.value("name", std::string()));
+  auto modes = std::make_shared<std::unordered_map<std::string, mcp::TaskSupport>>();
+  for (const auto& tool : *tools) {
+    auto name = tool.value("name", std::string());
+    tool_names.insert(name);
+    modes->emplace(std::move(name), mcp::task_support_of(tool));
+  }
+  std::lock_guard lock(task_mu);
+  task_tools = std::move(modes);
 }
 
 void SessionPool::Impl::list_tools_on_strand(std::function<void(Result<mcp::Tools>)> done, bool refresh) {

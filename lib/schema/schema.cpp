@@ -22,12 +22,16 @@ namespace {
 
 using Json = nlohmann::json;
 
+// In the order of the enum: index_of() casts a Payload to its position here.
 constexpr std::array kPayloads{
-    Payload::tool_request,       Payload::tool_reply,           Payload::tool_list_request,
-    Payload::tool_list_reply,    Payload::server,               Payload::server_deleted_event,
-    Payload::admin_name_request, Payload::admin_list_request,   Payload::admin_server_reply,
-    Payload::admin_list_reply,   Payload::admin_deleted_reply,  Payload::error_reply,
+    Payload::tool_request,        Payload::tool_reply,          Payload::tool_list_request,
+    Payload::tool_list_reply,     Payload::server,              Payload::server_deleted_event,
+    Payload::admin_name_request,  Payload::admin_list_request,  Payload::admin_server_reply,
+    Payload::admin_list_reply,    Payload::admin_deleted_reply, Payload::task_id_request,
+    Payload::task_result_request, Payload::task_list_request,   Payload::task_input_request,
+    Payload::task_reply,          Payload::task_list_reply,     Payload::error_reply,
 };
+static_assert(kPayloads.size() == static_cast<std::size_t>(Payload::error_reply) + 1);
 
 std::size_t index_of(Payload payload) { return static_cast<std::size_t>(payload); }
 
@@ -121,6 +125,12 @@ std::string_view name(Payload payload) {
     case Payload::admin_server_reply: return "admin-server-reply";
     case Payload::admin_list_reply: return "admin-list-reply";
     case Payload::admin_deleted_reply: return "admin-deleted-reply";
+    case Payload::task_id_request: return "task-id-request";
+    case Payload::task_result_request: return "task-result-request";
+    case Payload::task_list_request: return "task-list-request";
+    case Payload::task_input_request: return "task-input-request";
+    case Payload::task_reply: return "task-reply";
+    case Payload::task_list_reply: return "task-list-reply";
     case Payload::error_reply: return "error-reply";
   }
   return "unknown";

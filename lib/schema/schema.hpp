@@ -35,6 +35,12 @@ enum class Payload {
   admin_server_reply,    // reply of admin put and get
   admin_list_reply,      // reply of admin list
   admin_deleted_reply,   // reply of admin delete
+  task_id_request,       // body of mcp.tasks.get and .cancel
+  task_result_request,   // body of mcp.tasks.result
+  task_list_request,     // body of mcp.tasks.list
+  task_input_request,    // body of mcp.tasks.input
+  task_reply,            // {"task": ...}: execute with task, tasks get/cancel/input/result, status events
+  task_list_reply,       // reply of mcp.tasks.list
   error_reply,           // any failed request that has no payload-specific reply
 };
 

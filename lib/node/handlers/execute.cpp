@@ -138,6 +138,13 @@ void run(const std::shared_ptr<Node>& n, Call c) {
     off_loop(n, to, [n, c = std::make_shared<Call>(std::move(c))]() mutable { settle(n, std::move(*c)); });
     return;
   }
+  if (c.body.contains("task")) {
+    // A task: answered at once with the task; the call runs in the background.
+    if (!n->tasks->started())
+      return n->table.answer(c.to, error_reply(make_error(Errc::unavailable, "tasks are not available on this node yet (it is starting); retry in a moment"),
+                                               c.to.error_extra));
+    return n->tasks->create(std::move(p), std::move(c.server), std::move(c.body), std::move(c.to));
+  }
   pool::CallRequest req;
   req.session_reset = c.settled == Affinity::Decision::local_reset;
   req.tool = c.body["tool"].get<std::string>();
@@ -148,7 +155,17 @@ void run(const std::shared_ptr<Node>& n, Call c) {
   const ReplyFormat format = c.body.value("format", std::string("compat")) == "mcp" ? ReplyFormat::mcp : ReplyFormat::compat;
   std::optional<std::string> request_id;
   if (auto it = c.body.find("request_id"); it != c.body.end() && it->is_string()) request_id = it->get<std::string>();
-  p->call(std::move(req), [n, to = std::move(c.to), format, request_id](Result<pool::CallResult> r) {
+  // A tool the server runs only as a task: run it as one and answer when it ends.
+  if (p->task_support(req.tool) == mcp::TaskSupport::required)
+    return n->tasks->run_sync(std::move(p), std::move(req), format, request_id, false, std::move(c.to));
+  auto retry = std::make_shared<pool::CallRequest>(req);  // kept in case the server wants a task after all
+  p->call(std::move(req), [n, p, to = std::move(c.to), format, request_id, retry](Result<pool::CallResult> r) mutable {
+    // The tool list was not known when the call went out: a server that runs this tool only as
+    // a task refused it (an error or an isError result); now that the list is known, run it so.
+    const bool refused = !r.ok() ? r.error().code == Errc::invalid_request : mcp::is_tool_error(r.value().result);
+    if (refused && p->task_support(retry->tool) == mcp::TaskSupport::required)
+      return n->tasks->run_sync(std::move(p), std::move(*retry), format, request_id,
+                                r.ok() && r.value().session_reset, std::move(to));
     if (r.ok()) n->table.answer(to, tool_reply(r.value().result, format, r.value().session_reset, request_id));
     else n->table.answer(to, error_reply(r.error(), to.error_extra));
   });

@@ -5,6 +5,8 @@
 //   handlers/list_tools.cpp  <prefix>.<server>.list-tools                    (queue group)
 //   handlers/admin.cpp       <prefix>.admin.servers.{put,delete,get,list}    (queue group)
 //   handlers/forwarded.cpp   <prefix>.nodes.<this node>.<server>.execute     (this node only)
+//   handlers/tasks.cpp       <prefix>.tasks.{get,result,list,cancel,input}   (queue group)
+//                            <prefix>.nodes.<this node>.tasks.input          (this node only)
 //
 // A new subject family: a file here with its add_*(), declared below, and one line in
 // register_endpoints() (manager.cpp).
@@ -23,6 +25,7 @@ void add_execute(const std::shared_ptr<Node>& node);
 void add_list_tools(const std::shared_ptr<Node>& node);
 void add_admin(const std::shared_ptr<Node>& node);
 void add_forwarded(const std::shared_ptr<Node>& node);
+void add_tasks(const std::shared_ptr<Node>& node);
 
 // A tool call, from a caller (forwarded = false) or from the node that received it
 // (forwarded = true: this node owns its session; it is never forwarded again). Any thread

@@ -16,6 +16,7 @@
 #include "node/endpoint_table.hpp"
 #include "node/manager.hpp"
 #include "node/pool_registry.hpp"
+#include "node/task_service.hpp"
 
 #include <memory>
 
@@ -35,6 +36,7 @@ struct Node : std::enable_shared_from_this<Node> {
   std::unique_ptr<Cluster> cluster;  // set by Manager::start()
   CatalogSync catalog;
   EndpointTable table;
+  std::unique_ptr<TaskService> tasks;  // its store is chosen by Manager::start() once the cluster is joined
   std::unique_ptr<bus::Subscription> queue_sub, node_sub;
   std::unique_ptr<Discovery> discovery;
 

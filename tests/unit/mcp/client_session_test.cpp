@@ -214,15 +214,18 @@ TEST_CASE("an unknown tool is the server's JSON-RPC error - code kept") {
   CHECK_THAT(r.error().message, Catch::Contains("no_such_tool"));
 }
 
-TEST_CASE("server requests: ping is answered - sampling/elicitation/roots are refused with -32601") {
+TEST_CASE("server requests: ping is answered - sampling/roots are refused with -32601 - an elicitation outside a task is declined") {
   Session f({});
   REQUIRE(f.open().ok());
-  for (const char* method : {"sampling/createMessage", "elicitation/create", "roots/list"}) {
+  for (const char* method : {"sampling/createMessage", "roots/list"}) {
     auto r = f.call("ask_client", {{"method", method}});
     REQUIRE(r.ok());
     Json answer = Json::parse(text_of(r.value()));
     CHECK(answer["error"]["code"] == -32601);
   }
+  auto elicit = f.call("ask_client", {{"method", "elicitation/create"}});
+  REQUIRE(elicit.ok());
+  CHECK(Json::parse(text_of(elicit.value()))["result"]["action"] == "decline");
   auto pong = f.call("ask_client", {{"method", "ping"}});
   CHECK(Json::parse(text_of(pong.value()))["result"] == Json::object());
 }
