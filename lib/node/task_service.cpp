@@ -299,6 +299,8 @@ void TaskService::create(std::shared_ptr<pool::SessionPool> pool, std::string se
         (void)blocking_.post([this, id, st, message, poll] {
           auto r = mutate(id, [&](Task& cur) {
             if (tasks::is_terminal(cur.status)) return false;
+            // While the server's request waits for an answer, its question is the message.
+            if (st == TaskStatus::input_required && !cur.input_request.is_null()) return false;
             cur.status = st;
             cur.status_message = message;
             cur.poll_interval_ms = poll;
