@@ -39,6 +39,23 @@ std::string progress_text(const Json& p) {
   return text;
 }
 
+// Ends `t` here and now (not through its run): `status`, with `error` as its final reply.
+void end_task(Task& t, TaskStatus status, const std::string& message, Errc code) {
+  t.status = status;
+  t.status_message = message;
+  t.input_request = nullptr;
+  t.lease_until_ms = 0;
+  Error e = make_error(code, "task " + t.id + (status == TaskStatus::cancelled ? " was " : " failed: ") + message);
+  t.reply = tasks::StoredReply{error_reply(e).body, e};
+}
+
+// A final task's reply as execute would have sent it (an error reply with its headers).
+Reply final_reply(const Task& t) {
+  Reply r{t.reply->body, {}, t.reply->error};
+  if (t.reply->error) r.headers = error_reply(*t.reply->error).headers;
+  return r;
+}
+
 Error not_found(const std::string& id) {
   return make_error(Errc::not_found, "no task " + id +
                                          " (it may have expired, and a task is visible only to its owner: send the "
@@ -69,12 +86,7 @@ Status TaskService::start(std::unique_ptr<tasks::TaskStore> store) {
       if (v.task.node != node_id_ || tasks::is_terminal(v.task.status)) continue;
       auto t = mutate(v.task.id, [this](Task& t) {
         if (tasks::is_terminal(t.status)) return false;
-        t.status = TaskStatus::failed;
-        t.status_message = "node " + node_id_ + " restarted while running it";
-        t.reply = tasks::StoredReply{error_reply(make_error(Errc::unavailable, "task " + t.id + " failed: node " +
-                                                                                   node_id_ + " restarted while running it"))
-                                         .body,
-                                     make_error(Errc::unavailable, "node " + node_id_ + " restarted while running it")};
+        end_task(t, TaskStatus::failed, "node " + node_id_ + " restarted while running it", Errc::unavailable);
         return true;
       });
       if (t.ok() && t.value()) publish(*t.value());
@@ -131,11 +143,7 @@ void TaskService::stop() {
     if (!store_ || id.rfind("call-", 0) == 0) continue;
     auto r = mutate(id, [&](Task& t) {
       if (tasks::is_terminal(t.status)) return false;
-      t.status = TaskStatus::failed;
-      t.status_message = why;
-      t.lease_until_ms = 0;
-      Error e = make_error(Errc::unavailable, "task " + t.id + " failed: " + why);
-      t.reply = tasks::StoredReply{error_reply(e).body, e};
+      end_task(t, TaskStatus::failed, why, Errc::unavailable);
       return true;
     });
     if (r.ok() && r.value()) publish(*r.value());
@@ -181,10 +189,7 @@ void TaskService::fail_lost(Task& t) {
                           std::to_string(opts_.lease.count()) + " ms): it left or died";
   auto r = mutate(t.id, [&](Task& cur) {
     if (!cur.lease_lost(tasks::now_ms())) return false;
-    cur.status = TaskStatus::failed;
-    cur.status_message = why;
-    Error e = make_error(Errc::unavailable, "task " + cur.id + " failed: " + why);
-    cur.reply = tasks::StoredReply{error_reply(e).body, e};
+    end_task(cur, TaskStatus::failed, why, Errc::unavailable);
     return true;
   });
   if (r.ok() && r.value()) {
@@ -427,11 +432,7 @@ void TaskService::result(Json body, ReplyTo to) {
   post(to, [this, body = std::move(body), to] {
     auto t = lookup(body);
     if (!t.ok()) return table_.answer(to, error_reply(t.error()));
-    if (tasks::is_terminal(t->status) && t->reply) {
-      Reply r{t->reply->body, {}, t->reply->error};
-      if (t->reply->error) r = Reply{t->reply->body, error_reply(*t->reply->error).headers, t->reply->error};
-      return table_.answer(to, r);
-    }
+    if (tasks::is_terminal(t->status) && t->reply) return table_.answer(to, final_reply(t.value()));
     const std::int64_t wait = std::clamp<std::int64_t>(body.value("wait_ms", std::int64_t{0}), 0, 600'000);
     if (wait == 0) return table_.answer(to, task_reply(t.value()));
     MutexLock lock(mu_);
@@ -457,11 +458,7 @@ void TaskService::answer_waiters(const Task& t) {
     waiters_.erase(it);
   }
   if (!t.reply) return;
-  for (auto& w : ready) {
-    Reply r{t.reply->body, {}, t.reply->error};
-    if (t.reply->error) r.headers = error_reply(*t.reply->error).headers;
-    table_.answer(w.to, r);
-  }
+  for (auto& w : ready) table_.answer(w.to, final_reply(t));
 }
 
 void TaskService::list(Json body, ReplyTo to) {
@@ -516,12 +513,7 @@ void TaskService::cancel(Json body, ReplyTo to) {
     if (tasks::is_terminal(t->status)) return table_.answer(to, task_reply(t.value()));
     auto r = mutate(t->id, [&](Task& cur) {
       if (tasks::is_terminal(cur.status)) return false;
-      cur.status = TaskStatus::cancelled;
-      cur.status_message = "cancelled by its owner";
-      cur.input_request = nullptr;
-      cur.lease_until_ms = 0;
-      Error e = make_error(Errc::cancelled, "task " + cur.id + " was cancelled by its owner");
-      cur.reply = tasks::StoredReply{error_reply(e).body, e};
+      end_task(cur, TaskStatus::cancelled, "cancelled by its owner", Errc::cancelled);
       return true;
     });
     if (!r.ok()) return table_.answer(to, error_reply(r.error()));
@@ -665,13 +657,7 @@ void TaskService::tick() {
       auto v = store_->get(id);
       if (v.ok() && v.value()) {
         const Task& t = v.value()->task;
-        if (tasks::is_terminal(t.status) && t.reply) {
-          Reply r{t.reply->body, {}, t.reply->error};
-          if (t.reply->error) r.headers = error_reply(*t.reply->error).headers;
-          table_.answer(w.to, r);
-        } else {
-          table_.answer(w.to, task_reply(t));
-        }
+        table_.answer(w.to, tasks::is_terminal(t.status) && t.reply ? final_reply(t) : task_reply(t));
       } else {
         table_.answer(w.to, error_reply(v.ok() ? not_found(id) : v.error()));
       }
