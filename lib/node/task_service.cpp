@@ -148,7 +148,8 @@ void TaskService::stop() {
     });
     if (r.ok() && r.value()) publish(*r.value());
   }
-  engine_.stop_all(why);
+  // The runs' events use this service: they must all have ended before it goes.
+  engine_.stop_all(why, std::chrono::seconds(5));
 }
 
 // ---- blocking helpers ----------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <thread>
 
 namespace mcpd::tasks {
 
@@ -67,8 +68,11 @@ struct Engine::Run : std::enable_shared_from_this<Engine::Run> {
     call.cancel = cancel_token;
     if (!spec.native) {
       call.timeout = spec.deadline;
+      // From the session's strand: through the run's own, so that nothing is told after the end.
       call.on_progress = [self](const Json& p) {
-        if (self->ev.progress) self->ev.progress(p);
+        asio::post(self->strand, [self, p] {
+          if (!self->ended && self->ev.progress) self->ev.progress(p);
+        });
       };
       spec.pool->call(std::move(call), [self](Result<pool::CallResult> r) {
         asio::post(self->strand, [self, r = std::move(r)]() mutable { self->end(std::move(r)); });
@@ -285,13 +289,15 @@ std::size_t Engine::size() const {
   return runs_->by_id.size();
 }
 
-void Engine::stop_all(const std::string& reason) {
+void Engine::stop_all(const std::string& reason, std::chrono::milliseconds wait) {
   std::vector<std::shared_ptr<Run>> runs;
   {
     std::lock_guard lock(runs_->mu);
     for (auto& [id, run] : runs_->by_id) runs.push_back(run);
   }
   for (auto& run : runs) asio::post(run->strand, [run, reason] { run->cancel(reason); });
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (size() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(2));
 }
 
 }  // namespace mcpd::tasks

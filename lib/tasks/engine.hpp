@@ -64,8 +64,9 @@ class Engine {
   // The ids running here (for lease renewal).
   std::vector<std::string> running() const;
   std::size_t size() const;
-  // Cancels every run (shutdown).
-  void stop_all(const std::string& reason);
+  // Cancels every run (shutdown) and waits up to `wait` for them to end: after that no event
+  // of theirs runs any more (the event loop must be running for them to end).
+  void stop_all(const std::string& reason, std::chrono::milliseconds wait = std::chrono::milliseconds(0));
 
   struct Run;  // engine.cpp
 
