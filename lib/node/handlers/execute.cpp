@@ -156,12 +156,20 @@ void run(const std::shared_ptr<Node>& n, Call c) {
   std::optional<std::string> request_id;
   if (auto it = c.body.find("request_id"); it != c.body.end() && it->is_string()) request_id = it->get<std::string>();
   // A tool the server runs only as a task: run it as one and answer when it ends.
-  if (p->task_support(req.tool) == mcp::TaskSupport::required)
+  const auto mode = p->task_support(req.tool);
+  if (mode == mcp::TaskSupport::required)
     return n->tasks->run_sync(std::move(p), std::move(req), format, request_id, false, std::move(c.to));
-  auto retry = std::make_shared<pool::CallRequest>(req);  // kept in case the server wants a task after all
+  if (mode) {  // the usual case: the tool list is known and the tool runs as a plain call
+    p->call(std::move(req), [n, to = std::move(c.to), format, request_id](Result<pool::CallResult> r) {
+      if (r.ok()) n->table.answer(to, tool_reply(r.value().result, format, r.value().session_reset, request_id));
+      else n->table.answer(to, error_reply(r.error(), to.error_extra));
+    });
+    return;
+  }
+  // The tool list is not known yet (the pool's first call): keep the request, in case the
+  // server runs this tool only as a task and refuses it (an error, or an isError result).
+  auto retry = std::make_shared<pool::CallRequest>(req);
   p->call(std::move(req), [n, p, to = std::move(c.to), format, request_id, retry](Result<pool::CallResult> r) mutable {
-    // The tool list was not known when the call went out: a server that runs this tool only as
-    // a task refused it (an error or an isError result); now that the list is known, run it so.
     const bool refused = !r.ok() ? r.error().code == Errc::invalid_request : mcp::is_tool_error(r.value().result);
     if (refused && p->task_support(retry->tool) == mcp::TaskSupport::required)
       return n->tasks->run_sync(std::move(p), std::move(*retry), format, request_id,
