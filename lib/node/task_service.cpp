@@ -206,12 +206,6 @@ Result<Task> TaskService::lookup(const Json& body) {
   const std::string id = body.value("task_id", std::string());
   if (!tasks::valid_task_id(id)) return not_found(id);
   auto v = store_->get(id);
-  if (v.ok() && !v.value() && store_->kind() == "jetstream") {
-    // Created a moment ago through another node while the bucket's stream changed leaders
-    // (right after a cluster starts): ask once more before saying there is no such task.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    v = store_->get(id);
-  }
   if (!v.ok()) return v.error();
   if (!v.value()) return not_found(id);
   Task t = std::move(v.value()->task);
