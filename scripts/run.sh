@@ -29,6 +29,10 @@ path = "$STATE/catalog.db"
 [log]
 level = "${MCPD_LOG_LEVEL:-info}"
 
+# Prometheus metrics and health: curl http://127.0.0.1:9464/metrics (/healthz, /readyz)
+[metrics]
+listen = "${MCPD_METRICS_LISTEN:-127.0.0.1:9464}"
+
 [[servers]]
 name = "everything"
 command = "$SERVERS/mcp-server-everything"
@@ -52,6 +56,8 @@ cat <<MSG
       build/bin/mcpctl tools everything
       build/bin/mcpctl call everything echo --args '{"message":"hi"}'
       build/bin/mcpctl call filesystem read_text_file --args '{"path":"$STATE/scratch/hello.txt"}'
+      curl -s http://127.0.0.1:9464/metrics | grep mcpd_calls_total
+    kill -HUP <mcpd pid> re-reads $STATE/mcpd.toml ([[servers]] and the log level).
     Ctrl-C stops the node and every server it started.
 MSG
 exec build/bin/mcpd --config "$STATE/mcpd.toml"

@@ -13,7 +13,7 @@ PACKAGES=(
   libnats-dev libssl-dev nlohmann-json3-dev libspdlog-dev libsqlite3-dev catch2
   libtomlplusplus-dev libasio-dev libcurl4-openssl-dev libsystemd-dev
   nats-server sqlite3 docker-compose systemd python3 clang libfuzzer-14-dev
-  golang-go golang-github-nats-io-go-nats-dev
+  golang-go golang-github-nats-io-go-nats-dev libcivetweb-dev prometheus
 )
 
 missing=()

@@ -50,6 +50,7 @@ constexpr OptionSpec kCallOptions[] = {
     {"session", 0, "ID", "session affinity: calls with the same ID reach the same MCP\nsession, so the server's state for it is kept between calls"},
     {"timeout", 0, "MS", "deadline of this call (default: the server's callTimeoutMs);\nmcpctl waits 5 s longer than that for the reply (not with --task)"},
     {"format", 0, "F", "compat (default): the text of the result, or its\nstructuredContent; mcp: the whole MCP CallToolResult\n(images, audio and resources summarised unless --json)"},
+    {"progress", 0, {}, "print the server's progress notifications on stderr, a line\neach (on a terminal a progress bar is shown anyway)"},
     {"task", 0, {}, "run the call as a task: its status is shown on stderr while\nit runs, then its result printed; Ctrl-C leaves it running"},
     {"ttl", 0, "MS", "with --task: how long mcpd keeps the task and its result,\nfrom its start (default: the node's [tasks] default, 1 hour)"},
     {"owner", 0, "O", "with --task: who owns the task (default: --session's ID,\nelse nobody); `mcpctl tasks ... --owner O` then finds it"},
@@ -186,6 +187,11 @@ Examples:
   mcpctl call everything get-tiny-image --format mcp
   echo '{"message": "from stdin"}' | mcpctl call everything echo --args -
   mcpctl call slow work --timeout 120000
+  mcpctl call everything trigger-long-running-operation --args '{"duration": 5, "steps": 5}'
+
+While the call runs, the progress the server reports (MCP progress notifications, relayed by
+mcpd to a progress_subject) is shown on stderr: a bar rewritten in place on a terminal, or a
+line per notification ("progress 3/5: ...") with --progress when stderr is not a terminal.
 
 With --task the call runs as a task (NATS contract 1.1): mcpd answers at once with the task's
 id and runs the call in the background. mcpctl then shows where it is on stderr, one line
@@ -309,7 +315,7 @@ constexpr Command kCommands[] = {
     {"nodes", "[--wait MS]", "", "list the live mcpd nodes and their load", kWaitOptions, kNodesDetails, 0, 0, false,
      run_nodes},
     {"tools", "NAME", "NAME", "list a server's tools", {}, kToolsDetails, 1, 1, false, run_tools},
-    {"call", "NAME TOOL [--args JSON] [--session ID] [--timeout MS] [--format compat|mcp]\n"
+    {"call", "NAME TOOL [--args JSON] [--session ID] [--timeout MS] [--format compat|mcp] [--progress]\n"
              "NAME TOOL [--args JSON] [--session ID] [--format compat|mcp] --task [--ttl MS] [--owner O]",
      "NAME TOOL [--args JSON]", "call a tool and print its result (--task: as a task)", kCallOptions, kCallDetails, 2,
      2, false, run_call},

@@ -6,8 +6,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <iostream>
 #include <ostream>
+#include <utility>
 
 namespace mcpd::mcpctl {
 
@@ -198,6 +201,58 @@ void print_tool_result(std::ostream& out, const Json& result, bool mcp_format) {
     else
       out << pretty(block) << '\n';
   }
+}
+
+StatusLine::StatusLine() : tty_(isatty(STDERR_FILENO) != 0), width_(terminal_width(STDERR_FILENO)) {}
+
+void StatusLine::show(const std::string& text) {
+  if (text == shown_) return;
+  shown_ = text;
+  if (!tty_) {
+    std::cerr << text << '\n';
+    return;
+  }
+  // Cut to the width: a line that wraps cannot be rewritten with \r.
+  std::cerr << "\r\033[K" << (width_ > 1 ? truncate(text, width_ - 1) : text) << std::flush;
+  live_ = true;
+}
+
+void StatusLine::done() {
+  if (live_) std::cerr << '\n' << std::flush;
+  live_ = false;
+}
+
+void StatusLine::say(const std::string& lines) {
+  done();
+  std::cerr << lines << std::flush;
+  if (!tty_) return;
+  std::string again = std::exchange(shown_, std::string());
+  show(again);
+}
+
+std::string number_text(const Json& n) {
+  if (n.is_number_float()) {
+    const double d = n.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 1e15) return std::to_string(static_cast<long long>(d));
+  }
+  return n.dump();
+}
+
+std::string progress_text(const Json& event, bool bar) {
+  auto p = event.find("progress");
+  if (p == event.end() || !p->is_number()) return {};
+  std::string count = number_text(*p);
+  auto t = event.find("total");
+  const bool has_total = t != event.end() && t->is_number() && t->get<double>() > 0;
+  if (has_total) count += "/" + number_text(*t);
+  std::string message;
+  if (auto m = event.find("message"); m != event.end() && m->is_string()) message = first_line(m->get<std::string>());
+  if (!bar || !has_total) return "progress " + count + (message.empty() ? "" : ": " + message);
+  constexpr int kWidth = 20;
+  const double share = std::clamp(p->get<double>() / t->get<double>(), 0.0, 1.0);
+  const int filled = static_cast<int>(share * kWidth + 0.5);
+  return "[" + std::string(static_cast<std::size_t>(filled), '#') + std::string(static_cast<std::size_t>(kWidth - filled), '-') +
+         "] " + count + (message.empty() ? "" : "  " + message);
 }
 
 }  // namespace mcpd::mcpctl

@@ -70,4 +70,34 @@ void print_tool_result(std::ostream& out, const Json& result, bool mcp_format);
 // One non-text content block summarised on one line.
 std::string summarize_content(const Json& block);
 
+// The line on stderr that shows where a long call or a task is: on a terminal one line
+// rewritten in place, else a line for each change.
+class StatusLine {
+ public:
+  StatusLine();
+  StatusLine(const StatusLine&) = delete;
+  StatusLine& operator=(const StatusLine&) = delete;
+  ~StatusLine() { done(); }
+
+  bool on_terminal() const { return tty_; }
+  void show(const std::string& text);
+  // Ends the live line, so that what follows starts on a line of its own.
+  void done();
+  // Lines that stay, printed under the live line, which then goes on below them.
+  void say(const std::string& lines);
+
+ private:
+  bool tty_;
+  std::size_t width_;
+  std::string shown_;
+  bool live_ = false;
+};
+
+// A progress number as a person writes it: 3, not 3.0.
+std::string number_text(const Json& n);
+
+// A progress event ({"progress", "total"?, "message"?}) in one line: on a terminal with a bar
+// when the total is known ("[######----]  3/10  step 3"), else "progress 3/10: step 3".
+std::string progress_text(const Json& event, bool bar);
+
 }  // namespace mcpd::mcpctl

@@ -49,15 +49,6 @@ const Json& task_of(const Json& reply) {
   return it != reply.end() && it->is_object() ? *it : kNone;
 }
 
-// A progress number as a person writes it: 3, not 3.0.
-std::string number_text(const Json& n) {
-  if (n.is_number_float()) {
-    const double d = n.get<double>();
-    if (std::isfinite(d) && d == std::floor(d) && std::abs(d) < 1e15) return std::to_string(static_cast<long long>(d));
-  }
-  return n.dump();
-}
-
 // Where a task is, in one line: "working", "working: Gathering sources...", and for a progress
 // event "working 3/30: step 3".
 std::string describe(const Json& reply) {
@@ -219,47 +210,6 @@ class CtrlC {
 
  private:
   struct sigaction old_ {};
-};
-
-// The line on stderr that shows where a task is: on a terminal one line rewritten in place,
-// else a line for each change.
-class StatusLine {
- public:
-  StatusLine() : tty_(isatty(STDERR_FILENO) != 0), width_(terminal_width(STDERR_FILENO)) {}
-  StatusLine(const StatusLine&) = delete;
-  StatusLine& operator=(const StatusLine&) = delete;
-  ~StatusLine() { done(); }
-
-  void show(const std::string& text) {
-    if (text == shown_) return;
-    shown_ = text;
-    if (!tty_) {
-      std::cerr << text << '\n';
-      return;
-    }
-    // Cut to the width: a line that wraps cannot be rewritten with \r.
-    std::cerr << "\r\033[K" << (width_ > 1 ? truncate(text, width_ - 1) : text) << std::flush;
-    live_ = true;
-  }
-  // Ends the live line, so that what follows starts on a line of its own.
-  void done() {
-    if (live_) std::cerr << '\n' << std::flush;
-    live_ = false;
-  }
-  // Lines that stay, printed under the live line, which then goes on below them.
-  void say(const std::string& lines) {
-    done();
-    std::cerr << lines << std::flush;
-    if (!tty_) return;
-    std::string again = std::exchange(shown_, std::string());
-    show(again);
-  }
-
- private:
-  bool tty_;
-  std::size_t width_;
-  std::string shown_;
-  bool live_ = false;
 };
 
 // The task as it is now (tasks.get): a task-reply. An error reply ends mcpctl (not_found, ...).

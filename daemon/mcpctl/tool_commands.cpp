@@ -5,8 +5,13 @@
 #include "catalog/server_config.hpp"
 #include "output.hpp"
 
+#include <unistd.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <future>
+#include <random>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -124,8 +129,30 @@ int run_call(Invocation& inv) {
   // Wait a little longer than the call may take, so that the daemon's timeout reply arrives.
   std::chrono::milliseconds wait = kDefaultCallTimeout;
   if (req.contains("timeout_ms")) wait = std::chrono::milliseconds(req["timeout_ms"].get<std::int64_t>() + 5'000);
-  Reply reply = inv.ask(inv.subjects().execute(name), req, wait);
-  if (inv.global().json) return 0;
+  // Progress the server reports (progress_subject): a bar on a terminal, a line per event with
+  // --progress. The call itself is asked on another thread while this one draws.
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  if (inv.global().json || !(inv.args().has("progress") || tty)) {
+    Reply reply = inv.ask(inv.subjects().execute(name), req, wait);
+    if (inv.global().json) return 0;
+    return print_call_result(reply.body, req.value("format", "") == "mcp");
+  }
+  std::random_device random;
+  char token[20];
+  std::snprintf(token, sizeof token, "%08x%08x", random(), random());
+  const std::string subject = "_INBOX.mcpctl-progress." + std::string(token);
+  auto events = inv.listen(subject);
+  req["progress_subject"] = subject;
+  auto answer = std::async(std::launch::async, [&inv, &name, &req, wait] {
+    return inv.ask(inv.subjects().execute(name), req, wait);
+  });
+  {
+    StatusLine line;
+    while (answer.wait_for(std::chrono::milliseconds(0)) != std::future_status::ready)
+      if (auto e = events->next(std::chrono::milliseconds(50)))
+        if (auto text = progress_text(e->body, line.on_terminal()); !text.empty()) line.show(text);
+  }
+  Reply reply = answer.get();  // an error reply is reported (and ends mcpctl) from here
   return print_call_result(reply.body, req.value("format", "") == "mcp");
 }
 

@@ -99,6 +99,7 @@ void apply_environment(DaemonConfig& c) {
   if (const char* v = std::getenv("MCPD_STORE_PATH")) c.store_path = v;
   if (const char* v = std::getenv("MCPD_NODE_ID")) c.node.node_id = v;
   if (const char* v = std::getenv("MCPD_LOG_LEVEL")) c.log_level = v;
+  if (const char* v = std::getenv("MCPD_METRICS_LISTEN")) c.metrics_listen = v;
   // NATS authentication and TLS, the same variables mcpctl reads. An empty variable is ignored
   // (so an empty line in an EnvironmentFile does not undo the config file).
   const std::pair<const char*, std::string bus::Options::*> nats_keys[] = {
@@ -154,6 +155,28 @@ std::vector<std::string> security_warnings(const DaemonConfig& c) {
   return out;
 }
 
+std::optional<ListenAddress> parse_listen(const std::string& text) {
+  ListenAddress a;
+  std::string port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    a.host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || text.find(':') != colon) return std::nullopt;
+    a.host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (a.host.empty() || port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  a.port = std::stoi(port);
+  if (a.port > 65535) return std::nullopt;
+  return a;
+}
+
 Json with_server_defaults(const Json& server, const Json& defaults) {
   Json out = server;
   for (auto it = defaults.begin(); it != defaults.end(); ++it)
@@ -178,7 +201,7 @@ DaemonConfig load_config(const std::string& path) {
       throw ConfigError(os.str());
     }
   }
-  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster", "limits", "security", "tasks"}, path);
+  check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster", "limits", "security", "tasks", "metrics"}, path);
 
   if (auto* t = section(root, "node", path)) {
     check_keys(*t, "node", {"id", "loop_threads", "max_sessions", "max_concurrent_starts"}, path);
@@ -232,6 +255,10 @@ DaemonConfig load_config(const std::string& path) {
     if (!t->contains("default_ttl_ms")) c.node.tasks.default_ttl = std::min(c.node.tasks.default_ttl, c.node.tasks.max_ttl);
     read_ms(*t, "lease_ms", c.node.tasks.lease, "tasks");
     read(*t, "max_running", c.node.tasks.max_running, "tasks");
+  }
+  if (auto* t = section(root, "metrics", path)) {
+    check_keys(*t, "metrics", {"listen"}, path);
+    read(*t, "listen", c.metrics_listen, "metrics");
   }
   if (auto* t = section(root, "log", path)) {
     check_keys(*t, "log", {"level", "format"}, path);
@@ -292,6 +319,9 @@ DaemonConfig load_config(const std::string& path) {
   }
   c.node.own_servers = c.servers;  // always run as written (node/admission.hpp)
 
+  if (!c.metrics_listen.empty() && !parse_listen(c.metrics_listen))
+    throw ConfigError(path + ": metrics.listen (or MCPD_METRICS_LISTEN) must be HOST:PORT, e.g. \"127.0.0.1:9464\", "
+                             "\"[::1]:9464\" or \"0.0.0.0:9464\"; got \"" + c.metrics_listen + "\"");
   if (c.log_format != "text" && c.log_format != "json")
     throw ConfigError(path + ": log.format must be \"text\" or \"json\", got \"" + c.log_format + "\"");
   if (c.loop_threads == 0 || c.loop_threads > 64) throw ConfigError(path + ": node.loop_threads must be 1..64");

@@ -1,5 +1,5 @@
 // The daemon's settings: read from a TOML file (see config.example.toml), then overridden by
-// the environment (MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL, and the NATS
+// the environment (MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL, MCPD_METRICS_LISTEN, and the NATS
 // authentication and TLS keys: MCPD_NATS_USER, _PASSWORD, _TOKEN, _CREDS, _NKEY_SEED, _TLS_CA,
 // _TLS_CERT, _TLS_KEY — the same variables mcpctl reads). A mistake in the file stops the
 // daemon at start with the file, the key and what is wrong.
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -41,6 +42,10 @@ struct DaemonConfig {
 
   std::string store_path = "/var/lib/mcpd/catalog.db";
 
+  // [metrics] listen: HOST:PORT of the HTTP listener for /metrics, /healthz and /readyz ("":
+  // none; port 0: any free port, which the log says).
+  std::string metrics_listen;
+
   std::string log_level = "info";
   std::string log_format = "text";     // text | json
 
@@ -62,6 +67,13 @@ DaemonConfig load_config(const std::string& path);
 // What an operator should hear at start about this configuration's security (logged as
 // warnings): e.g. NATS without authentication while the bus may make the node run anything.
 std::vector<std::string> security_warnings(const DaemonConfig& config);
+
+// HOST:PORT (IPv6 in brackets) split; nullopt if it is not one.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+std::optional<ListenAddress> parse_listen(const std::string& text);
 
 // Applies [defaults.server] to an MCPServer JSON document: fields it does not set are taken
 // from the defaults.

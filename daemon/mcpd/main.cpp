@@ -9,6 +9,7 @@
 #include "io/loop.hpp"
 #include "logging.hpp"
 #include "node/manager.hpp"
+#include "ops_http.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -46,8 +47,9 @@ at every start after, and connects with it; mcpctl run by the same user finds it
 credentials/nats-server.conf. It listens on loopback only, unless [nats.embedded]
 allow_remote = true allows another host address.
 
-Environment overrides: MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL, and for
-the NATS connection (the [nats] key in brackets; an empty variable is ignored):
+Environment overrides: MCPD_NATS_URL, MCPD_STORE_PATH, MCPD_NODE_ID, MCPD_LOG_LEVEL,
+MCPD_METRICS_LISTEN ([metrics] listen), and for the NATS connection (the [nats] key in
+brackets; an empty variable is ignored):
   MCPD_NATS_USER (user)                 MCPD_NATS_PASSWORD (password)
   MCPD_NATS_TOKEN (token)               MCPD_NATS_CREDS (creds_file)
   MCPD_NATS_NKEY_SEED (nkey_seed_file)  MCPD_NATS_TLS_CA (tls_ca_file)
@@ -107,7 +109,49 @@ void use_embedded_login(mcpd::bus::Options& nats, const mcpd::credentials::Local
   nats.password = login.password;
 }
 
-int run(const mcpd::daemon::DaemonConfig& config) {
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out.empty() ? "none" : out;
+}
+
+// SIGHUP: reads the config file again and applies what can change while running: the log level
+// and the [[servers]] (added, changed, removed; announced to the cluster). A file that does not
+// load changes nothing. `config` becomes the file as applied.
+void reload(const std::string& path, mcpd::daemon::DaemonConfig& config, mcpd::node::Manager& manager) {
+  if (path.empty()) {
+    spdlog::info("SIGHUP: no config file (--config) to read again; nothing changed");
+    return;
+  }
+  mcpd::daemon::DaemonConfig fresh;
+  try {
+    fresh = mcpd::daemon::load_config(path);
+  } catch (const std::exception& e) {
+    spdlog::error("SIGHUP: the config file was not applied, nothing changed: {}", e.what());
+    return;
+  }
+  const std::pair<const char*, bool> restart_only[] = {
+      {"[nats]", fresh.nats_url() != config.nats_url() || fresh.embedded_port != config.embedded_port},
+      {"[node] node_id", fresh.node.node_id != config.node.node_id},
+      {"[store] path", fresh.store_path != config.store_path},
+      {"[metrics] listen", fresh.metrics_listen != config.metrics_listen},
+      {"[log] format", fresh.log_format != config.log_format},
+  };
+  for (auto [what, changed] : restart_only)
+    if (changed) spdlog::warn("SIGHUP: {} changed in the file; that takes effect at the next start", what);
+  if (fresh.log_level != config.log_level) {
+    spdlog::default_logger()->set_level(spdlog::level::from_str(fresh.log_level));
+    spdlog::info("SIGHUP: log level {} (was {})", fresh.log_level, config.log_level);
+    config.log_level = fresh.log_level;
+  }
+  const auto r = manager.reload_servers(fresh.servers);
+  spdlog::info("SIGHUP: config file {} applied: servers added: {}; changed: {}; removed: {}; unchanged: {}", path,
+               join(r.added), join(r.changed), join(r.removed), r.unchanged.size());
+  for (const auto& f : r.failed) spdlog::error("SIGHUP: server {}", f);
+  config.servers = fresh.servers;
+}
+
+int run(mcpd::daemon::DaemonConfig config, const std::string& config_path) {
   // Signals are taken by sigwait() in this thread; every other thread inherits the mask.
   sigset_t signals;
   sigemptyset(&signals);
@@ -157,6 +201,9 @@ int run(const mcpd::daemon::DaemonConfig& config) {
   // Give NATS a moment before deciding about JetStream (it may still be coming up).
   for (int i = 0; i < 40 && !bus.value()->connected(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   mcpd::node::Manager manager(config.node, loop, *store.value(), bus.value());
+  // Up before the node starts: /healthz answers at once, /readyz says 503 until it serves.
+  std::optional<mcpd::daemon::OpsHttp> ops;
+  if (!config.metrics_listen.empty()) ops.emplace(*mcpd::daemon::parse_listen(config.metrics_listen), manager);
   if (auto st = manager.start(); !st.ok()) throw std::runtime_error(st.error().message);
   for (const auto& s : imported) manager.announce(s);  // other nodes learn of this node's file
 
@@ -169,7 +216,7 @@ int run(const mcpd::daemon::DaemonConfig& config) {
   for (;;) {
     sigwait(&signals, &sig);
     if (sig == SIGHUP) {
-      spdlog::info("SIGHUP: nothing to reload (servers change through mcpctl or the admin API)");
+      reload(config_path, config, manager);
       continue;
     }
     break;
@@ -216,7 +263,7 @@ int main(int argc, char** argv) {
                 << " servers in the file, NATS " << (config.embedded_nats() ? "embedded" : config.nats_url()) << "\n";
       return 0;
     }
-    return run(config);
+    return run(std::move(config), config_path);
   } catch (const std::exception& e) {
     std::cerr << "mcpd: " << e.what() << "\n";
     spdlog::critical("{}", e.what());

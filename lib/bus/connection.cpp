@@ -451,8 +451,9 @@ Connection::Stats Connection::stats() const {
   if (natsConnection_GetStats(impl_->nc, st) == NATS_OK) {
     uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0, reconnects = 0;
     natsStatistics_GetCounts(st, &in_msgs, &in_bytes, &out_msgs, &out_bytes, &reconnects);
-    out = Stats{in_msgs, out_msgs, in_bytes, out_bytes, reconnects};
+    out = Stats{in_msgs, out_msgs, in_bytes, out_bytes, reconnects, 0};
   }
+  out.kv_errors = impl_->kv_errors.load(std::memory_order_relaxed);
   natsStatistics_Destroy(st);
   return out;
 }

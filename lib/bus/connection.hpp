@@ -165,6 +165,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::int64_t max_payload() const;
   struct Stats {
     std::uint64_t in_msgs = 0, out_msgs = 0, in_bytes = 0, out_bytes = 0, reconnects = 0;
+    std::uint64_t kv_errors = 0;  // key-value operations that failed (conflicts and misses are not failures)
   };
   Stats stats() const;
   const std::string& name() const;

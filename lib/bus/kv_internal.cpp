@@ -23,6 +23,8 @@ KvError kv_error(Kind kind, Errc code, std::string message, std::uint64_t curren
 }
 
 KvError kv_error(const KvState& st, std::string_view what, Kind kind, Errc code, std::string_view text) {
+  // Counted once the bucket is open: the probe for JetStream at start (auto mode) is not a failure.
+  if (kind != Kind::conflict && kind != Kind::not_found && st.conn && st.kv) ConnectionAccess::count_kv_error(*st.conn);
   return kv_error(kind, code, "bucket " + st.bucket() + ": " + std::string(what) + ": " + std::string(text));
 }
 

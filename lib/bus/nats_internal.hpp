@@ -99,12 +99,15 @@ struct Connection::Impl {
   std::shared_ptr<detail::ConnectionEvents> events;
   // Serialises subscribe() against close()/drain(): see Connection::subscribe.
   std::mutex lifecycle;
+  // Key-value operations on this connection that failed (not conflicts or misses): metrics.
+  std::atomic<std::uint64_t> kv_errors{0};
 };
 
 namespace detail {
 // The nats.c handle behind a Connection, for the other parts of lib/bus (JetStream KV).
 struct ConnectionAccess {
   static natsConnection* raw(const Connection& c) { return c.impl_->nc; }
+  static void count_kv_error(const Connection& c) { c.impl_->kv_errors.fetch_add(1, std::memory_order_relaxed); }
 };
 }  // namespace detail
 

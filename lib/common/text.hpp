@@ -1,5 +1,5 @@
 // Small text helpers shared by the modules that check input: quoting it back in a message,
-// ASCII case folding, and the authority part of a URL.
+// ASCII case folding, the authority part of a URL, and text as the inside of a JSON string.
 #pragma once
 
 #include <cstdio>
@@ -47,6 +47,57 @@ inline std::string_view url_authority(std::string_view url) {
   auto scheme_end = url.find("://");
   std::string_view rest = scheme_end == std::string_view::npos ? url : url.substr(scheme_end + 3);
   return rest.substr(0, rest.find_first_of("/?#"));
+}
+
+// Appends `s` as the inside of a JSON string (no quotes) to `out` (anything with push_back and
+// append(const char*, const char*)): quotes, backslashes and control characters escaped, valid
+// UTF-8 kept, and each byte that is not part of valid UTF-8 written as the text \xNN — so the
+// result is valid JSON and valid UTF-8 whatever bytes `s` holds (a child's stderr, say).
+template <typename Out>
+void append_json_escaped(Out& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  auto put = [&](std::string_view t) { out.append(t.data(), t.data() + t.size()); };
+  // Length of the valid UTF-8 sequence starting at s[i] (1..4), or 0 if there is none.
+  auto sequence = [&](std::size_t i) -> std::size_t {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t n = b >= 0xf0 && b <= 0xf4 ? 4 : b >= 0xe0 ? 3 : b >= 0xc2 && b <= 0xdf ? 2 : 0;
+    if (n == 0 || i + n > s.size()) return 0;
+    const auto b1 = static_cast<unsigned char>(s[i + 1]);
+    if ((b == 0xe0 && b1 < 0xa0) || (b == 0xed && b1 > 0x9f) || (b == 0xf0 && b1 < 0x90) || (b == 0xf4 && b1 > 0x8f))
+      return 0;  // overlong, a surrogate, or beyond U+10FFFF
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return 0;
+    return n;
+  };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      if (std::size_t n = sequence(i)) {
+        put(s.substr(i, n));
+        i += n;
+      } else {
+        const char esc[] = {'\\', '\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+        put(std::string_view(esc, sizeof esc));
+        ++i;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"': put("\\\""); break;
+      case '\\': put("\\\\"); break;
+      case '\n': put("\\n"); break;
+      case '\r': put("\\r"); break;
+      case '\t': put("\\t"); break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          const char esc[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
+          put(std::string_view(esc, sizeof esc));
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+    ++i;
+  }
 }
 
 }  // namespace mcpd

@@ -267,9 +267,10 @@ CallId ClientSession::call_tool(std::string tool, Json arguments, CallOptions op
   params["arguments"] = arguments.is_null() ? Json::object() : std::move(arguments);
   std::string token;
   if (!options.task.is_null()) params["task"] = std::move(options.task);
+  if (options.meta.is_object() && !options.meta.empty()) params["_meta"] = std::move(options.meta);
   if (options.on_progress) {
     token = "mcpd-" + std::to_string(next_token_.fetch_add(1));
-    params["_meta"] = {{"progressToken", token}};
+    params["_meta"]["progressToken"] = token;
     std::lock_guard lock(mu_);
     progress_.emplace(token, std::move(options.on_progress));
   }

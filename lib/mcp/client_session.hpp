@@ -43,6 +43,8 @@ struct CallOptions {
   // Not null: sent as params.task (a task-augmented call, MCP 2025-11-25): the server answers
   // with {"task": {...}} at once and runs the tool as a task of its own.
   Json task = nullptr;
+  // An object: its members go into params._meta (e.g. W3C traceparent and tracestate).
+  Json meta = nullptr;
 };
 
 // A request the server sends us on behalf of one of its tasks (params._meta

@@ -3,6 +3,8 @@
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 namespace mcpd::node {
 
 using Json = nlohmann::json;
@@ -75,6 +77,34 @@ std::optional<std::string> Inbound::header(std::string_view key) const {
     for (const auto& [k, v] : *headers)
       if (k == key) return v;
   return std::nullopt;
+}
+
+namespace {
+
+bool lower_hex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+bool valid_traceparent(std::string_view t) {
+  if (t.size() != 55 || t[2] != '-' || t[35] != '-' || t[52] != '-') return false;
+  if (!lower_hex(t.substr(0, 2)) || !lower_hex(t.substr(3, 32)) || !lower_hex(t.substr(36, 16)) || !lower_hex(t.substr(53, 2)))
+    return false;
+  // Version ff is invalid; an all-zero trace id or parent id is too.
+  return t.substr(0, 2) != "ff" && t.substr(3, 32) != std::string(32, '0') && t.substr(36, 16) != std::string(16, '0');
+}
+
+}  // namespace
+
+TraceContext TraceContext::of(const Inbound& in) {
+  TraceContext t;
+  auto parent = in.header(kTraceparentHeader);
+  if (!parent || !valid_traceparent(*parent)) return t;
+  t.traceparent = std::move(*parent);
+  if (auto state = in.header(kTracestateHeader);
+      state && !state->empty() && state->size() <= 512 &&
+      std::all_of(state->begin(), state->end(), [](char c) { return c >= 0x20 && c < 0x7f; }))
+    t.tracestate = std::move(*state);
+  return t;
 }
 
 EndpointTable::EndpointTable(TableOptions options, io::Loop& loop, io::BlockingPool& blocking, Sink sink)
@@ -241,6 +271,7 @@ void EndpointTable::answer(const ReplyTo& to, const Reply& reply_in) {
     MutexLock lock(c.mu);
     c.last_error = reply.error->message;
   }
+  if (!to.server.empty() && opts_.on_call) opts_.on_call(to, reply);
   sink_(to.subject, reply);
   --in_flight_;
 }

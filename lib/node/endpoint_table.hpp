@@ -69,6 +69,24 @@ struct ReplyTo {
   std::size_t endpoint = 0;  // index into the table's counters
   std::chrono::steady_clock::time_point start;
   nlohmann::json error_extra;  // members every error reply of this endpoint carries
+  // A tool call of a server this node runs (set by execute once it found the server's pool):
+  // what TableOptions::on_call is told when the call is answered.
+  std::string server = {}, tool = {};
+  std::string session = {}, trace_id = {};  // for the call's log line
+};
+
+inline constexpr std::string_view kTraceparentHeader = "traceparent";
+inline constexpr std::string_view kTracestateHeader = "tracestate";
+
+// W3C trace context (https://www.w3.org/TR/trace-context/) from a request's headers: kept only
+// when well formed (traceparent "00-<32 hex>-<16 hex>-<2 hex>", tracestate printable ASCII of
+// at most 512 bytes), so what reaches an MCP server or a log is never a caller's arbitrary text.
+struct TraceContext {
+  std::string traceparent, tracestate;
+
+  static TraceContext of(const Inbound& in);
+  // The trace id (the 32 hex digits), empty without a traceparent.
+  std::string trace_id() const { return traceparent.size() == 55 ? traceparent.substr(3, 32) : std::string(); }
 };
 
 // What a handler gets: the body parsed and validated ({} for an empty body), the tokens the
@@ -109,6 +127,9 @@ struct TableOptions {
   std::function<std::int64_t()> reply_limit;
   // Bodies nested deeper are refused with invalid_request (common/json_limits.hpp).
   std::size_t json_max_depth = json::kDefaultMaxDepth;
+  // Told of every answer to a tool call (a ReplyTo with a server), before it is sent; on the
+  // answering thread, must not block (metrics).
+  std::function<void(const ReplyTo& to, const Reply& reply)> on_call = nullptr;
 };
 
 class EndpointTable {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <future>
 #include <thread>
 
@@ -200,13 +201,45 @@ Status Manager::start() {
   if (auto st = subscribe_requests(node_); !st.ok()) return st;
   if (auto st = join_cluster(node_); !st.ok()) return st;
   if (auto st = start_tasks(node_); !st.ok()) return st;
-  return start_discovery(node_);
+  if (auto st = start_discovery(node_); !st.ok()) return st;
+  node_->phase = Node::Phase::serving;
+  return {};
 }
 
 void Manager::announce(const catalog::ServerConfig& config) { node_->catalog.announce(config); }
 
+ReloadSummary Manager::reload_servers(const std::vector<catalog::ServerConfig>& servers) {
+  auto& n = *node_;
+  ReloadSummary out;
+  const auto before = n.admission.own_names();
+  n.admission.set_own(servers);  // first: the registry runs them as written from now on
+  for (const auto& s : servers) {
+    auto existing = n.store.get(s.name);
+    if (!existing.ok()) {
+      out.failed.push_back(s.name + ": " + existing.error().message);
+      continue;
+    }
+    if (existing.value() && catalog::same_definition(*existing.value(), s)) {
+      out.unchanged.push_back(s.name);
+      continue;
+    }
+    const bool was_own = std::find(before.begin(), before.end(), s.name) != before.end();
+    if (auto stored = n.catalog.put(s); !stored.ok()) out.failed.push_back(s.name + ": " + stored.error().message);
+    else (was_own || existing.value() ? out.changed : out.added).push_back(s.name);
+  }
+  for (const auto& name : before) {
+    if (std::any_of(servers.begin(), servers.end(), [&](const catalog::ServerConfig& s) { return s.name == name; }))
+      continue;
+    auto removed = n.catalog.remove(name);
+    if (!removed.ok()) out.failed.push_back(name + ": " + removed.error().message);
+    else if (removed.value()) out.removed.push_back(name);
+  }
+  return out;
+}
+
 void Manager::shutdown(std::chrono::milliseconds drain_timeout) {
   auto& n = *node_;
+  n.phase = Node::Phase::draining;
   const auto deadline = Clock::now() + drain_timeout;
   if (n.queue_sub) {
     if (n.bus->connected()) {
@@ -260,6 +293,10 @@ ManagerStats Manager::stats() const {
 nlohmann::json Manager::status() const {
   return status_of(*node_);
 }
+
+std::string Manager::metrics() const { return node_->metrics(); }
+
+Readiness Manager::readiness() const { return node_->readiness(); }
 
 std::vector<std::string> Manager::running_servers() const { return node_->registry.names(); }
 

@@ -66,6 +66,18 @@ struct ManagerStats {
   std::uint64_t errors = 0;
 };
 
+// /readyz: ready while the node serves requests; otherwise why not.
+struct Readiness {
+  bool ready = false;
+  std::string reason;  // why not (empty when ready)
+};
+
+// What a reload of the config file's [[servers]] did, by server name.
+struct ReloadSummary {
+  std::vector<std::string> added, changed, removed, unchanged;
+  std::vector<std::string> failed;  // "name: why"
+};
+
 struct Node;
 
 class Manager {
@@ -84,12 +96,20 @@ class Manager {
   // Blocking (main).
   void announce(const catalog::ServerConfig& config);
 
+  // The config file was read again (SIGHUP): its [[servers]] are now `servers`. Those added or
+  // changed are stored, run and announced to the cluster; those no longer in the file are
+  // deleted (and the deletion announced). Blocking (main).
+  ReloadSummary reload_servers(const std::vector<catalog::ServerConfig>& servers);
+
   // Graceful stop, blocking (call from main): stop taking requests (the queue subscription
   // drains so other nodes take new ones), let in-flight calls finish up to `drain_timeout`,
   // then stop every pool and child.
   void shutdown(std::chrono::milliseconds drain_timeout);
 
   ManagerStats stats() const;
+  // /metrics: the Prometheus text format (calls, latency, pools, sessions, tasks, NATS, process).
+  std::string metrics() const;
+  Readiness readiness() const;
   // What this node runs: per server, its sessions and load (also the data of $SRV.STATS).
   nlohmann::json status() const;
   std::vector<std::string> running_servers() const;

@@ -1,5 +1,7 @@
 #include "node/internal/node.hpp"
 
+#include "common/log_fields.hpp"
+
 #include <spdlog/spdlog.h>
 
 namespace mcpd::node {
@@ -27,13 +29,37 @@ Node::Node(ManagerOptions options, io::Loop& l, catalog::Store& s, std::shared_p
       catalog(opts.subjects, store, bus, registry, admission, [this] { return replicated(); }),
       table(TableOptions{opts.subjects.prefix, opts.queue_group, opts.max_request_bytes, 64 * 1024,
                          [this] { return bus->max_payload(); },  // larger replies become too_large
-                         opts.json_max_depth},
+                         opts.json_max_depth,
+                         [this](const ReplyTo& to, const Reply& reply) { call_answered(to, reply); }},
             loop, blocking, [this](const std::string& reply_subject, const Reply& reply) {
               if (auto st = bus->respond(reply_subject, reply.body, reply.headers); !st.ok())
                 spdlog::warn("could not publish a reply to {} ({} bytes): {}", reply_subject, reply.body.size(),
                              st.error().message);
             }),
       tasks(std::make_unique<TaskService>(opts.tasks, loop, blocking, bus, opts.subjects, opts.node_id, table)) {}
+
+void Node::call_answered(const ReplyTo& to, const Reply& reply) {
+  const auto took = std::chrono::steady_clock::now() - to.start;
+  const std::string_view code = reply.error ? to_string(reply.error->code) : std::string_view("ok");
+  // A tool the server does not have is a name a caller made up: not a series of its own.
+  const bool unknown = reply.error && reply.error->code == Errc::unknown_tool;
+  calls.record(to.server, unknown ? metrics::CallMetrics::kOther : std::string_view(to.tool), code, took);
+  if (!spdlog::should_log(spdlog::level::debug)) return;
+  std::string request_id;
+  if (auto it = to.error_extra.find("request_id"); it != to.error_extra.end() && it->is_string())
+    request_id = it->get<std::string>();
+  LogFields fields;
+  fields.server = to.server;
+  fields.tool = to.tool;
+  fields.request_id = request_id;
+  fields.session = to.session;
+  fields.code = code;
+  fields.trace_id = to.trace_id;
+  fields.duration_ms = std::chrono::duration<double, std::milli>(took).count();
+  LogScope scope(fields);
+  if (reply.error) spdlog::debug("[{}] call of {} failed ({}): {}", to.server, to.tool, code, reply.error->message);
+  else spdlog::debug("[{}] call of {} answered", to.server, to.tool);
+}
 
 Error Node::unknown_server(const std::string& name) const {
   if (auto st = catalog::check_server_name(name); !st.ok()) return st.error();

@@ -135,6 +135,14 @@ std::vector<std::string> PoolRegistry::names() const {
   return out;
 }
 
+std::vector<std::pair<std::string, std::shared_ptr<pool::SessionPool>>> PoolRegistry::pools() const {
+  std::vector<std::pair<std::string, std::shared_ptr<pool::SessionPool>>> out;
+  MutexLock lock(mu_);
+  out.reserve(running_.size());
+  for (const auto& [name, r] : running_) out.emplace_back(name, r.pool);
+  return out;
+}
+
 std::size_t PoolRegistry::size() const {
   MutexLock lock(mu_);
   return running_.size();

@@ -53,6 +53,8 @@ class PoolRegistry {
   // Why the catalog's record of `name` is not run here (forbidden), if it is refused.
   std::optional<Error> refusal(const std::string& name) const MCPD_EXCLUDES(mu_);
   std::vector<std::string> names() const MCPD_EXCLUDES(mu_);
+  // The running pools by name (a snapshot: for /metrics).
+  std::vector<std::pair<std::string, std::shared_ptr<pool::SessionPool>>> pools() const MCPD_EXCLUDES(mu_);
   std::size_t size() const MCPD_EXCLUDES(mu_);
   // Per server: revision, sessions, load, circuit, last error (the data of $SRV.STATS).
   nlohmann::json status() const MCPD_EXCLUDES(mu_);

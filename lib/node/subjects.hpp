@@ -48,6 +48,12 @@ struct Subjects {
   std::string node_task(std::string_view node, std::string_view verb) const {
     return prefix + ".nodes." + std::string(node) + ".tasks." + std::string(verb);
   }
+
+  // A subject a caller asks the node to publish to (status_subject, progress_subject): the node
+  // publishes with its own rights, so never onto mcpd's own subjects or the system's ($SRV, $JS,
+  // $KV), only a plain subject of the caller's. Empty if `subject` is one; else why not, naming
+  // `field` (for an invalid_request).
+  std::string caller_subject_problem(std::string_view field, const std::string& subject) const;
 };
 
 }  // namespace mcpd::node

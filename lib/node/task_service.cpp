@@ -239,14 +239,9 @@ void TaskService::create(std::shared_ptr<pool::SessionPool> pool, std::string se
   // The node publishes there with its own rights: never onto mcpd's own subjects or the
   // system's ($SRV, $JS, $KV), only a plain subject of the caller's (e.g. one of its inboxes).
   std::string status_subject = body.value("status_subject", std::string());
-  if (!status_subject.empty() && (!bus::is_publish_subject(status_subject) || status_subject.front() == '$' ||
-                                  status_subject.rfind(subjects_.prefix + ".", 0) == 0))
-    return table_.answer(to, error_reply(make_error(Errc::invalid_request,
-                                                    "status_subject '" + status_subject +
-                                                        "' is not one mcpd publishes to: give a plain subject of "
-                                                        "your own (an inbox works best), not under '" +
-                                                        subjects_.prefix + ".' or '$'"),
-                                         to.error_extra));
+  if (auto problem = status_subject.empty() ? std::string() : subjects_.caller_subject_problem("status_subject", status_subject);
+      !problem.empty())
+    return table_.answer(to, error_reply(make_error(Errc::invalid_request, problem), to.error_extra));
   if (static_cast<int>(engine_.size()) >= opts_.max_running)
     return table_.answer(to, error_reply(make_error(Errc::overloaded, "this node already runs " +
                                                                           std::to_string(opts_.max_running) +

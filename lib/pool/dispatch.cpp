@@ -175,6 +175,7 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
   if (o.timeout.count() <= 0) o.timeout = 1ms;
   o.on_progress = std::move(p.req.on_progress);
   o.task = std::move(p.req.task);
+  o.meta = std::move(p.req.meta);
   auto cancel = std::move(p.req.cancel);
   std::weak_ptr<Impl> weak = weak_from_this();
   std::string timeout_message = server() + ": call to '" + p.req.tool + "' timed out after " +

@@ -128,6 +128,7 @@ struct CallRequest {
   bool session_reset = false;                         // the caller knows the session's state is gone
   Json task = nullptr;                                // not null: a task-augmented call (params.task)
   std::shared_ptr<CallCancel> cancel = nullptr;       // optional: lets the caller cancel it
+  Json meta = nullptr;                                // an object: members for params._meta (trace context)
 };
 
 struct CallResult {

@@ -29,7 +29,8 @@ constexpr std::array kPayloads{
     Payload::admin_name_request,  Payload::admin_list_request,  Payload::admin_server_reply,
     Payload::admin_list_reply,    Payload::admin_deleted_reply, Payload::task_id_request,
     Payload::task_result_request, Payload::task_list_request,   Payload::task_input_request,
-    Payload::task_reply,          Payload::task_list_reply,     Payload::error_reply,
+    Payload::task_reply,          Payload::task_list_reply,     Payload::progress_event,
+    Payload::error_reply,
 };
 static_assert(kPayloads.size() == static_cast<std::size_t>(Payload::error_reply) + 1);
 
@@ -131,6 +132,7 @@ std::string_view name(Payload payload) {
     case Payload::task_input_request: return "task-input-request";
     case Payload::task_reply: return "task-reply";
     case Payload::task_list_reply: return "task-list-reply";
+    case Payload::progress_event: return "progress-event";
     case Payload::error_reply: return "error-reply";
   }
   return "unknown";

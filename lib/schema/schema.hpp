@@ -41,6 +41,7 @@ enum class Payload {
   task_input_request,    // body of mcp.tasks.input
   task_reply,            // {"task": ...}: execute with task, tasks get/cancel/input/result, status events
   task_list_reply,       // reply of mcp.tasks.list
+  progress_event,        // published to an execute's progress_subject
   error_reply,           // any failed request that has no payload-specific reply
 };
 

@@ -11,7 +11,16 @@
 #  (d) deploy/local-cluster.sh up on free ports gives a working 3-node cluster (a call through
 #      n1 and n3, status shows 6 processes alive, a second up says so, the image's healthcheck
 #      script tells a serving node from a missing one), and down leaves no process behind
-#      (neither the six nor the MCP servers the mcpd nodes started).
+#      (neither the six nor the MCP servers the mcpd nodes started);
+#  (e) deploy/prometheus/prometheus.yml passes `promtool check config` and scrapes the compose
+#      mcpd services on 9464; mcpd-alerts.yml passes `promtool check rules` and its unit tests
+#      (`promtool test rules mcpd-alerts.test.yml`); deploy/grafana/mcpd-dashboard.json parses, its
+#      PromQL passes `promtool check rules` (Grafana's variables filled in), and it, the alerts
+#      and their tests name only the metrics listed in EXPECTED_METRICS (the dashboard all of
+#      them); deploy/systemd/mcpd.service (ExecStart pointed at the built mcpd) passes
+#      `systemd-analyze verify` without a word about the unit, and its exposure from
+#      `systemd-analyze security --offline=true` is at most MAX_EXPOSURE. Without promtool or
+#      systemd-analyze their checks are skipped with a loud SKIPPED line.
 #
 # Binaries: MCPD_BIN_DIR, else build/bin at the repository root. Bounded: about 2.5 minutes at
 # most; the cluster is always taken down on exit.
@@ -25,6 +34,36 @@ CLUSTER_SH="$ROOT/deploy/local-cluster.sh"
 DOCKERFILE="$ROOT/deploy/docker/Dockerfile"
 COMPOSE="$ROOT/deploy/compose/docker-compose.yml"
 DOCKERFILELINT="dockerfilelint@1.8.0"
+PROM_DIR="$ROOT/deploy/prometheus"
+DASHBOARD="$ROOT/deploy/grafana/mcpd-dashboard.json"
+UNIT="$ROOT/deploy/systemd/mcpd.service"
+# The highest `systemd-analyze security` exposure the unit may have (0.0 best, 10.0 worst).
+MAX_EXPOSURE=3.0
+# The metrics mcpd exports that the dashboard and the alerts may use: name and type. (Histograms
+# also stand for their _bucket, _sum and _count series.)
+EXPECTED_METRICS="
+mcpd_build_info gauge
+mcpd_calls_total counter
+mcpd_call_duration_seconds histogram
+mcpd_tool_call_duration_seconds histogram
+mcpd_requests_total counter
+mcpd_request_errors_total counter
+mcpd_requests_in_flight gauge
+mcpd_servers gauge
+mcpd_pool_in_flight gauge
+mcpd_pool_queued gauge
+mcpd_sessions gauge
+mcpd_session_restarts_total counter
+mcpd_circuit_state gauge
+mcpd_tasks_running gauge
+mcpd_tasks_ended_total counter
+mcpd_nats_connected gauge
+mcpd_nats_reconnects_total counter
+mcpd_kv_errors_total counter
+process_resident_memory_bytes gauge
+process_open_fds gauge
+process_start_time_seconds gauge
+"
 DEADLINE=$((SECONDS + 140))
 
 fail() {
@@ -32,6 +71,7 @@ fail() {
   exit 1
 }
 step() { echo "==> $*"; }
+skip() { echo "!!! SKIPPED: $*" >&2; }
 # budget N: N seconds, or what is left of the script's time if that is less.
 budget() {
   local left=$((DEADLINE - SECONDS))
@@ -237,4 +277,134 @@ done
 ls "$CLUSTER"/n*/nats.pid "$CLUSTER"/node-*/mcpd.pid >/dev/null 2>&1 && fail "down left pid files behind"
 [ -f "$CLUSTER/node-1/catalog.db" ] || fail "down (without --purge) deleted the data"
 echo "    up, call through n1 and n3, status 6 alive, up again, healthcheck, down: no process left (${#children[@]} MCP servers too)"
+
+# ---------------------------------------------------------------------------------------------
+step "(e) Prometheus config and alerts, Grafana dashboard, systemd unit"
+# The scrape targets are the compose file's mcpd services (resolved in (b)), on the metrics port.
+targets="$(sed -n 's/^ *- \([a-z0-9.-]*:[0-9][0-9]*\)$/\1/p' "$PROM_DIR/prometheus.yml" | sort)"
+services="$(sed -n 's/^  \(mcpd-[0-9]*\):$/\1:9464/p' <<<"$resolved" | sort)"
+{ [ -n "$targets" ] && [ "$targets" = "$services" ]; } ||
+  fail "$PROM_DIR/prometheus.yml scrapes '$(tr '\n' ' ' <<<"$targets")', not the compose mcpd services '$(tr '\n' ' ' <<<"$services")'"
+
+# The dashboard parses; its expressions, the alerts and their tests name only known metrics; the
+# dashboard's PromQL (Grafana's variables filled in) goes to a rule file for promtool below.
+out="$(python3 -m json.tool "$DASHBOARD" 2>&1 >/dev/null)" || fail "$DASHBOARD is not valid JSON: $out"
+out="$(EXPECTED_METRICS="$EXPECTED_METRICS" python3 - "$DASHBOARD" "$PROM_DIR/mcpd-alerts.yml" \
+  "$PROM_DIR/mcpd-alerts.test.yml" "$WORK/dashboard-rules.yml" 2>&1 <<'PY'
+import json, os, re, sys
+dashboard_path, alerts_path, tests_path, rules_out = sys.argv[1:5]
+known, listed = {}, []
+for line in os.environ["EXPECTED_METRICS"].strip().splitlines():
+    name, kind = line.split()
+    known[name] = kind
+    listed.append(name)
+    if kind == "histogram":
+        known.update({name + "_bucket": kind, name + "_sum": kind, name + "_count": kind})
+metric = re.compile(r"\b(?:mcpd|process)_[a-z0-9_]+")
+problems = []
+
+d = json.load(open(dashboard_path))
+exprs = []
+def walk(panels):
+    for p in panels:
+        walk(p.get("panels", []))
+        if p["type"] != "row" and p.get("datasource", {}).get("uid") != "${DS_PROMETHEUS}":
+            problems.append(f"panel '{p['title']}' does not use the datasource ${{DS_PROMETHEUS}}")
+        exprs.extend((p["title"], t["expr"]) for t in p.get("targets", []) if t.get("expr"))
+walk(d["panels"])
+variables = {v["name"]: v for v in d["templating"]["list"]}
+if variables.get("DS_PROMETHEUS", {}).get("type") != "datasource":
+    problems.append("no datasource variable DS_PROMETHEUS")
+for v in variables.values():
+    if v["type"] != "query":
+        continue
+    query = v["query"]["query"] if isinstance(v["query"], dict) else v["query"]
+    m = re.fullmatch(r"label_values\((.*),\s*(\w+)\)", query)
+    if not m:
+        problems.append(f"variable {v['name']}: not label_values(SELECTOR, LABEL): {query}")
+        continue
+    exprs.append((f"variable {v['name']}", m.group(1)))
+if "label_values(mcpd_build_info, node)" not in json.dumps(variables.get("node", {})):
+    problems.append("no variable node from label_values(mcpd_build_info, node)")
+if "server" not in variables:
+    problems.append("no variable server")
+if not exprs:
+    problems.append("found no PromQL expression")
+
+used = set()
+for where, e in exprs:
+    for name in metric.findall(e):
+        used.add(name)
+        if name not in known:
+            problems.append(f"dashboard ({where}): unknown metric {name}")
+for path in (alerts_path, tests_path):
+    for n, line in enumerate(open(path), 1):
+        for name in metric.findall(line):
+            if name not in known:
+                problems.append(f"{os.path.basename(path)}:{n}: unknown metric {name}")
+shown = {re.sub(r"_(bucket|sum|count)$", "", u) if known.get(u) == "histogram" else u for u in used}
+problems += [f"the dashboard does not show {name}" for name in listed if name not in shown]
+
+with open(rules_out, "w") as f:
+    f.write("groups:\n  - name: dashboard\n    rules:\n")
+    for i, (where, e) in enumerate(exprs):
+        e = e.replace("$__rate_interval", "5m").replace("$__interval", "1m").replace("$__range", "1h")
+        e = re.sub(r"\$\{?\w+(:\w+)?\}?", ".*", e)
+        f.write(f"      - record: dashboard:expr_{i}\n        expr: {json.dumps(e)}\n")
+if problems:
+    sys.exit("\n".join(problems))
+print(f"{len(exprs)} expressions, {len(shown)} metrics")
+PY
+)" || fail "the dashboard or the alerts do not fit the metrics mcpd exports:
+$out"
+dashboard_summary="$out"
+
+PROMTOOL="$(command -v promtool || true)"
+if [ -z "$PROMTOOL" ]; then
+  skip "promtool is not installed (scripts/setup.sh installs the prometheus package): prometheus.yml, the alert rules and the dashboard's PromQL are NOT checked"
+else
+  out="$(timeout "$(budget 20)" "$PROMTOOL" check config "$PROM_DIR/prometheus.yml" 2>&1)" ||
+    fail "promtool check config rejects $PROM_DIR/prometheus.yml: $out"
+  out="$(timeout "$(budget 20)" "$PROMTOOL" check rules "$PROM_DIR/mcpd-alerts.yml" 2>&1)" ||
+    fail "promtool check rules rejects $PROM_DIR/mcpd-alerts.yml: $out"
+  out="$(cd "$PROM_DIR" && timeout "$(budget 20)" "$PROMTOOL" test rules mcpd-alerts.test.yml 2>&1)" ||
+    fail "the alert rules fail their unit tests (promtool test rules $PROM_DIR/mcpd-alerts.test.yml): $out"
+  out="$(timeout "$(budget 20)" "$PROMTOOL" check rules "$WORK/dashboard-rules.yml" 2>&1)" ||
+    fail "the dashboard's PromQL does not parse (as $WORK/dashboard-rules.yml): $out"
+fi
+
+SYSTEMD_ANALYZE="$(command -v systemd-analyze || true)"
+exposure=""
+if [ -z "$SYSTEMD_ANALYZE" ]; then
+  skip "systemd-analyze is not installed: $UNIT is NOT checked"
+else
+  # A copy that starts the built mcpd: verify wants ExecStart's binary to exist.
+  unit_copy="$WORK/systemd/mcpd.service"
+  mkdir -p "$WORK/systemd"
+  sed "s#/usr/local/bin/mcpd #$MCPD #" "$UNIT" >"$unit_copy"
+  grep -qF "ExecStart=$MCPD " "$unit_copy" || fail "$UNIT: found no ExecStart=/usr/local/bin/mcpd to point at $MCPD"
+  rc=0
+  out="$(timeout "$(budget 20)" "$SYSTEMD_ANALYZE" verify --man=no --recursive-errors=no "$unit_copy" 2>&1)" || rc=$?
+  # Lines about other units of this machine (its dependencies) are not ours to fix.
+  ours="$(grep -E "mcpd\.service|$unit_copy" <<<"$out" || true)"
+  { [ "$rc" -eq 0 ] && [ -z "$ours" ]; } || fail "systemd-analyze verify finds problems in $UNIT (exit $rc):
+${ours:-$out}"
+  rc=0
+  out="$(timeout "$(budget 20)" "$SYSTEMD_ANALYZE" security --offline=true "$unit_copy" 2>&1)" || rc=$?
+  if grep -q "unrecognized option.*offline" <<<"$out"; then
+    skip "this systemd-analyze has no security --offline (systemd 250 or later has): the exposure of $UNIT is NOT checked"
+  else
+    exposure="$(sed -n 's/.*Overall exposure level for mcpd\.service: \([0-9.]*\) .*/\1/p' <<<"$out")"
+    { [ "$rc" -eq 0 ] && [ -n "$exposure" ]; } || fail "systemd-analyze security --offline=true $UNIT failed (exit $rc): $out"
+    awk -v e="$exposure" -v max="$MAX_EXPOSURE" 'BEGIN { exit !(e <= max) }' ||
+      fail "$UNIT has an exposure of $exposure, above $MAX_EXPOSURE; what adds to it:
+$(grep -E ' [0-9]+\.[0-9]+ *$' <<<"$out")"
+    grep -q "^# Exposure: $exposure " "$UNIT" ||
+      echo "    note: the comment at the top of $UNIT does not say this systemd's exposure, $exposure"
+  fi
+fi
+summary="prometheus.yml scrapes the 3 compose nodes; dashboard: $dashboard_summary, all known"
+[ -z "$PROMTOOL" ] || summary+="; promtool: config, rules, rule tests, dashboard PromQL valid"
+[ -z "$SYSTEMD_ANALYZE" ] || summary+="; unit verified, exposure ${exposure:-unchecked} (at most $MAX_EXPOSURE)"
+echo "    $summary"
 echo "PASS"

@@ -147,6 +147,20 @@ TEST_CASE("mcpctl call prints a text result as it is and --json prints the reply
   CHECK(sum_doc["sum"] == 5);
 }
 
+TEST_CASE("mcpctl call --progress prints the server's progress and an error still ends it with exit 1") {
+  Cluster c;
+  auto call = c.run({"call", "fake", "progress", "--args", R"({"steps": 3, "interval_ms": 50})", "--progress"});
+  INFO(call);
+  REQUIRE(call.exit_code == 0);
+  CHECK(call.out == "done\n");
+  CHECK(call.err == "progress 1/3: step 1\nprogress 2/3: step 2\nprogress 3/3: step 3\n");
+  // Without --progress (and not on a terminal) nothing but the result.
+  auto quiet = c.run({"call", "fake", "progress", "--args", R"({"steps": 2})"});
+  CHECK(quiet.err.empty());
+  CHECK_THAT(c.run({"call", "fake", "fail", "--progress"}),
+             ExitsWith(1).err(Catch::Contains("tool_error") && Catch::Contains("tool failed on purpose")));
+}
+
 TEST_CASE("mcpctl call reports a tool error an unknown tool and an unknown server with exit 1") {
   Cluster c;
   CHECK_THAT(c.run({"call", "fake", "fail"}),

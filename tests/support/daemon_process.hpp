@@ -41,6 +41,10 @@ class DaemonProcess {
     start();
   }
   ~DaemonProcess() { kill(); }
+  // Writes a new config file in place of the first (for a reload test: then signal(SIGHUP)).
+  void rewrite_config(const std::string& toml) {
+    std::ofstream(config_) << toml << "\n[store]\npath = \"" << (dir_.path() / "catalog.db").string() << "\"\n";
+  }
   DaemonProcess(const DaemonProcess&) = delete;
   DaemonProcess& operator=(const DaemonProcess&) = delete;
 
@@ -67,12 +71,14 @@ class DaemonProcess {
     posix_spawn_file_actions_destroy(&fa);
   }
 
-  // Polls the admin API until the daemon answers (or fails with its log).
+  // Polls the admin API until the daemon answers and it has logged "serving" (which comes after it
+  // announced its config file's servers, so a test's own subscription sees none of those events);
+  // fails with its log.
   void wait_serving(bus::Connection& client, const std::string& prefix = "mcp") {
     bool up = wait_until(
         [&] {
           auto r = client.request(prefix + ".admin.servers.list", "{}", std::chrono::milliseconds(500));
-          return r.ok();
+          return r.ok() && log().find(" MCP servers on ") != std::string::npos;
         },
         std::chrono::seconds(20), std::chrono::milliseconds(50));
     if (!up) throw std::runtime_error("mcpd did not start serving; its log:\n" + log());

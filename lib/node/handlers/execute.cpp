@@ -9,6 +9,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
+#include <random>
+
 namespace mcpd::node {
 
 using Json = nlohmann::json;
@@ -19,6 +22,7 @@ struct Call {
   std::string server;
   Json body;
   ReplyTo to;
+  TraceContext trace;
   bool forwarded = false;
   std::optional<Affinity::Decision> settled;  // the affinity decision, once made
   bool fetched = false;                        // the catalog of record was asked for `server`
@@ -38,7 +42,10 @@ enum class Handed {
 // acknowledges before it answers the caller directly.
 Handed forward(const std::shared_ptr<Node>& n, const std::string& owner, const Call& c) {
   const std::string subject = n->opts.subjects.node_execute(owner, c.server);
-  auto r = n->bus->request(subject, c.body.dump(), kAcceptWithin, {{std::string(kReplyToHeader), c.to.subject}});
+  bus::Headers headers{{std::string(kReplyToHeader), c.to.subject}};
+  if (!c.trace.traceparent.empty()) headers.emplace_back(std::string(kTraceparentHeader), c.trace.traceparent);
+  if (!c.trace.tracestate.empty()) headers.emplace_back(std::string(kTracestateHeader), c.trace.tracestate);
+  auto r = n->bus->request(subject, c.body.dump(), kAcceptWithin, headers);
   if (r.ok()) {
     if (r.value().header(kAcceptedHeader)) {
       n->table.handed_off(c.to);
@@ -110,6 +117,21 @@ void settle(const std::shared_ptr<Node>& n, Call c) {
                                     c.to.error_extra));
 }
 
+// The progress-event for a progress notification's params (from the server: only what is well
+// typed is passed on; a message is cut at 1 KiB). Null if there is no number to report.
+Json progress_event(const Json& params, const std::optional<std::string>& request_id) {
+  auto progress = params.find("progress");
+  if (progress == params.end() || !progress->is_number()) return nullptr;
+  Json event = {{"progress", *progress}};
+  if (auto t = params.find("total"); t != params.end() && t->is_number()) event["total"] = *t;
+  if (auto m = params.find("message"); m != params.end() && m->is_string()) {
+    const auto& text = m->get_ref<const std::string&>();
+    event["message"] = text.size() > 1024 ? text.substr(0, 1024) + "…" : text;
+  }
+  if (request_id) event["request_id"] = *request_id;
+  return event;
+}
+
 // Runs `step` on the blocking pool; a refused post is answered at once.
 void off_loop(const std::shared_ptr<Node>& n, const ReplyTo& to, std::function<void()> step) {
   if (auto st = n->blocking.post(std::move(step)); !st.ok()) n->table.answer(to, error_reply(st.error(), to.error_extra));
@@ -132,6 +154,12 @@ void run(const std::shared_ptr<Node>& n, Call c) {
     n->table.answer(c.to, error_reply(n->unknown_server(c.server), c.to.error_extra));
     return;
   }
+  if (c.to.server.empty()) {  // counted in /metrics (and logged) from here on: a server this node runs
+    c.to.server = c.server;
+    c.to.tool = c.body["tool"].get<std::string>();
+    if (auto s = c.body.find("session_id"); s != c.body.end() && s->is_string()) c.to.session = s->get<std::string>();
+    c.to.trace_id = c.trace.trace_id();
+  }
   const bool affine = c.body.contains("session_id") && p->options().isolate_by_session_id;
   if (affine && !c.settled && n->affinity()) {
     auto to = c.to;
@@ -152,9 +180,26 @@ void run(const std::shared_ptr<Node>& n, Call c) {
   if (auto s = c.body.find("session_id"); s != c.body.end() && s->is_string()) req.session_id = s->get<std::string>();
   if (auto t = c.body.find("timeout_ms"); t != c.body.end() && t->is_number_integer())
     req.timeout = std::chrono::milliseconds(t->get<std::int64_t>());
+  // W3C trace context: to the server in params._meta (and, by the HTTP transport, as headers).
+  if (!c.trace.traceparent.empty()) {
+    req.meta = Json{{"traceparent", c.trace.traceparent}};
+    if (!c.trace.tracestate.empty()) req.meta["tracestate"] = c.trace.tracestate;
+  }
   const ReplyFormat format = c.body.value("format", std::string("compat")) == "mcp" ? ReplyFormat::mcp : ReplyFormat::compat;
   std::optional<std::string> request_id;
   if (auto it = c.body.find("request_id"); it != c.body.end() && it->is_string()) request_id = it->get<std::string>();
+  if (auto it = c.body.find("progress_subject"); it != c.body.end() && it->is_string()) {
+    std::string subject = it->get<std::string>();
+    if (auto problem = n->opts.subjects.caller_subject_problem("progress_subject", subject); !problem.empty())
+      return n->table.answer(c.to, error_reply(make_error(Errc::invalid_request, problem), c.to.error_extra));
+    // On the session's strand: a publish is buffered by nats.c, it does not wait for the network.
+    req.on_progress = [bus = n->bus, subject = std::move(subject), request_id](const Json& params) {
+      auto event = progress_event(params, request_id);
+      if (event.is_null()) return;
+      if (auto st = bus->publish(subject, event.dump()); !st.ok())
+        spdlog::debug("progress to {} not published: {}", subject, st.error().message);
+    };
+  }
   // A tool the server runs only as a task: run it as one and answer when it ends.
   const auto mode = p->task_support(req.tool);
   if (mode == mcp::TaskSupport::required)
@@ -181,10 +226,21 @@ void run(const std::shared_ptr<Node>& n, Call c) {
 
 }  // namespace
 
-void execute(const std::shared_ptr<Node>& node, std::string server, Json body, ReplyTo to, bool forwarded) {
-  // Every error reply of this call echoes the caller's request_id.
-  if (auto it = body.find("request_id"); it != body.end() && it->is_string()) to.error_extra["request_id"] = *it;
-  run(node, Call{std::move(server), std::move(body), std::move(to), forwarded, std::nullopt, false});
+std::string new_request_id() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  char id[24];
+  std::snprintf(id, sizeof id, "mcpd-%016llx", static_cast<unsigned long long>(random()));
+  return id;
+}
+
+void execute(const std::shared_ptr<Node>& node, std::string server, Json body, ReplyTo to, TraceContext trace,
+             bool forwarded) {
+  // Every reply of this call, and every log line about it, carries its request_id: the
+  // caller's, or one made here (which a forwarded call takes along in its body).
+  auto it = body.find("request_id");
+  if (it == body.end() || !it->is_string()) it = body.emplace("request_id", new_request_id()).first;
+  to.error_extra["request_id"] = *it;
+  run(node, Call{std::move(server), std::move(body), std::move(to), std::move(trace), forwarded, std::nullopt, false});
 }
 
 void add_execute(const std::shared_ptr<Node>& node) {
@@ -199,7 +255,8 @@ void add_execute(const std::shared_ptr<Node>& node) {
       .error_extra = Json::object(),
       .handler =
           [weak](Request r) {
-            if (auto n = weak.lock()) execute(n, std::move(r.captures[0]), std::move(r.body), std::move(r.reply_to), false);
+            if (auto n = weak.lock())
+              execute(n, std::move(r.captures[0]), std::move(r.body), std::move(r.reply_to), TraceContext::of(r.inbound), false);
           },
   });
 }

@@ -52,7 +52,7 @@ void add_forwarded(const std::shared_ptr<Node>& node) {
               }
               r.reply_to.subject = std::move(*caller);
             }
-            execute(n, std::move(r.captures[0]), std::move(r.body), std::move(r.reply_to), true);
+            execute(n, std::move(r.captures[0]), std::move(r.body), std::move(r.reply_to), TraceContext::of(r.inbound), true);
           },
   });
 }

@@ -30,6 +30,10 @@ void add_tasks(const std::shared_ptr<Node>& node);
 // A tool call, from a caller (forwarded = false) or from the node that received it
 // (forwarded = true: this node owns its session; it is never forwarded again). Any thread
 // that may not block: hands blocking steps (catalog fetch, affinity lookup) to the pool.
-void execute(const std::shared_ptr<Node>& node, std::string server, nlohmann::json body, ReplyTo to, bool forwarded);
+void execute(const std::shared_ptr<Node>& node, std::string server, nlohmann::json body, ReplyTo to, TraceContext trace,
+             bool forwarded);
+
+// A request_id for a call that came without one: "mcpd-" and 16 random hex digits.
+std::string new_request_id();
 
 }  // namespace mcpd::node

@@ -17,7 +17,9 @@
 #include "node/manager.hpp"
 #include "node/pool_registry.hpp"
 #include "node/task_service.hpp"
+#include "metrics/call_metrics.hpp"
 
+#include <atomic>
 #include <memory>
 
 namespace mcpd::node {
@@ -29,9 +31,10 @@ struct Node : std::enable_shared_from_this<Node> {
   io::Loop& loop;
   catalog::Store& store;
   const std::shared_ptr<bus::Connection> bus;
+  metrics::CallMetrics calls;  // tool calls by server, tool and code; their latency (/metrics)
   // SQLite and JetStream round trips: the admin API, catalog events, affinity lookups.
   io::BlockingPool blocking;
-  const Admission admission;  // the [security] policy and the config file's own servers
+  Admission admission;  // the [security] policy and the config file's own servers (reloaded on SIGHUP)
   PoolRegistry registry;
   std::unique_ptr<Cluster> cluster;  // set by Manager::start()
   CatalogSync catalog;
@@ -39,6 +42,17 @@ struct Node : std::enable_shared_from_this<Node> {
   std::unique_ptr<TaskService> tasks;  // its store is chosen by Manager::start() once the cluster is joined
   std::unique_ptr<bus::Subscription> queue_sub, node_sub;
   std::unique_ptr<Discovery> discovery;
+
+  // Where the node is in its life: /readyz says ready only while serving.
+  enum class Phase { starting, serving, draining };
+  std::atomic<Phase> phase{Phase::starting};
+
+  // A tool call was answered: counted for /metrics and logged at debug with its fields.
+  void call_answered(const ReplyTo& to, const Reply& reply);
+  // The Prometheus text of /metrics (node_metrics.cpp). Any thread.
+  std::string metrics();
+  // Whether the node serves now; if not, why (/readyz). Any thread.
+  Readiness readiness() const;
 
   ReplicatedCatalog* replicated() { return cluster ? cluster->catalog() : nullptr; }
   Affinity* affinity() { return cluster ? cluster->affinity() : nullptr; }

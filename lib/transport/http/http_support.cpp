@@ -125,6 +125,10 @@ class TopLevel : public nlohmann::json_sax<Json> {
       info.method = v;
       has_method = true;
     }
+    if (depth_ == 3 && key_ == "params" && key2_ == "_meta" && header_safe(v)) {
+      if (key3_ == "traceparent" && v.size() <= 64) info.traceparent = v;
+      if (key3_ == "tracestate" && v.size() <= 512) info.tracestate = v;
+    }
     return scalar(Json(v).dump());
   }
   bool binary(binary_t&) override { return true; }
@@ -134,6 +138,8 @@ class TopLevel : public nlohmann::json_sax<Json> {
   bool end_array() override { return close(); }
   bool key(string_t& k) override {
     if (depth_ == 1) key_ = k;
+    if (depth_ == 2 && key_ == "params") key2_ = k;
+    if (depth_ == 3 && key_ == "params" && key2_ == "_meta") key3_ = k;
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
@@ -163,8 +169,11 @@ class TopLevel : public nlohmann::json_sax<Json> {
     if (key_ == "result") has_result = true;
     if (key_ == "error") has_error = true;
   }
+  static bool header_safe(const std::string& v) {
+    return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
+  }
   int depth_ = 0;
-  std::string key_;
+  std::string key_, key2_, key3_;
 };
 
 // Reads a member two levels down: anything deeper is not built (nor its nesting a danger).

@@ -32,6 +32,9 @@ struct MessageInfo {
   std::string method;           // requests and notifications
   std::string id;               // the id as JSON text ("7", "\"a\""), empty if none
   bool is_error = false;        // a response with `error`
+  // params._meta.traceparent / tracestate of a request (W3C trace context), sent as HTTP headers
+  // too; only printable ASCII of a bounded length is taken.
+  std::string traceparent, tracestate;
 };
 // Reads the top-level members of one JSON-RPC message (a SAX pass: nested values are skipped,
 // not stored). Kind::other when it is not a JSON-RPC object.

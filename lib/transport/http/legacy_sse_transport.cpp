@@ -110,6 +110,8 @@ class LegacySse final : public Transport, public std::enable_shared_from_this<Le
     r.url = endpoint_;
     r.headers = headers_;
     r.headers.push_back("Content-Type: application/json");
+    if (!m.info.traceparent.empty()) r.headers.push_back("traceparent: " + m.info.traceparent);
+    if (!m.info.tracestate.empty()) r.headers.push_back("tracestate: " + m.info.tracestate);
     r.body = m.body;
     // Every POST here is answered 202 at once (answers come on the stream): bound it.
     r.timeout = opts_.request_timeout.count() > 0 ? opts_.request_timeout : kAcceptTimeout;

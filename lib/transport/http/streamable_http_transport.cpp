@@ -107,6 +107,8 @@ void StreamableHttp::post(Outgoing m) {
   r.headers = session_headers(init);
   r.headers.push_back("Content-Type: application/json");
   r.headers.push_back("Accept: application/json, text/event-stream");
+  if (!p->msg.info.traceparent.empty()) r.headers.push_back("traceparent: " + p->msg.info.traceparent);
+  if (!p->msg.info.tracestate.empty()) r.headers.push_back("tracestate: " + p->msg.info.tracestate);
   r.body = p->msg.body;
   r.timeout = opts_.request_timeout;
   // A notification or response is answered 202 at once; only a request's answer may stream.

@@ -35,6 +35,17 @@ TEST_CASE("http: inspect_message tells requests - notifications and responses ap
   CHECK(err.kind == Kind::response);
   CHECK(err.is_error);
 
+  // W3C trace context in params._meta, for the HTTP headers; only there, and only header-safe text.
+  auto traced = inspect_message(
+      R"({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"x","arguments":{"traceparent":"no"},)"
+      R"("_meta":{"traceparent":"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01","tracestate":"a=1"}}})");
+  CHECK(traced.traceparent == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+  CHECK(traced.tracestate == "a=1");
+  CHECK(inspect_message(R"({"jsonrpc":"2.0","id":5,"method":"x","params":{"arguments":{"_meta":{"traceparent":"t"}}}})")
+            .traceparent.empty());
+  CHECK(inspect_message(R"({"jsonrpc":"2.0","id":5,"method":"x","params":{"_meta":{"traceparent":"a\r\nX-Evil: 1"}}})")
+            .traceparent.empty());
+
   CHECK(inspect_message("not json").kind == Kind::other);
   CHECK(inspect_message("[1,2]").kind == Kind::other);
   CHECK(inspect_message(R"({"jsonrpc":"2.0"})").kind == Kind::other);
