@@ -168,14 +168,26 @@ int run_server_rm(Invocation& inv) {
 }
 
 int run_server_ls(Invocation& inv) {
-  Reply reply = inv.ask(inv.subjects().admin("list"), Json::object());
-  if (inv.global().json) return 0;
-  auto it = reply.body.find("servers");
-  if (it == reply.body.end() || !it->is_array() || it->empty()) {
+  // Page after page (next_cursor) until the catalog is read; --json prints them as one reply.
+  std::vector<Json> servers;
+  Json request = Json::object();
+  for (;;) {
+    Reply page = inv.ask(inv.subjects().admin("list"), request, kDefaultTimeout, /*echo_json=*/false);
+    if (auto it = page.body.find("servers"); it != page.body.end() && it->is_array())
+      servers.insert(servers.end(), it->begin(), it->end());
+    auto next = page.body.find("next_cursor");
+    if (next == page.body.end() || !next->is_string() || next->get<std::string>().empty()) break;
+    if (request.value("cursor", std::string()) == next->get<std::string>()) break;  // no progress: stop
+    request["cursor"] = *next;
+  }
+  if (inv.global().json) {
+    std::cout << pretty(Json{{"servers", servers}}) << '\n';
+    return 0;
+  }
+  if (servers.empty()) {
     std::cout << "no servers are registered (add one with: mcpctl server add NAME --command CMD)\n";
     return 0;
   }
-  std::vector<Json> servers(it->begin(), it->end());
   std::sort(servers.begin(), servers.end(), [](const Json& a, const Json& b) { return str(a, "name") < str(b, "name"); });
   Table table({"NAME", "TRANSPORT", "COMMAND/URL", "SESSIONS", "ISOLATION", "ENABLED", "REVISION"});
   for (const auto& s : servers) {

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -103,6 +105,41 @@ TEST_CASE("mcpctl server ls --json lists the full records") {
   REQUIRE(doc["servers"].size() == 1);
   CHECK(doc["servers"][0]["name"] == "fake");
   CHECK(doc["servers"][0]["command"] == fake_server_path());
+}
+
+TEST_CASE("mcpctl server ls follows the pages of a catalog larger than one NATS message") {
+  Cluster c;
+  // 60 disabled servers of about 20 KB each: 1.2 MB, more than a 1 MiB NATS message.
+  const std::string about(20'000, 'd');
+  for (int i = 0; i < 60; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof name, "bulk-%02d", i);
+    Json server = {{"name", name}, {"command", fake_server_path()}, {"enabled", false}, {"description", about}};
+    auto r = c.client->request("mcp.admin.servers.put", server.dump(), 10s);
+    REQUIRE(r.ok());
+    REQUIRE(Json::parse(r.value().data()).contains("server"));
+  }
+  // The subject pages by itself: {} gets what fits and a cursor; limit bounds a page.
+  auto first = c.client->request("mcp.admin.servers.list", "{}", 10s);
+  REQUIRE(first.ok());
+  Json page = Json::parse(first.value().data());
+  CHECK(page["total"] == 61);
+  CHECK(page["servers"].size() < 61);
+  REQUIRE(page.contains("next_cursor"));
+  auto limited = c.client->request("mcp.admin.servers.list", R"({"limit":2,"cursor":"bulk-05"})", 10s);
+  REQUIRE(limited.ok());
+  Json two = Json::parse(limited.value().data());
+  REQUIRE(two["servers"].size() == 2);
+  CHECK(two["servers"][0]["name"] == "bulk-06");
+  CHECK(two["next_cursor"] == "bulk-07");
+
+  auto ls = c.run({"server", "ls"});
+  INFO(ls.err);
+  REQUIRE(ls.exit_code == 0);
+  for (const char* name : {"bulk-00", "bulk-31", "bulk-59", "fake"}) CHECK_THAT(ls.out, Catch::Contains(name));
+  auto json = c.run({"--json", "server", "ls"});
+  REQUIRE(json.exit_code == 0);
+  CHECK(json_out(json)["servers"].size() == 61);
 }
 
 TEST_CASE("mcpctl tools lists the tools of a server as text and as JSON") {

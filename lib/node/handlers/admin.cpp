@@ -5,6 +5,8 @@
 #include "node/internal/handlers.hpp"
 #include "node/internal/node.hpp"
 
+#include <algorithm>
+
 namespace mcpd::node {
 
 using Json = nlohmann::json;
@@ -40,12 +42,34 @@ Reply get(Node& n, const Request& r) {
   return ok(Json{{"server", catalog::to_json(*config.value())}});
 }
 
-Reply list(Node& n, const Request&) {
+// A page of the catalog in name order: after `cursor`, at most `limit` servers and never more
+// than fits in one NATS message (with next_cursor when more follow), so the list works at any
+// count and a v1 caller sending {} still gets everything while it fits.
+Reply list(Node& n, const Request& r) {
   auto all = n.store.list();
   if (!all.ok()) return error_reply(all.error());
+  const auto& configs = all.value();
+  const std::string cursor = r.body.value("cursor", std::string());
+  const std::size_t limit = r.body.contains("limit") ? r.body["limit"].get<std::size_t>() : configs.size();
+  const std::int64_t max_payload = n.bus->max_payload();
+  // Room for the reply's headers and its other members.
+  const std::size_t budget = static_cast<std::size_t>(max_payload > 0 ? max_payload : 1 << 20) - 8 * 1024;
+  auto it = std::upper_bound(configs.begin(), configs.end(), cursor,
+                             [](const std::string& c, const catalog::ServerConfig& s) { return c < s.name; });
+  if (cursor.empty()) it = configs.begin();
   Json servers = Json::array();
-  for (const auto& c : all.value()) servers.push_back(catalog::to_json(c));
-  return ok(Json{{"servers", std::move(servers)}});
+  std::size_t bytes = 0;
+  for (; it != configs.end() && servers.size() < limit; ++it) {
+    Json record = catalog::to_json(*it);
+    const std::size_t size = record.dump(-1, ' ', false, Json::error_handler_t::replace).size() + 1;
+    // The first always goes in: a record too big for a message alone becomes too_large, said.
+    if (!servers.empty() && bytes + size > budget) break;
+    bytes += size;
+    servers.push_back(std::move(record));
+  }
+  Json out = {{"servers", std::move(servers)}, {"total", configs.size()}};
+  if (it != configs.end() && !out["servers"].empty()) out["next_cursor"] = out["servers"].back()["name"];
+  return ok(out);
 }
 
 }  // namespace
