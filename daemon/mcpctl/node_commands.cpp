@@ -105,6 +105,11 @@ int run_nodes(Invocation& inv) {
     std::uint64_t sessions = 0, requests = 0, errors = 0;
     if (servers.is_object())
       for (const auto& s : servers) sessions += count(s, "sessions_ready") + count(s, "isolated_sessions");
+    // A node with thousands of servers lists only some of them; its totals count them all.
+    if (const Json& live = member(member(data, "sessions"), "live"); live.is_number() && count(data, "servers_truncated") > 0)
+      sessions = live.get<std::uint64_t>();
+    std::string server_count = servers.is_object() ? std::to_string(servers.size()) : "?";
+    if (data.contains("server_count")) server_count = std::to_string(count(data, "server_count"));
     if (const Json& endpoints = member(n.body, "endpoints"); endpoints.is_array()) {
       for (const auto& e : endpoints) {
         requests += count(e, "num_requests");
@@ -113,7 +118,7 @@ int run_nodes(Invocation& inv) {
     }
     const auto up = since(text(n.body, "started"));
     table.add({node_id(n), text(n.body, "version"), up ? human_duration(*up) : "?",
-               servers.is_object() ? std::to_string(servers.size()) : "?", std::to_string(sessions),
+               server_count, std::to_string(sessions),
                data.contains("in_flight") ? std::to_string(count(data, "in_flight")) : "?", std::to_string(requests),
                std::to_string(errors)});
   }
@@ -126,7 +131,8 @@ void print_server_health(std::ostream& out, const std::string& name, const std::
   for (const auto& n : nodes) {
     const Json& s = member(member(member(n.body, "data"), "servers"), name.c_str());
     if (!s.is_object()) {
-      table.add({node_id(n), "not running"});
+      const bool cut = count(member(n.body, "data"), "servers_truncated") > 0;
+      table.add({node_id(n), cut ? "unknown (this node runs too many servers to list them all)" : "not running"});
       continue;
     }
     std::string sessions = number(s, "sessions_ready");

@@ -66,7 +66,7 @@ Status Discovery::start(bus::Connection& bus) {
       auto body = v.body;
       auto sub = bus.subscribe(subject, [this, conn, body](bus::Message m) {
         if (m.reply().empty()) return;
-        if (auto st = conn->respond(m.reply(), (this->*body)().dump()); !st.ok())
+        if (auto st = conn->respond(m.reply(), fit((this->*body)(), conn->max_payload())); !st.ok())
           spdlog::warn("cannot answer {}: {}", m.subject(), st.error().message);
       });
       if (!sub.ok()) return sub.error();
@@ -77,5 +77,31 @@ Status Discovery::start(bus::Connection& bus) {
 }
 
 void Discovery::stop() { subs_.clear(); }
+
+std::string Discovery::fit(nlohmann::json reply, std::int64_t max_payload) {
+  std::string text = reply.dump(-1, ' ', false, Json::error_handler_t::replace);
+  constexpr std::size_t kHeaderRoom = 1024;
+  if (max_payload <= 0 || text.size() + kHeaderRoom <= static_cast<std::size_t>(max_payload)) return text;
+  // Too many servers for one message: keep those that fit (in name order), and say so; the
+  // summary still counts them all.
+  auto data = reply.find("data");
+  if (data == reply.end() || !data->is_object() || !data->contains("servers") || !(*data)["servers"].is_object())
+    return text;
+  Json& servers = (*data)["servers"];
+  const std::size_t total = servers.size();
+  std::size_t over = text.size() + kHeaderRoom - static_cast<std::size_t>(max_payload) + 64;
+  Json kept = Json::object();
+  std::size_t room = servers.dump().size() > over ? servers.dump().size() - over : 0;
+  for (auto& [name, s] : servers.items()) {
+    const std::size_t size = name.size() + s.dump().size() + 4;
+    if (size > room) break;
+    room -= size;
+    kept[name] = std::move(s);
+  }
+  (*data)["servers_shown"] = kept.size();
+  (*data)["servers_truncated"] = total - kept.size();
+  servers = std::move(kept);
+  return reply.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 }  // namespace mcpd::node

@@ -49,6 +49,11 @@ class Discovery {
   nlohmann::json info() const;
   nlohmann::json stats() const;
 
+  // `reply` as sent: when it is larger than NATS accepts (max_payload, less room for headers),
+  // data.servers keeps only the servers that fit, and data says how many it shows
+  // (servers_shown) and leaves out (servers_truncated), so the node always answers.
+  static std::string fit(nlohmann::json reply, std::int64_t max_payload);
+
  private:
   DiscoveryInfo info_;
   std::string started_;  // RFC 3339

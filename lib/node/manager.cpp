@@ -44,6 +44,7 @@ Json status_of(const Node& n) {
   const auto& o = n.registry.limits().options();
   return Json{{"node", n.opts.node_id},
               {"in_flight", n.table.in_flight()},
+              {"server_count", n.registry.size()},  // all of them, when "servers" is cut to fit
               {"sessions",
                {{"live", l.sessions},
                 {"max", o.max_sessions},

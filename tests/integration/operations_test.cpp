@@ -35,7 +35,8 @@ struct Node {
   std::shared_ptr<bus::Connection> client;
   int http_port = 0;
 
-  explicit Node(const std::string& body = servers_toml({"fake"})) {
+  explicit Node(const std::string& body = servers_toml({"fake"}), NatsServerOptions nats_options = {})
+      : nats(std::move(nats_options)) {
     bus::Options o;
     o.servers = {nats.url()};
     o.name = "test-client";
@@ -295,4 +296,31 @@ TEST_CASE("json logs are one valid object per line with the call's fields and tr
   CHECK(stderr_line["server"] == "fake");
   // Each stray byte as the text \xNN; valid text as it was.
   CHECK_THAT(stderr_line["msg"].get<std::string>(), Catch::EndsWith("stderr: bytes:\\xffA\\xc3"));
+}
+
+TEST_CASE("stats of a node with more servers than one NATS message holds still answer and count them all") {
+  TempDir conf;
+  std::ofstream(conf.path() / "nats.conf") << "max_payload: 16384\n";
+  NatsServerOptions small;
+  small.extra_args = {"-c", (conf.path() / "nats.conf").string()};
+  std::string many;
+  for (int i = 0; i < 150; ++i)
+    many += "[[servers]]\nname = \"lazy-" + std::to_string(100 + i) + "\"\ncommand = \"" + fake_server_path() +
+            "\"\nminSessions = 0\n";
+  Node n(many, small);
+  auto r = n.client->request("$SRV.STATS.mcpd", "", 10s);
+  REQUIRE(r.ok());
+  CHECK(r.value().data().size() <= 16384);
+  Json stats = Json::parse(r.value().data());
+  INFO(stats["data"].dump().substr(0, 400));
+  CHECK(stats["data"]["server_count"] == 150);
+  CHECK(stats["data"]["servers_truncated"].get<int>() > 0);
+  CHECK(stats["data"]["servers_shown"].get<std::size_t>() == stats["data"]["servers"].size());
+  CHECK(stats["data"]["servers"].contains("lazy-100"));
+  // And the admin list pages within the same bound.
+  auto list = n.client->request("mcp.admin.servers.list", "{}", 10s);
+  REQUIRE(list.ok());
+  Json page = Json::parse(list.value().data());
+  CHECK(page["total"] == 150);
+  CHECK(page.contains("next_cursor"));
 }
