@@ -254,7 +254,7 @@ TEST_CASE("embedded nats: a private generated login is required and kept across 
   CHECK_THAT(std::string(list.value().data()), Catch::Contains("\"fake\"") && !Catch::Contains("forged"));
 
   // The file's login calls a tool.
-  CHECK(call_echo(node.client(), "with the login") == Json{{"result", "with the login"}});
+  CHECK(call_echo(node.client(), "with the login")["result"] == "with the login");
 
   // mcpctl with no login flag, given the node's state directory: lists servers and calls a tool.
   const std::vector<std::string> state_env = {"MCPD_STATE_DIR=" + node.state_dir().string()};
@@ -274,7 +274,7 @@ TEST_CASE("embedded nats: a private generated login is required and kept across 
   CHECK(mode_of(node.login_file()) == 0600);
   CHECK_THAT(node.log(), Catch::Contains("was open to other users"));
   CHECK(node.login().at("password") == password);
-  CHECK(call_echo(node.client(), "after a restart") == Json{{"result", "after a restart"}});
+  CHECK(call_echo(node.client(), "after a restart")["result"] == "after a restart");
   CHECK_THAT(mcpctl(kEcho, 15s, state_env), ExitsWith(0).out(Catch::Equals("no flags\n")));
   node.stop();
 }
