@@ -14,6 +14,7 @@ PACKAGES=(
   libtomlplusplus-dev libasio-dev libcurl4-openssl-dev libsystemd-dev
   nats-server sqlite3 docker-compose systemd python3 clang libfuzzer-14-dev
   golang-go golang-github-nats-io-go-nats-dev libcivetweb-dev prometheus
+  podman buildah runc debootstrap podman-compose golang-github-containernetworking-plugin-dnsname
 )
 
 missing=()

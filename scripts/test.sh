@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs what it needs, builds mcpd twice
 # (optimised, then with AddressSanitizer + UndefinedBehaviorSanitizer) and runs every test in
-# both builds; in between, builds the libFuzzer targets (fuzz/, clang) and runs each for 30 s.
+# both builds; in between, runs the container image and the compose cluster with podman
+# (scripts/container_check.sh) and builds the libFuzzer targets (fuzz/, clang) and runs each for 30 s.
 # Ends with ctest's summary line. Usage: scripts/test.sh [ctest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,14 @@ CTEST_ARGS=("$@")
 # Line tables only (-g1): stack traces and sanitizer reports keep file:line, and the two builds
 # take markedly less time to compile and link than with full debug info.
 run_suite build release -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG"
+
+# The container image (deploy/docker/Dockerfile, --target prebuilt: the release binaries in the
+# real runtime stage) and the compose cluster (3 nats-servers + 3 nodes) run with podman: every
+# node serves, calls go through each nats-server, and on after one node is killed. About 1.5 min
+# with its cache (.cache/containers/ and podman's images), 6-7 min the first time; it skips
+# (loudly) only where no container engine can run.
+echo "==> [containers] scripts/container_check.sh"
+scripts/container_check.sh
 
 # The fuzz targets (fuzz/README.md), each fuzzing for 30 s from its seed corpus: only they and
 # the libraries they use are built (no tests, no benchmarks), at -O1 with line tables.
