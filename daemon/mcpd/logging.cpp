@@ -74,11 +74,7 @@ class JsonFormatter final : public spdlog::formatter {
     put("\"");
     member("server", server);
     if (f) {
-      member("tool", f->tool);
-      member("request_id", f->request_id);
-      member("session", f->session);
-      member("code", f->code);
-      member("trace_id", f->trace_id);
+      for_each_text_field(*f, member);
       if (f->duration_ms >= 0) {
         char d[32];
         const int k = std::snprintf(d, sizeof d, ",\"duration_ms\":%.3f", f->duration_ms);
@@ -106,11 +102,7 @@ class TextFields final : public spdlog::custom_flag_formatter {
       dest.push_back('=');
       dest.append(value.data(), value.data() + value.size());
     };
-    field("request_id", f->request_id);
-    field("tool", f->tool);
-    field("session", f->session);
-    field("code", f->code);
-    field("trace_id", f->trace_id);
+    for_each_text_field(*f, field);
     if (f->duration_ms >= 0) {
       char d[32];
       const int k = std::snprintf(d, sizeof d, " duration_ms=%.3f", f->duration_ms);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string_view>
+#include <utility>
 
 namespace mcpd {
 
@@ -13,6 +14,16 @@ struct LogFields {
   std::string_view server, tool, request_id, session, code, trace_id;
   double duration_ms = -1;  // < 0: none
 };
+
+// Calls visit(key, value) for each text field of `f` that is set, in one order for every
+// formatter (duration_ms, a number, is the caller's to write).
+template <typename Visit>
+void for_each_text_field(const LogFields& f, Visit&& visit) {
+  const std::pair<std::string_view, std::string_view> fields[] = {
+      {"tool", f.tool}, {"request_id", f.request_id}, {"session", f.session}, {"code", f.code}, {"trace_id", f.trace_id}};
+  for (const auto& [key, value] : fields)
+    if (!value.empty()) visit(key, value);
+}
 
 // The fields of the LogScope alive on this thread, if any.
 inline const LogFields*& current_log_fields() {
