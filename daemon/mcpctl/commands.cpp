@@ -56,6 +56,25 @@ constexpr OptionSpec kCallOptions[] = {
     {"owner", 0, "O", "with --task: who owns the task (default: --session's ID,\nelse nobody); `mcpctl tasks ... --owner O` then finds it"},
 };
 
+constexpr OptionSpec kResourcesOptions[] = {
+    {"templates", 0, {}, "list the server's resource templates (URI patterns) instead"},
+};
+
+constexpr OptionSpec kReadOptions[] = {
+    {"timeout", 0, "MS", "deadline of the read (default: the server's callTimeoutMs)"},
+};
+
+constexpr OptionSpec kPromptOptions[] = {
+    {"arg", 0, "K=V", "one argument of the prompt; repeat for more", true},
+};
+
+constexpr OptionSpec kCompleteOptions[] = {
+    {"prompt", 0, "NAME", "complete an argument of this prompt"},
+    {"template", 0, "URI", "complete a variable of this resource template (its uriTemplate)"},
+    {"arg", 0, "K=V", "the argument (or template variable) K and what is typed of it so far"},
+    {"context", 0, "K=V", "an argument already chosen, for completions that depend on it;\nrepeat for more", true},
+};
+
 // Whose task a `tasks` command means; every one of them takes these two.
 constexpr OptionSpec kTaskOwner{"owner", 0, "O", "the task's owner, as given to `call --task --owner O`"};
 constexpr OptionSpec kTaskSession{"session", 0, "ID", "without --owner: the --session ID the task was created with\n(its owner then)"};
@@ -172,6 +191,54 @@ the full definitions (input and output schemas, annotations) as mcpd sent them.
 Examples:
   mcpctl tools everything
   mcpctl tools everything --json | jq '.tools[] | select(.name == "echo").inputSchema'
+)HELP";
+
+constexpr std::string_view kResourcesDetails = R"HELP(Lists the resources a server offers (MCP resources/list, every page): URI, name, MIME type
+and the first line of the description; with --templates its resource templates (URIs with
+{variables} that `read` fills in). A server that offers no resources says so (exit 1). With
+--json, the whole list as one JSON object, each entry as the server sent it.
+
+Examples:
+  mcpctl resources everything
+  mcpctl resources everything --templates
+  mcpctl resources memory --json | jq -r '.resources[].uri'
+)HELP";
+
+constexpr std::string_view kReadDetails = R"HELP(Reads one resource (MCP resources/read) and prints its text; binary contents (blob) are
+summarised on one line (--json shows the base64). A URI the server does not have is refused
+with the server's message (exit 1).
+
+Examples:
+  mcpctl read everything demo://resource/static/document/architecture.md
+  mcpctl read everything demo://resource/dynamic/text/42
+  mcpctl read memory memory://knowledge-graph --json | jq -r '.contents[0].text'
+)HELP";
+
+constexpr std::string_view kPromptsDetails = R"HELP(Lists the prompts a server offers (MCP prompts/list, every page): name, arguments (optional
+ones in [brackets]) and the first line of the description. With --json, the whole list.
+
+Examples:
+  mcpctl prompts everything
+  mcpctl prompts everything --json | jq '.prompts[] | select(.name == "args-prompt")'
+)HELP";
+
+constexpr std::string_view kPromptDetails = R"HELP(Gets one prompt filled in with its arguments (MCP prompts/get) and prints its messages, each
+under a "--- ROLE" line (text as it is, other content summarised); the prompt's description
+goes to stderr. With --json, the server's whole result.
+
+Examples:
+  mcpctl prompt everything simple-prompt
+  mcpctl prompt everything args-prompt --arg city=Lyon --arg state=Rhone
+)HELP";
+
+constexpr std::string_view kCompleteDetails = R"HELP(Asks the server to complete one argument of a prompt, or one variable of a resource template
+(MCP completion/complete), and prints the suggestions, one a line; a note on stderr says when
+the server has more. With --json, the server's whole result.
+
+Examples:
+  mcpctl complete everything --prompt completable-prompt --arg department=E
+  mcpctl complete everything --prompt completable-prompt --arg name=A --context department=Engineering
+  mcpctl complete everything --template 'demo://resource/dynamic/text/{resourceId}' --arg resourceId=1
 )HELP";
 
 constexpr std::string_view kCallDetails = R"HELP(Calls one tool and prints its result: text as it is, a JSON result (structuredContent)
@@ -319,6 +386,16 @@ constexpr Command kCommands[] = {
              "NAME TOOL [--args JSON] [--session ID] [--format compat|mcp] --task [--ttl MS] [--owner O]",
      "NAME TOOL [--args JSON]", "call a tool and print its result (--task: as a task)", kCallOptions, kCallDetails, 2,
      2, false, run_call},
+    {"resources", "NAME [--templates]", "NAME", "list a server's resources (or resource templates)", kResourcesOptions,
+     kResourcesDetails, 1, 1, false, run_resources},
+    {"read", "NAME URI [--timeout MS]", "NAME URI", "read one resource and print its contents", kReadOptions, kReadDetails,
+     2, 2, false, run_read},
+    {"prompts", "NAME", "NAME", "list a server's prompts", {}, kPromptsDetails, 1, 1, false, run_prompts},
+    {"prompt", "NAME PROMPT [--arg K=V]...", "NAME PROMPT", "get one prompt with its arguments filled in", kPromptOptions,
+     kPromptDetails, 2, 2, false, run_prompt},
+    {"complete", "NAME (--prompt P | --template URI) --arg K=V [--context K=V]...", "NAME --prompt P --arg K=V",
+     "suggest values for an argument of a prompt or a template", kCompleteOptions, kCompleteDetails, 1, 1, false,
+     run_complete},
     {"tasks ls", "[--status S] [--limit N] [--owner O | --session ID]", "", "list the tasks of an owner, newest first",
      kTasksLsOptions, kTasksLsDetails, 0, 0, false, run_tasks_ls},
     {"tasks get", "ID [--owner O | --session ID]", "ID", "show a task: status, message, times, input request",
@@ -339,7 +416,7 @@ constexpr Command kCommands[] = {
      false, run_probe},
 };
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kAliases = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kAliases = {{
     {"server list", "server ls"},
     {"server get", "server show"},
     {"server put", "server add"},
@@ -353,6 +430,7 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 13> kAliases
     {"tasks list", "tasks ls"},
     {"tasks show", "tasks get"},
     {"tasks answer", "tasks input"},
+    {"completion", "complete"},
 }};
 
 }  // namespace

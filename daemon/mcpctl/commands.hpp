@@ -56,6 +56,13 @@ nlohmann::json parse_json_option(std::string_view option, const std::string& spe
 // when compat left no text); returns the exit status.
 int print_call_result(const Json& reply, bool mcp_format);
 
+// resource_commands.cpp: resources, prompts and completion (contract 1.1).
+int run_resources(Invocation& inv);
+int run_read(Invocation& inv);
+int run_prompts(Invocation& inv);
+int run_prompt(Invocation& inv);
+int run_complete(Invocation& inv);
+
 // task_commands.cpp: the tasks of the NATS contract 1.1 (<prefix>.tasks.*).
 // `call --task`: `request` (tool_request, with "task") is sent to `server`; the task's status is
 // shown on stderr until it is final, then its result printed as `call` prints it. Ctrl-C leaves

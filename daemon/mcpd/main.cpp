@@ -58,6 +58,9 @@ brackets; an empty variable is ignored):
 Callers send NATS requests:
   mcp.<server>.execute      {"tool": "echo", "args": {"message": "hi"}}
   mcp.<server>.list-tools   {}
+  mcp.<server>.resources.list | .resources.templates | .prompts.list   {"cursor"?}
+  mcp.<server>.resources.read {"uri": "..."}   mcp.<server>.prompts.get {"name": "..."}
+  mcp.<server>.complete     {"ref": {...}, "argument": {"name": "...", "value": "..."}}
 and administer servers with mcpctl (mcpctl --help). See README.md and config.example.toml.
 )";
 

@@ -49,6 +49,15 @@ inline std::string_view url_authority(std::string_view url) {
   return rest.substr(0, rest.find_first_of("/?#"));
 }
 
+// The longest prefix of `s` of at most `max` bytes that does not end inside a UTF-8 sequence:
+// valid UTF-8 cut short stays valid UTF-8.
+inline std::string_view utf8_prefix(std::string_view s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xc0) == 0x80) --cut;  // s[cut] continues a sequence
+  return s.substr(0, cut);
+}
+
 // Appends `s` as the inside of a JSON string (no quotes) to `out` (anything with push_back and
 // append(const char*, const char*)): quotes, backslashes and control characters escaped, valid
 // UTF-8 kept, and each byte that is not part of valid UTF-8 written as the text \xNN — so the

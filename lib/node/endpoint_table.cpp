@@ -178,8 +178,11 @@ std::string EndpointTable::unmatched_problem(std::string_view subject, Via via) 
   auto parts = split(subject.substr(head.size()));
   std::string usage;
   for (const auto& e : entries_) {
-    if (e.kind != Entry::Kind::endpoint || e.via != via || e.tokens.size() != 2 || e.tokens[0] != "*") continue;
-    usage += (usage.empty() ? "" : " or ") + opts_.prefix + ".<server>." + e.tokens[1];
+    if (e.kind != Entry::Kind::endpoint || e.via != via || e.tokens.size() < 2 || e.tokens[0] != "*") continue;
+    // A family of verbs is named once: mcp.<server>.resources.*
+    const std::string verb = e.tokens.size() == 2 ? e.tokens[1] : e.tokens[1] + ".*";
+    if (usage.ends_with("." + verb)) continue;
+    usage += (usage.empty() ? "" : " or ") + opts_.prefix + ".<server>." + verb;
   }
   usage = "use " + usage + " (server names: lowercase letters, digits, '-' and '_')";
   for (const auto& e : entries_) {
@@ -192,7 +195,8 @@ std::string EndpointTable::unmatched_problem(std::string_view subject, Via via) 
       bool same_family = true;
       for (std::size_t i = 0; i + 1 < parts.size() && same_family; ++i)
         same_family = e.tokens[i] == "*" || e.tokens[i] == parts[i];
-      if (same_family && e.tokens.back() != "*" && e.tokens[0] != "*") {
+      // (a <server>.<family>.<verb> family too, e.g. everything.resources.bogus)
+      if (same_family && e.tokens.back() != "*" && (e.tokens[0] != "*" || e.tokens.size() >= 3)) {
         std::string verbs;
         for (const auto& f : entries_)
           if (f.kind == Entry::Kind::endpoint && f.via == via && f.tokens.size() == e.tokens.size() &&

@@ -61,6 +61,7 @@ Json status_of(const Node& n) {
 void register_endpoints(const std::shared_ptr<Node>& node) {
   add_execute(node);
   add_list_tools(node);
+  add_server_requests(node);
   add_admin(node);
   add_forwarded(node);
   add_tasks(node);

@@ -3,6 +3,8 @@
 //
 //   <prefix>.<name>.execute          tool call            (queue group)
 //   <prefix>.<name>.list-tools       tool list            (queue group)
+//   <prefix>.<name>.resources.list|templates|read, .prompts.list|get, .complete
+//                                    a server's resources, prompts, completion (queue group)
 //   <prefix>.servers.created|deleted catalog events       (every node)
 //   <prefix>.admin.servers.<verb>    admin API            (queue group), verb: put|delete|get|list
 //   <prefix>.nodes.<id>.<name>.execute  a call forwarded to the node that owns its session

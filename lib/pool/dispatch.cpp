@@ -37,6 +37,10 @@ void SessionPool::Impl::submit(Pending p) {
     p.done(e.error());
     return;
   }
+  if (!p.req.method.empty()) {  // not a tool call: no tool list to consult
+    route(std::move(p));
+    return;
+  }
   check_tool(std::move(p));
 }
 
@@ -160,11 +164,15 @@ void SessionPool::Impl::pump() {
 void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
   auto now = Clock::now();
   if (now >= p.deadline) {
-    p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out while waiting for a session"));
+    p.done(make_error(Errc::timeout, server() + ": " + p.req.what() + " timed out while waiting for a session"));
     return;
   }
   if (p.req.cancel && p.req.cancel->cancelled()) {
-    p.done(make_error(Errc::cancelled, server() + ": call to '" + p.req.tool + "' cancelled: " + p.req.cancel->reason()));
+    p.done(make_error(Errc::cancelled, server() + ": " + p.req.what() + " cancelled: " + p.req.cancel->reason()));
+    return;
+  }
+  if (!p.req.method.empty()) {
+    request_on(m, std::move(p));
     return;
   }
   ++m->in_flight;
@@ -177,44 +185,76 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
   o.task = std::move(p.req.task);
   o.meta = std::move(p.req.meta);
   auto cancel = std::move(p.req.cancel);
-  std::weak_ptr<Impl> weak = weak_from_this();
-  std::string timeout_message = server() + ": call to '" + p.req.tool + "' timed out after " +
-                                std::to_string(p.timeout.count()) + " ms";
-  auto id = m->session->call_tool(std::move(p.req.tool), std::move(p.req.arguments), std::move(o),
-                        [weak, m, done = std::move(p.done), reset = p.session_reset,
-                         timeout_message = std::move(timeout_message)](Result<Json> r) {
-                          // Free the slot before the caller hears, so a caller that calls again
-                          // at once finds it free; then answer straight from the session's strand.
-                          --m->in_flight;
-                          auto self = weak.lock();
-                          if (self) --self->st_in_flight;
-                          if (r.ok()) {
-                            done(CallResult{std::move(r).value(), reset, m->session});
-                          } else if (r.error().code == Errc::timeout) {
-                            // The session saw what was left of the deadline; say what the caller asked for.
-                            done(make_error(Errc::timeout, timeout_message));
-                          } else {
-                            done(r.error());
-                          }
-                          if (self) {
-                            asio::post(self->strand, [self, m] {
-                              m->last_used = Clock::now();
-                              if (self->closing) {
-                                self->maybe_finish_close();
-                              } else if (m->session_id.empty()) {
-                                self->pump();
-                              } else if (m->state != State::dead) {
-                                self->settle_isolated(m);
-                              }
-                            });
-                          }
-                        });
+  std::string tool = p.req.tool;
+  Json arguments = std::move(p.req.arguments);
+  auto done = finisher(m, std::move(p));
+  auto id = m->session->call_tool(std::move(tool), std::move(arguments), std::move(o), std::move(done));
   if (cancel) {
     std::weak_ptr<mcp::ClientSession> session = m->session;
     cancel->arm([session, id](const std::string& reason) {
       if (auto s = session.lock()) s->cancel_call(id, reason);
     });
   }
+}
+
+std::function<void(Result<Json>)> SessionPool::Impl::finisher(const std::shared_ptr<Member>& m, Pending p) {
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::string timeout_message =
+      server() + ": " + p.req.what() + " timed out after " + std::to_string(p.timeout.count()) + " ms";
+  return [weak, m, done = std::move(p.done), reset = p.session_reset,
+          timeout_message = std::move(timeout_message)](Result<Json> r) {
+    // Free the slot before the caller hears, so a caller that calls again at once finds it
+    // free; then answer straight from the session's strand.
+    --m->in_flight;
+    auto self = weak.lock();
+    if (self) --self->st_in_flight;
+    if (r.ok()) {
+      done(CallResult{std::move(r).value(), reset, m->session});
+    } else if (r.error().code == Errc::timeout) {
+      // The session saw what was left of the deadline; say what the caller asked for.
+      done(make_error(Errc::timeout, timeout_message));
+    } else {
+      done(r.error());
+    }
+    if (self) {
+      asio::post(self->strand, [self, m] {
+        m->last_used = Clock::now();
+        if (self->closing) {
+          self->maybe_finish_close();
+        } else if (m->session_id.empty()) {
+          self->pump();
+        } else if (m->state != State::dead) {
+          self->settle_isolated(m);
+        }
+      });
+    }
+  };
+}
+
+void SessionPool::Impl::request_on(const std::shared_ptr<Member>& m, Pending p) {
+  if (!p.req.capability.empty()) {
+    const auto& caps = m->session->server().capabilities;
+    if (!caps.is_object() || !caps.contains(p.req.capability)) {
+      p.done(make_error(Errc::invalid_request, server() + " does not offer " + p.req.capability +
+                                                   " (it does not declare the '" + p.req.capability +
+                                                   "' capability)"));
+      return;
+    }
+  }
+  const auto now = Clock::now();
+  auto timeout = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now);
+  if (timeout.count() <= 0) timeout = 1ms;
+  Json params = std::move(p.req.params);
+  if (p.req.meta.is_object() && !p.req.meta.empty()) {
+    if (!params.is_object()) params = Json::object();
+    for (auto& [k, v] : p.req.meta.items()) params["_meta"][k] = v;
+  }
+  ++m->in_flight;
+  ++st_in_flight;
+  m->last_used = now;
+  std::string method = p.req.method;
+  auto done = finisher(m, std::move(p));
+  m->session->request(std::move(method), std::move(params), timeout, std::move(done));
 }
 
 }  // namespace mcpd::pool

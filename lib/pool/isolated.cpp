@@ -19,7 +19,7 @@ void SessionPool::Impl::route_isolated(Pending p) {
   auto it = isolated.find(sid);
   if (Clock::now() >= p.deadline) {  // it waited for the tool list that long: start nothing for it
     if (it == isolated.end()) refused_session(sid);
-    p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out after " +
+    p.done(make_error(Errc::timeout, server() + ": " + p.req.what() + " timed out after " +
                                          std::to_string(p.timeout.count()) + " ms waiting for its session"));
     return;
   }
@@ -152,7 +152,7 @@ void SessionPool::Impl::sweep() {
   }
   queue.swap(keep);
   for (auto& p : expired)
-    p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out waiting in the queue"));
+    p.done(make_error(Errc::timeout, server() + ": " + p.req.what() + " timed out waiting in the queue"));
   // Calls waiting for an isolated session (its start, or a free slot) have deadlines too.
   std::vector<Pending> late;
   for (auto& [id, m] : isolated) {
@@ -167,7 +167,7 @@ void SessionPool::Impl::sweep() {
     }
   }
   for (auto& p : late)
-    p.done(make_error(Errc::timeout, server() + ": call to '" + p.req.tool + "' timed out after " +
+    p.done(make_error(Errc::timeout, server() + ": " + p.req.what() + " timed out after " +
                                          std::to_string(p.timeout.count()) + " ms waiting for its session"));
   std::vector<std::shared_ptr<Member>> idle;
   for (auto& [id, m] : isolated)

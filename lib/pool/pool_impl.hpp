@@ -158,6 +158,10 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   void grow();
   void pump();
   void run_on(const std::shared_ptr<Member>& m, Pending p);
+  // A request other than tools/call (CallRequest::method) on `m`: its capability checked.
+  void request_on(const std::shared_ptr<Member>& m, Pending p);
+  // What ends a call or request on `m`: frees its slot, answers, then lets the pool move on.
+  std::function<void(Result<Json>)> finisher(const std::shared_ptr<Member>& m, Pending p);
 
   // --- isolated sessions and the sweep (isolated.cpp) ----------------------------------------
   int queued() const { return static_cast<int>(queue.size()) + isolated_waiting; }

@@ -129,6 +129,17 @@ struct CallRequest {
   Json task = nullptr;                                // not null: a task-augmented call (params.task)
   std::shared_ptr<CallCancel> cancel = nullptr;       // optional: lets the caller cancel it
   Json meta = nullptr;                                // an object: members for params._meta (trace context)
+  // Not a tool call but another request to the server (resources/read, prompts/get,
+  // completion/complete, ...): `method` with `params` (`tool` and `arguments` are unused, the
+  // tool list is not consulted). It runs on a shared session like a call, and fails with
+  // invalid_request, without reaching the server, when the session's server does not declare
+  // `capability` (e.g. "resources"; empty: no check). `result` is the request's whole result.
+  std::string method = {};
+  Json params = Json::object();
+  std::string capability = {};
+
+  // "call to 'echo'" or "resources/read request": how messages about it name it.
+  std::string what() const { return method.empty() ? "call to '" + tool + "'" : method + " request"; }
 };
 
 struct CallResult {

@@ -30,7 +30,10 @@ constexpr std::array kPayloads{
     Payload::admin_list_reply,    Payload::admin_deleted_reply, Payload::task_id_request,
     Payload::task_result_request, Payload::task_list_request,   Payload::task_input_request,
     Payload::task_reply,          Payload::task_list_reply,     Payload::progress_event,
-    Payload::error_reply,
+    Payload::page_request,        Payload::resource_read_request, Payload::prompt_get_request,
+    Payload::complete_request,    Payload::resource_list_reply, Payload::resource_template_list_reply,
+    Payload::resource_read_reply, Payload::prompt_list_reply,   Payload::prompt_get_reply,
+    Payload::complete_reply,      Payload::error_reply,
 };
 static_assert(kPayloads.size() == static_cast<std::size_t>(Payload::error_reply) + 1);
 
@@ -133,6 +136,16 @@ std::string_view name(Payload payload) {
     case Payload::task_reply: return "task-reply";
     case Payload::task_list_reply: return "task-list-reply";
     case Payload::progress_event: return "progress-event";
+    case Payload::page_request: return "page-request";
+    case Payload::resource_read_request: return "resource-read-request";
+    case Payload::prompt_get_request: return "prompt-get-request";
+    case Payload::complete_request: return "complete-request";
+    case Payload::resource_list_reply: return "resource-list-reply";
+    case Payload::resource_template_list_reply: return "resource-template-list-reply";
+    case Payload::resource_read_reply: return "resource-read-reply";
+    case Payload::prompt_list_reply: return "prompt-list-reply";
+    case Payload::prompt_get_reply: return "prompt-get-reply";
+    case Payload::complete_reply: return "complete-reply";
     case Payload::error_reply: return "error-reply";
   }
   return "unknown";

@@ -42,6 +42,16 @@ enum class Payload {
   task_reply,            // {"task": ...}: execute with task, tasks get/cancel/input/result, status events
   task_list_reply,       // reply of mcp.tasks.list
   progress_event,        // published to an execute's progress_subject
+  page_request,          // body of mcp.<name>.resources.list, .resources.templates, .prompts.list
+  resource_read_request,  // body of mcp.<name>.resources.read
+  prompt_get_request,    // body of mcp.<name>.prompts.get
+  complete_request,      // body of mcp.<name>.complete
+  resource_list_reply,   // reply of mcp.<name>.resources.list
+  resource_template_list_reply,  // reply of mcp.<name>.resources.templates
+  resource_read_reply,   // reply of mcp.<name>.resources.read
+  prompt_list_reply,     // reply of mcp.<name>.prompts.list
+  prompt_get_reply,      // reply of mcp.<name>.prompts.get
+  complete_reply,        // reply of mcp.<name>.complete
   error_reply,           // any failed request that has no payload-specific reply
 };
 

@@ -524,3 +524,50 @@ TEST_CASE("mcpctl call --task asks for input and tasks input answers it") {
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains("Research Report: python (snake)"));
 }
+
+TEST_CASE("mcpctl resources - read - prompts - prompt and complete show what server-everything offers") {
+  TaskCluster c;
+  auto resources = c.run({"resources", "everything"});
+  INFO(resources);
+  REQUIRE(resources.exit_code == 0);
+  CHECK_THAT(resources.out, Catch::StartsWith("URI "));
+  CHECK_THAT(resources.out, Catch::Contains("demo://resource/static/document/architecture.md"));
+  auto templates = c.run({"resources", "everything", "--templates"});
+  INFO(templates);
+  CHECK_THAT(templates.out, Catch::Contains("demo://resource/dynamic/text/{resourceId}"));
+
+  auto read = c.run({"read", "everything", "demo://resource/dynamic/text/42"});
+  INFO(read);
+  REQUIRE(read.exit_code == 0);
+  CHECK_THAT(read.out, Catch::Contains("42"));
+  auto blob = c.run({"read", "everything", "demo://resource/dynamic/blob/42"});
+  INFO(blob);
+  CHECK_THAT(blob.out, Catch::StartsWith("[blob "));
+  auto json = c.run({"--json", "read", "everything", "demo://resource/dynamic/blob/42"});
+  INFO(json);
+  CHECK(Json::parse(json.out)["contents"][0]["blob"].is_string());
+
+  auto prompts = c.run({"prompts", "everything"});
+  INFO(prompts);
+  REQUIRE(prompts.exit_code == 0);
+  CHECK_THAT(prompts.out, Catch::Contains("args-prompt") && Catch::Contains("city [state]"));
+  auto prompt = c.run({"prompt", "everything", "args-prompt", "--arg", "city=Lyon"});
+  INFO(prompt);
+  REQUIRE(prompt.exit_code == 0);
+  CHECK_THAT(prompt.out, Catch::StartsWith("--- user\n") && Catch::Contains("Lyon"));
+
+  auto complete = c.run({"complete", "everything", "--prompt", "completable-prompt", "--arg", "department=E"});
+  INFO(complete);
+  REQUIRE(complete.exit_code == 0);
+  CHECK(complete.out == "Engineering\n");
+
+  // Mistakes: the server's refusal (exit 1), and a usage error (exit 2).
+  auto missing = c.run({"prompt", "everything", "no-such-prompt"});
+  INFO(missing);
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.err, Catch::StartsWith("mcpctl: invalid_request: ") && Catch::Contains("no-such-prompt"));
+  auto neither = c.run({"complete", "everything", "--arg", "department=E"});
+  INFO(neither);
+  CHECK(neither.exit_code == 2);
+  CHECK_THAT(neither.err, Catch::Contains("--prompt NAME or --template"));
+}

@@ -272,6 +272,14 @@ TEST_CASE("permissions: a caller can execute tools and list them") {
   for (const auto& t : list["tools"]) echo = echo || t.value("name", "") == "echo";
   CHECK(echo);
 
+  // Resources, prompts and completion (1.1) are a caller's too: the fake server offers none, so
+  // the node answers (refusing) instead of the caller getting no reply for want of permission.
+  for (const char* verb : {"resources.list", "resources.templates", "prompts.list"}) {
+    auto r = s.caller->request(std::string("mcp.fake.") + verb, "{}", 10s);
+    REQUIRE(r.ok());
+    CHECK(Json::parse(r.value().data()).value("code", "") == "invalid_request");
+  }
+
   // A call with a session: its ownership is recorded in mcp-sessions by the node.
   Json with_session = kEcho;
   with_session["session_id"] = "caller-session";

@@ -6,6 +6,7 @@
 // the caller an `unavailable` naming it.
 #include "node/internal/handlers.hpp"
 #include "node/internal/node.hpp"
+#include "common/text.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -118,7 +119,7 @@ void settle(const std::shared_ptr<Node>& n, Call c) {
 }
 
 // The progress-event for a progress notification's params (from the server: only what is well
-// typed is passed on; a message is cut at 1 KiB). Null if there is no number to report.
+// typed is passed on; a message is cut at 1 KiB, on a character boundary). Null if there is no number to report.
 Json progress_event(const Json& params, const std::optional<std::string>& request_id) {
   auto progress = params.find("progress");
   if (progress == params.end() || !progress->is_number()) return nullptr;
@@ -126,7 +127,7 @@ Json progress_event(const Json& params, const std::optional<std::string>& reques
   if (auto t = params.find("total"); t != params.end() && t->is_number()) event["total"] = *t;
   if (auto m = params.find("message"); m != params.end() && m->is_string()) {
     const auto& text = m->get_ref<const std::string&>();
-    event["message"] = text.size() > 1024 ? text.substr(0, 1024) + "…" : text;
+    event["message"] = text.size() > 1024 ? std::string(utf8_prefix(text, 1024)) + "…" : text;
   }
   if (request_id) event["request_id"] = *request_id;
   return event;
@@ -196,7 +197,7 @@ void run(const std::shared_ptr<Node>& n, Call c) {
     req.on_progress = [bus = n->bus, subject = std::move(subject), request_id](const Json& params) {
       auto event = progress_event(params, request_id);
       if (event.is_null()) return;
-      if (auto st = bus->publish(subject, event.dump()); !st.ok())
+      if (auto st = bus->publish(subject, event.dump(-1, ' ', false, Json::error_handler_t::replace)); !st.ok())
         spdlog::debug("progress to {} not published: {}", subject, st.error().message);
     };
   }

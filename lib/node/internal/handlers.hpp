@@ -3,6 +3,8 @@
 //
 //   handlers/execute.cpp     <prefix>.<server>.execute                       (queue group)
 //   handlers/list_tools.cpp  <prefix>.<server>.list-tools                    (queue group)
+//   handlers/server_requests.cpp  <prefix>.<server>.{resources.list,resources.templates,
+//                            resources.read,prompts.list,prompts.get,complete}  (queue group)
 //   handlers/admin.cpp       <prefix>.admin.servers.{put,delete,get,list}    (queue group)
 //   handlers/forwarded.cpp   <prefix>.nodes.<this node>.<server>.execute     (this node only)
 //   handlers/tasks.cpp       <prefix>.tasks.{get,result,list,cancel,input}   (queue group)
@@ -23,6 +25,7 @@ struct Node;
 
 void add_execute(const std::shared_ptr<Node>& node);
 void add_list_tools(const std::shared_ptr<Node>& node);
+void add_server_requests(const std::shared_ptr<Node>& node);
 void add_admin(const std::shared_ptr<Node>& node);
 void add_forwarded(const std::shared_ptr<Node>& node);
 void add_tasks(const std::shared_ptr<Node>& node);

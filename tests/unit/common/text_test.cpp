@@ -33,3 +33,14 @@ TEST_CASE("json escaping keeps valid UTF-8 and escapes quotes controls and stray
   CHECK(round_trip("\xf4\x90\x80\x80") == "\\xf4\\x90\\x80\\x80");
   CHECK(round_trip(std::string("nul\0here", 8)) == std::string("nul\0here", 8));
 }
+
+TEST_CASE("utf8_prefix cuts on a character boundary") {
+  const std::string s = "ab\xc3\xa9\xe2\x82\xac";  // "abé€": 2 + 2 + 3 bytes
+  CHECK(utf8_prefix(s, 100) == s);
+  CHECK(utf8_prefix(s, 7) == s);
+  CHECK(utf8_prefix(s, 6) == "ab\xc3\xa9");  // not half of the euro sign
+  CHECK(utf8_prefix(s, 5) == "ab\xc3\xa9");
+  CHECK(utf8_prefix(s, 4) == "ab\xc3\xa9");
+  CHECK(utf8_prefix(s, 3) == "ab");  // not half of the e acute
+  CHECK(utf8_prefix(s, 0) == "");
+}

@@ -88,13 +88,18 @@ TEST_CASE("node table: unknown subjects get a sentence a person can act on") {
   f.table.add(echo_spec("execute", "*.execute", RunsOn::delivery, f));
   f.table.add(echo_spec("list-tools", "*.list-tools", RunsOn::delivery, f));
   for (const char* verb : {"put", "delete"}) f.table.add(echo_spec("admin", std::string("admin.servers.") + verb, RunsOn::loop, f));
+  for (const char* verb : {"list", "read"})
+    f.table.add(echo_spec(std::string("resources.") + verb, std::string("*.resources.") + verb, RunsOn::delivery, f));
   auto dotted = f.request("mcp.a.b.execute");
   CHECK(dotted["code"] == "invalid_request");
   CHECK(dotted["error"].get<std::string>().find("server name 'a.b' is invalid: it may not contain '.'") == 0);
   auto verb = f.request("mcp.admin.servers.explode");
   CHECK(verb["error"] == "unknown verb 'explode' for mcp.admin.servers (use put, delete)");
   auto unknown = f.request("mcp.fake.explode");
-  CHECK(unknown["error"].get<std::string>().starts_with("unknown subject 'mcp.fake.explode': use mcp.<server>.execute or mcp.<server>.list-tools"));
+  CHECK(unknown["error"].get<std::string>().starts_with(
+      "unknown subject 'mcp.fake.explode': use mcp.<server>.execute or mcp.<server>.list-tools or mcp.<server>.resources.* ("));
+  // A verb a server's family does not have: the family's verbs are named.
+  CHECK(f.request("mcp.fake.resources.explode")["error"] == "unknown verb 'explode' for mcp.fake.resources (use list, read)");
   CHECK(f.table.unmatched_problem("other.fake.execute", Via::queue) == "subject 'other.fake.execute' is not under 'mcp'");
 }
 
