@@ -2,6 +2,7 @@
 
 #include "jsonrpc/peer.hpp"
 #include "mcp/protocol.hpp"
+#include "mcp/stateless_era.hpp"
 
 #include <asio/post.hpp>
 #include <asio/steady_timer.hpp>
@@ -108,8 +109,9 @@ void ClientSession::install_handlers() {
   });
   peer_->on_timeout([weak](jsonrpc::RequestId id, const std::string& method) {
     auto self = weak.lock();
-    // initialize must not be cancelled (the spec says so); the session fails instead.
-    if (!self || method == "initialize") return;
+    // initialize must not be cancelled (the spec says so); the session fails instead. Nor is the
+    // era probe: a server of the handshake era that ignored it would not know the request either.
+    if (!self || method == "initialize" || self->state_ == SessionState::opening) return;
     self->peer_->notify("notifications/cancelled", {{"requestId", id}, {"reason", "timeout"}});
   });
 }
@@ -146,6 +148,7 @@ void ClientSession::start(std::function<void(Result<ServerDescription>)> ready) 
       return;
     }
     self->server_ = r.value();
+    self->stateless_ = is_stateless_protocol_version(self->server_.protocol_version);
     self->state_ = SessionState::ready;
     self->last_activity_ns_.store(now_ns());
     spdlog::info("[{}] session ready: {} {} (protocol {})", self->opts_.name,
@@ -167,7 +170,7 @@ void ClientSession::schedule_ping() {
       self->schedule_ping();
       return;
     }
-    self->peer_->request("ping", nullptr, self->opts_.ping_timeout, [weak](Result<Json> r) {
+    self->ping([weak](Result<Json> r) {
       auto s = weak.lock();
       if (!s) return;
       if (!r.ok() && r.error().code == Errc::timeout) {
@@ -210,7 +213,7 @@ void ClientSession::fetch_tools_page(std::string cursor, std::shared_ptr<std::ve
   Json params = Json::object();
   if (!cursor.empty()) params["cursor"] = cursor;
   std::weak_ptr<ClientSession> weak = weak_from_this();
-  peer_->request("tools/list", std::move(params), opts_.request_timeout,
+  send("tools/list", std::move(params), opts_.request_timeout,
                  [weak, acc, pages, generation](Result<Json> r) {
                    auto self = weak.lock();
                    if (!self) return;
@@ -276,7 +279,7 @@ CallId ClientSession::call_tool(std::string tool, Json arguments, CallOptions op
   }
   in_flight_.fetch_add(1);
   std::weak_ptr<ClientSession> weak = weak_from_this();
-  return peer_->request("tools/call", std::move(params), effective(options.timeout),
+  return send("tools/call", std::move(params), effective(options.timeout),
                         [weak, token, done = std::move(done)](Result<Json> r) {
                           if (auto self = weak.lock()) {
                             self->in_flight_.fetch_sub(1);
@@ -295,12 +298,26 @@ void ClientSession::cancel_call(CallId id, std::string reason) {
 }
 
 void ClientSession::ping(std::function<void(Result<Json>)> done) {
+  // The stateless era has no ping: server/discover is the cheapest request every server answers.
+  if (stateless()) {
+    send("server/discover", nullptr, opts_.ping_timeout, std::move(done));
+    return;
+  }
   peer_->request("ping", nullptr, opts_.ping_timeout, std::move(done));
 }
 
 void ClientSession::request(std::string method, Json params, std::chrono::milliseconds timeout,
                             std::function<void(Result<Json>)> done) {
-  peer_->request(std::move(method), std::move(params), effective(timeout), std::move(done));
+  send(std::move(method), std::move(params), effective(timeout), std::move(done));
+}
+
+CallId ClientSession::send(std::string method, Json params, std::chrono::milliseconds timeout,
+                           std::function<void(Result<Json>)> done) {
+  if (!stateless()) return peer_->request(std::move(method), std::move(params), timeout, std::move(done));
+  stamp_envelope(params, server_.protocol_version);
+  return peer_->request(method, std::move(params), timeout, [method, done = std::move(done)](Result<Json> r) {
+    done(settle_stateless_answer(method, std::move(r)));
+  });
 }
 
 void ClientSession::on_related_request(const std::string& task_id, RelatedRequestHandler handler) {

@@ -60,9 +60,10 @@ enum class SessionState { created, opening, ready, closed };
 
 class ClientSession : public std::enable_shared_from_this<ClientSession> {
  public:
+  // The default lifecycle speaks both eras (lifecycle.hpp): server/discover, else initialize.
   static std::shared_ptr<ClientSession> create(std::shared_ptr<transport::Transport> transport,
                                                SessionOptions options,
-                                               std::unique_ptr<Lifecycle> lifecycle = make_initialize_handshake());
+                                               std::unique_ptr<Lifecycle> lifecycle = make_dual_era_lifecycle());
   ~ClientSession();
 
   // Starts the transport and opens the session. `ready` runs once: with the server's
@@ -82,6 +83,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Cancels a call: the caller's callback gets `cancelled`, the server gets notifications/cancelled.
   void cancel_call(CallId id, std::string reason = "cancelled by the caller");
 
+  // ping; server/discover toward a server of the stateless era, which has no ping.
   void ping(std::function<void(Result<Json>)> done);
 
   // Any other request to the server (tasks/get, tasks/result, tasks/cancel): the `result`
@@ -107,6 +109,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool ready() const { return state() == SessionState::ready; }
   // Valid once ready.
   const ServerDescription& server() const { return server_; }
+  // The server speaks a stateless revision (2026-07-28 on): every request carries the _meta
+  // envelope and results are read by stateless_era.hpp. Valid once ready.
+  bool stateless() const { return stateless_.load(); }
   const std::string& name() const { return opts_.name; }
   std::size_t in_flight() const { return in_flight_.load(); }
   std::shared_ptr<transport::Transport> transport() const { return transport_; }
@@ -123,6 +128,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void fail(Error reason);
   void schedule_ping();
   std::chrono::milliseconds effective(std::chrono::milliseconds t) const;
+  // Every request after the open goes through here: in the stateless era it gets the envelope
+  // and its answer is settled (resultType, input_required).
+  CallId send(std::string method, Json params, std::chrono::milliseconds timeout,
+              std::function<void(Result<Json>)> done);
 
   std::shared_ptr<transport::Transport> transport_;
   std::shared_ptr<jsonrpc::Peer> peer_;
@@ -130,6 +139,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::unique_ptr<Lifecycle> lifecycle_;
   ServerDescription server_;
   std::atomic<SessionState> state_{SessionState::created};
+  std::atomic<bool> stateless_{false};
   std::atomic<std::size_t> in_flight_{0};
   std::atomic<std::int64_t> last_activity_ns_{0};
   std::function<void(Result<ServerDescription>)> ready_cb_;  // strand only

@@ -10,8 +10,16 @@ bool is_supported_protocol_version(std::string_view version) {
   return false;
 }
 
+bool is_stateless_protocol_version(std::string_view version) {
+  return version.size() == kLatestStatelessVersion.size() && version >= kLatestStatelessVersion;
+}
+
 std::string supported_protocol_versions() {
   std::string s;
+  for (auto v : kStatelessProtocolVersions) {
+    if (!s.empty()) s += ", ";
+    s += v;
+  }
   for (auto v : kSupportedProtocolVersions) {
     if (!s.empty()) s += ", ";
     s += v;

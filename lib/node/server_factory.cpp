@@ -89,7 +89,9 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
                                      security::SecretResolver secrets) {
   // One log budget for every session of this server (its isolated sessions included).
   auto stderr_budget = std::make_shared<SharedLogBudget>(d.stderr_log_lines_per_minute);
-  return [&loop, config, d, secrets = std::move(secrets), stderr_budget](const std::string& label) {
+  // Which MCP era the server speaks, found out by its first session and known to the rest.
+  auto era = std::make_shared<mcp::EraMemo>();
+  return [&loop, config, d, secrets = std::move(secrets), stderr_budget, era](const std::string& label) {
     mcp::SessionOptions so;
     so.name = config.name;
     so.open_timeout = std::chrono::seconds(config.connect_timeout_seconds);
@@ -136,7 +138,9 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
         t = transport::make_streamable_http_transport(strand, std::move(o));
       }
     }
-    return mcp::ClientSession::create(std::move(t), so);
+    mcp::DualEraOptions eras;
+    eras.memo = era;
+    return mcp::ClientSession::create(std::move(t), so, mcp::make_dual_era_lifecycle(std::move(eras)));
   };
 }
 

@@ -3,7 +3,7 @@
 //   node probe-mock-server.js PORT MODE [CERT KEY]
 //
 // MODE: ok (Streamable HTTP, JSON answers), auth (401 unless "Authorization: Bearer sekret"),
-// stall (accepts requests, never answers), oldver (answers initialize with 2024-11-05), tls
+// stall (accepts requests, never answers), oldver (answers initialize with 2024-10-07, a revision mcpd does not speak), tls
 // (ok over HTTPS with CERT and KEY), sse (the legacy HTTP+SSE transport: GET /sse, POST
 // /message). Tools: "t" (answers "ok") and "broken" (answers isError: true).
 'use strict';
@@ -16,7 +16,7 @@ const [port, mode, cert, key] = [Number(process.argv[2]), process.argv[3], proce
 function answer(m) {
   if (m.method === 'initialize') {
     return {
-      protocolVersion: mode === 'oldver' ? '2024-11-05' : (mode === 'sse' ? '2025-03-26' : '2025-06-18'),
+      protocolVersion: mode === 'oldver' ? '2024-10-07' : (mode === 'sse' ? '2025-03-26' : '2025-06-18'),
       serverInfo: { name: 'probe-mock', version: '1.2.3' },
       capabilities: { tools: { listChanged: true }, logging: {} },
       instructions: 'A mock server for mcpctl probe.\nSecond line.',

@@ -112,7 +112,7 @@ expect "a stalled server: timeout" 1 "" "timeout: cannot open an MCP session: in
 [ $((SECONDS - t0)) -lt 10 ] || fail "probe --timeout 1000 took $((SECONDS - t0)) s"
 
 serve oldver
-expect "an unsupported protocol version" 1 "" "server speaks MCP protocol version 2024-11-05" mcpctl \
+expect "an unsupported protocol version" 1 "" "server speaks MCP protocol version 2024-10-07" mcpctl \
   probe --url "http://127.0.0.1:$PORT/mcp"
 
 serve tls

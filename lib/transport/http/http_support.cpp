@@ -128,7 +128,11 @@ class TopLevel : public nlohmann::json_sax<Json> {
     if (depth_ == 3 && key_ == "params" && key2_ == "_meta" && header_safe(v)) {
       if (key3_ == "traceparent" && v.size() <= 64) info.traceparent = v;
       if (key3_ == "tracestate" && v.size() <= 512) info.tracestate = v;
+      if (key3_ == "io.modelcontextprotocol/protocolVersion" && v.size() <= 32) info.protocol_version = v;
     }
+    if (depth_ == 2 && key_ == "params" && (key2_ == "name" || key2_ == "uri" || key2_ == "taskId") &&
+        v.size() <= kMaxTarget)
+      info.target = v;
     return scalar(Json(v).dump());
   }
   bool binary(binary_t&) override { return true; }
@@ -172,9 +176,37 @@ class TopLevel : public nlohmann::json_sax<Json> {
   static bool header_safe(const std::string& v) {
     return !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= 0x20 && c < 0x7f; });
   }
+  static constexpr std::size_t kMaxTarget = 4096;  // a longer name or URI has no Mcp-Name header
   int depth_ = 0;
   std::string key_, key2_, key3_;
 };
+
+std::string base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                 static_cast<unsigned char>(in[i + 2]);
+    for (int shift : {18, 12, 6, 0}) out += kAlphabet[(v >> shift) & 63];
+  }
+  if (i < in.size()) {
+    unsigned v = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) v |= static_cast<unsigned char>(in[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+// The methods whose POST carries Mcp-Name (the member it mirrors is MessageInfo::target).
+bool names_a_target(const std::string& method) {
+  return method == "tools/call" || method == "prompts/get" || method == "resources/read" || method == "tasks/get" ||
+         method == "tasks/update" || method == "tasks/cancel";
+}
 
 // Reads a member two levels down: anything deeper is not built (nor its nesting a danger).
 Json top_two_levels(std::string_view message) {
@@ -197,6 +229,24 @@ MessageInfo inspect_message(std::string_view message) {
     info.kind = MessageInfo::Kind::response;
   info.is_error = info.kind == MessageInfo::Kind::response && sax.has_error;
   return info;
+}
+
+std::string header_value(std::string_view value) {
+  constexpr std::string_view kPrefix = "=?base64?", kSuffix = "?=";
+  const bool safe_chars = std::all_of(value.begin(), value.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+  const bool padded = !value.empty() && (value.front() == ' ' || value.back() == ' ');
+  const bool looks_encoded = value.size() >= kPrefix.size() + kSuffix.size() && value.substr(0, kPrefix.size()) == kPrefix &&
+                             value.substr(value.size() - kSuffix.size()) == kSuffix;
+  if (safe_chars && !padded && !looks_encoded) return std::string(value);
+  return std::string(kPrefix) + base64(value) + std::string(kSuffix);
+}
+
+std::vector<std::string> stateless_request_headers(const MessageInfo& info) {
+  std::vector<std::string> h;
+  h.push_back("MCP-Protocol-Version: " + info.protocol_version);
+  if (!info.method.empty()) h.push_back("Mcp-Method: " + header_value(info.method));
+  if (names_a_target(info.method) && !info.target.empty()) h.push_back("Mcp-Name: " + header_value(info.target));
+  return h;
 }
 
 std::optional<std::string> protocol_version_of(std::string_view initialize_response) {

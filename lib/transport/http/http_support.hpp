@@ -35,10 +35,22 @@ struct MessageInfo {
   // params._meta.traceparent / tracestate of a request (W3C trace context), sent as HTTP headers
   // too; only printable ASCII of a bounded length is taken.
   std::string traceparent, tracestate;
+  // params._meta["io.modelcontextprotocol/protocolVersion"] of a request or notification: the
+  // claim of the stateless era (2026-07-28 on), whose POSTs carry the standard request headers.
+  std::string protocol_version;
+  // params.name, params.uri or params.taskId: what the Mcp-Name header mirrors.
+  std::string target;
 };
 // Reads the top-level members of one JSON-RPC message (a SAX pass: nested values are skipped,
 // not stored). Kind::other when it is not a JSON-RPC object.
 MessageInfo inspect_message(std::string_view message);
+
+// The headers of a stateless-era POST (MCP 2026-07-28): MCP-Protocol-Version (the body's
+// claim), Mcp-Method, and Mcp-Name for the methods that name a tool, prompt, resource or task
+// (base64 sentinel form when the value is not plain header-safe ASCII).
+std::vector<std::string> stateless_request_headers(const MessageInfo& info);
+// `value` as a header value: as it is when it is safe, else "=?base64?...?=".
+std::string header_value(std::string_view value);
 
 // The `result.protocolVersion` of an initialize response, if it has one.
 std::optional<std::string> protocol_version_of(std::string_view initialize_response);

@@ -168,6 +168,7 @@ class StreamableHttp final : public Transport, public std::enable_shared_from_th
   // The session (strand only).
   std::string session_id_;
   std::string protocol_version_;
+  bool stateless_ = false;    // the last request claimed a stateless revision (2026-07-28 on)
   Outgoing init_;             // the client's initialize, replayed for a new session
   std::string initialized_;   // the client's notifications/initialized
   bool init_pending_ = false;

@@ -67,6 +67,8 @@ void StreamableHttp::dispatch(Outgoing m) {
     held_.push_back(std::move(m));
     return;
   }
+  // In the stateless era closing a request's stream is its cancellation; there is no message.
+  if (stateless_ && m.info.method == "notifications/cancelled") return forget_cancelled(m.body);
   if (m.info.method == "notifications/initialized") {
     initialized_ = m.body;
     initialized_pending_ = true;
@@ -101,10 +103,16 @@ void StreamableHttp::post(Outgoing m) {
   p->msg = std::move(m);
   if (p->msg.info.kind == Kind::request) awaiting_[p->msg.info.id] = p;
   const bool init = p->msg.info.method == "initialize";
+  // A message of the stateless era (it claims its revision in _meta) belongs to no session: it
+  // carries the standard request headers instead of Mcp-Session-Id.
+  const bool stateless = !p->msg.info.protocol_version.empty();
+  if (p->msg.info.kind == Kind::request) stateless_ = stateless;
   HttpRequest r;
   r.method = "POST";
   r.url = opts_.url;
-  r.headers = session_headers(init);
+  r.headers = stateless ? headers_ : session_headers(init);
+  if (stateless)
+    for (auto& h : stateless_request_headers(p->msg.info)) r.headers.push_back(std::move(h));
   r.headers.push_back("Content-Type: application/json");
   r.headers.push_back("Accept: application/json, text/event-stream");
   if (!p->msg.info.traceparent.empty()) r.headers.push_back("traceparent: " + p->msg.info.traceparent);
@@ -113,7 +121,7 @@ void StreamableHttp::post(Outgoing m) {
   r.timeout = opts_.request_timeout;
   // A notification or response is answered 202 at once; only a request's answer may stream.
   if (p->msg.info.kind != Kind::request && r.timeout.count() == 0) r.timeout = kAcceptTimeout;
-  p->session_sent = init ? std::string() : session_id_;
+  p->session_sent = init || stateless ? std::string() : session_id_;
   begin(p, std::move(r));
   if (p->msg.info.method == "notifications/cancelled") forget_cancelled(p->msg.body);
 }
@@ -257,6 +265,16 @@ void StreamableHttp::on_post_done(const PostPtr& p, const HttpResult& r) {
     return session_expired(p, r.status);
   if (!is_2xx(r.status)) {
     if (m.internal) return reinit_failed(status_text(*p, r));
+    // A stateless-era server answers a refused request with its JSON-RPC error in the body
+    // (UnsupportedProtocolVersion, HeaderMismatch, method not found, ...): that error, with its
+    // code, is the answer.
+    if (request && !p->answered && !m.info.protocol_version.empty() && !p->sse) {
+      MessageInfo answer = inspect_message(p->body);
+      if (answer.kind == Kind::response && answer.is_error && answer.id == m.info.id) {
+        incoming(p->body);
+        return finished(p);
+      }
+    }
     if (request && !p->answered)
       answer_with_error(p, status_text(*p, r), r.status);
     else if (!request)

@@ -58,11 +58,11 @@ TEST_CASE("an older supported revision is accepted") {
 }
 
 TEST_CASE("an unsupported revision fails the open with a clear error and stops the server") {
-  Session f({"--protocol-version=2024-11-05"});
+  Session f({"--protocol-version=2024-10-07"});
   auto d = f.open();
   REQUIRE_FALSE(d.ok());
   CHECK(d.error().code == Errc::unavailable);
-  CHECK_THAT(d.error().message, Catch::Contains("2024-11-05") && Catch::Contains("2025-11-25"));
+  CHECK_THAT(d.error().message, Catch::Contains("2024-10-07") && Catch::Contains("2025-11-25"));
   CHECK(wait_until([&] { return !transport::process_alive(f.transport->pid()); }));
 }
 

@@ -6,12 +6,21 @@
 
 using namespace mcpd::mcp;
 
-TEST_CASE("the three legacy-era revisions are supported - newest first") {
+TEST_CASE("the handshake-era revisions are supported - newest first - 2024-11-05 included") {
   CHECK(kLatestProtocolVersion == "2025-11-25");
   CHECK(is_supported_protocol_version("2025-06-18"));
   CHECK(is_supported_protocol_version("2025-03-26"));
-  CHECK_FALSE(is_supported_protocol_version("2024-11-05"));
-  CHECK(supported_protocol_versions() == "2025-11-25, 2025-06-18, 2025-03-26");
+  CHECK(is_supported_protocol_version("2024-11-05"));
+  CHECK_FALSE(is_supported_protocol_version("2024-10-07"));
+  CHECK_FALSE(is_supported_protocol_version("2026-07-28"));  // not through initialize
+  CHECK(supported_protocol_versions() == "2026-07-28, 2025-11-25, 2025-06-18, 2025-03-26, 2024-11-05");
+}
+
+TEST_CASE("revisions from 2026-07-28 on are of the stateless era") {
+  CHECK(is_stateless_protocol_version("2026-07-28"));
+  CHECK(is_stateless_protocol_version("2027-01-01"));
+  CHECK_FALSE(is_stateless_protocol_version("2025-11-25"));
+  CHECK_FALSE(is_stateless_protocol_version(""));
 }
 
 TEST_CASE("compat format joins text content - prefers structuredContent - and detects isError") {
