@@ -46,6 +46,12 @@ args = ["$STATE/scratch"]
 name = "memory"
 command = "$SERVERS/mcp-server-memory"
 env = { MEMORY_FILE_PATH = "$STATE/memory.jsonl" }
+
+# mcpd's own built-in server: tools that report this cluster (servers, nodes, sessions, tasks)
+[[servers]]
+name = "cluster"
+transport = "builtin"
+builtin = "mcpd"
 TOML
 
 cat <<MSG
@@ -56,6 +62,8 @@ cat <<MSG
       build/bin/mcpctl tools everything
       build/bin/mcpctl call everything echo --args '{"message":"hi"}'
       build/bin/mcpctl call filesystem read_text_file --args '{"path":"$STATE/scratch/hello.txt"}'
+      build/bin/mcpctl resources everything
+      build/bin/mcpctl call cluster list_servers
       curl -s http://127.0.0.1:9464/metrics | grep mcpd_calls_total
     kill -HUP <mcpd pid> re-reads $STATE/mcpd.toml ([[servers]] and the log level).
     Ctrl-C stops the node and every server it started.

@@ -34,6 +34,7 @@ constexpr OptionSpec kServerAddOptions[] = {
     {"url", 0, "URL", "address of a remote MCP server (http:// or https://)"},
     {"transport", 0, "T", "http (Streamable HTTP; the default with --url) or sse"},
     {"header", 0, "K=V", "HTTP header sent with every request ('K: V' works too);\nV may say ${VAR}", true},
+    {"builtin", 0, "NAME", "one of mcpd's own in-process servers: mcpd (tools that\nreport the cluster: servers, nodes, sessions, tasks)"},
     {"token-env", 0, "VAR", "bearer token: read from environment variable VAR on each node"},
     {"token-file", 0, "PATH", "bearer token: read from file PATH (absolute) on each node"},
     {"min-sessions", 0, "N", "sessions kept open even when idle (default 1)"},
@@ -125,12 +126,14 @@ node from its own environment. Prints "registered NAME (revision N)".
 
 A local server (stdio):  --command CMD [--arg ARG]... [--env K=V]... [--cwd DIR] [--inherit-env]
 A remote server (HTTP):  --url URL [--transport http|sse] [--header K=V]... [--token-env VAR | --token-file PATH]
+A built-in server:       --builtin mcpd    (runs inside every mcpd node; its tools report the cluster)
 
 Examples:
   mcpctl server add everything --command npx -- -y @modelcontextprotocol/server-everything
   mcpctl server add files --command npx --arg -y --arg @modelcontextprotocol/server-filesystem --arg /srv/data
   mcpctl server add github --command github-mcp-server --arg stdio --env 'GITHUB_TOKEN=${GITHUB_TOKEN}'
   mcpctl server add remote --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN --max-sessions 8
+  mcpctl server add cluster --builtin mcpd
   mcpctl server add --file server.json
   mcpctl --json server show files > files.json && mcpctl server add --file files.json
 
@@ -371,7 +374,7 @@ Examples:
 )HELP";
 
 constexpr Command kCommands[] = {
-    {"server add", "NAME (--command CMD ... | --url URL ...) [options]\n[NAME] --file FILE", "NAME --command CMD | --url URL",
+    {"server add", "NAME (--command CMD ... | --url URL ... | --builtin mcpd) [options]\n[NAME] --file FILE", "NAME --command CMD | --url URL",
      "register an MCP server, or replace its definition", kServerAddOptions, kServerAddDetails, 0, 1, true,
      run_server_add},
     {"server rm", "NAME", "NAME", "unregister a server and stop its sessions", {}, kServerRmDetails, 1, 1, false,

@@ -70,16 +70,20 @@ Json document_from_file(const ParsedArgs& args) {
 
 Json document_from_flags(const ParsedArgs& args) {
   if (args.operands.empty()) throw usage_error("server add needs a NAME (or --file with a server document)");
-  if (args.has("command") && args.has("url"))
-    throw usage_error("give --command (a local server started over stdio) or --url (a remote server), not both");
-  if (!args.has("command") && !args.has("url"))
-    throw usage_error("server add needs --command CMD (a local server started over stdio) or --url URL (a remote "
-                      "server), or --file with a server document");
+  const int kinds = args.has("command") + args.has("url") + args.has("builtin");
+  if (kinds > 1)
+    throw usage_error("give one of --command (a local server started over stdio), --url (a remote server) or "
+                      "--builtin (one of mcpd's own), not several");
+  if (kinds == 0)
+    throw usage_error("server add needs --command CMD (a local server started over stdio), --url URL (a remote "
+                      "server) or --builtin NAME (one of mcpd's own: mcpd), or --file with a server document");
   Json doc = Json::object();
   doc["name"] = args.operands[0];
   if (auto v = args.get("description")) doc["description"] = *v;
   if (auto v = args.get("transport")) doc["transport"] = *v;
   else if (args.has("url")) doc["transport"] = "http";
+  else if (args.has("builtin")) doc["transport"] = "builtin";
+  if (auto v = args.get("builtin")) doc["builtin"] = *v;
   if (auto v = args.get("command")) doc["command"] = *v;
   std::vector<std::string> cmd_args = args.all("arg");
   cmd_args.insert(cmd_args.end(), args.rest.begin(), args.rest.end());
@@ -139,6 +143,7 @@ std::string where(const Json& s) {
       for (const auto& x : *a) words.push_back(x.is_string() ? x.get<std::string>() : x.dump());
     return truncate(shell_join(words), 60);
   }
+  if (str(s, "transport") == "builtin") return "(built-in) " + str(s, "builtin");
   return truncate(str(s, "url"), 60);
 }
 

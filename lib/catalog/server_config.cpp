@@ -22,9 +22,9 @@ using Json = nlohmann::json;
 constexpr std::array<std::string_view, 4> kReservedNames = {"servers", "admin", "tasks", "nodes"};
 
 // Every field of the MCPServer JSON, in the order the docs list them.
-constexpr std::array<std::string_view, 28> kKnownFields = {
+constexpr std::array<std::string_view, 29> kKnownFields = {
     "name", "description", "transport", "command", "args", "env", "inheritEnv", "cwd", "url",
-    "headers", "auth", "caFile", "tlsVerify", "connectTimeoutSeconds", "callTimeoutMs",
+    "headers", "auth", "caFile", "tlsVerify", "builtin", "connectTimeoutSeconds", "callTimeoutMs",
     "pingIntervalSeconds", "minSessions", "maxSessions", "maxInflightPerSession", "maxQueue",
     "isolation", "maxIsolatedSessions", "idleTtlSeconds", "maxMessageBytes", "enabled", "revision", "createdAt",
     "updatedAt"};
@@ -216,8 +216,8 @@ Status read_enum(const Json& v, std::string_view key, const std::array<std::pair
   return invalid(std::string(key) + ": expected one of " + names + ", got " + quote(s));
 }
 
-constexpr std::array<std::pair<std::string_view, Transport>, 3> kTransports = {
-    {{"stdio", Transport::stdio}, {"http", Transport::http}, {"sse", Transport::sse}}};
+constexpr std::array<std::pair<std::string_view, Transport>, 4> kTransports = {
+    {{"stdio", Transport::stdio}, {"http", Transport::http}, {"sse", Transport::sse}, {"builtin", Transport::builtin}}};
 constexpr std::array<std::pair<std::string_view, Isolation>, 2> kIsolations = {
     {{"session", Isolation::session}, {"shared", Isolation::shared}}};
 
@@ -248,6 +248,7 @@ Status check_stdio(const ServerConfig& c) {
   }
   if (!c.cwd.empty())
     if (auto e = check_path("cwd", c.cwd); !e.ok()) return e;
+  if (!c.builtin.empty()) return invalid("builtin is not allowed with transport 'stdio' (it applies to builtin servers)");
   auto refuse = [](std::string_view field) {
     return invalid(std::string(field) + " is not allowed with transport 'stdio' (it applies to http and sse servers)");
   };
@@ -299,6 +300,21 @@ Status check_http(const ServerConfig& c) {
   if (!c.env.empty()) return refuse("env");
   if (c.inherit_env) return refuse("inheritEnv");
   if (!c.cwd.empty()) return refuse("cwd");
+  if (!c.builtin.empty()) return invalid("builtin is not allowed with transport '" + t + "' (it applies to builtin servers)");
+  return {};
+}
+
+Status check_builtin(const ServerConfig& c) {
+  if (c.builtin.empty())
+    return invalid("transport 'builtin' needs builtin: the name of one of mcpd's built-in servers (" +
+                   join(kBuiltinServers) + ")");
+  if (!contains(kBuiltinServers, c.builtin))
+    return invalid("builtin: no built-in server named " + quote(c.builtin) + " (built-in servers: " +
+                   join(kBuiltinServers) + ")");
+  if (!c.command.empty() || !c.args.empty() || !c.env.empty() || c.inherit_env || !c.cwd.empty() || !c.url.empty() ||
+      !c.headers.empty() || c.auth || !c.ca_file.empty() || !c.tls_verify)
+    return invalid("transport 'builtin' takes only builtin (no command, args, env, cwd, url, headers, auth or TLS "
+                   "settings: the server runs inside mcpd)");
   return {};
 }
 
@@ -309,6 +325,7 @@ std::string_view to_string(Transport t) {
     case Transport::stdio: return "stdio";
     case Transport::http: return "http";
     case Transport::sse: return "sse";
+    case Transport::builtin: return "builtin";
   }
   return "stdio";
 }
@@ -331,7 +348,10 @@ Status check_server_name(std::string_view name) {
 Status validate(const ServerConfig& c) {
   if (auto e = check_server_name(c.name); !e.ok()) return e;
   if (has_nul(c.description)) return invalid("description: must not contain a NUL character");
-  if (auto e = c.transport == Transport::stdio ? check_stdio(c) : check_http(c); !e.ok()) return e;
+  auto checked = c.transport == Transport::stdio     ? check_stdio(c)
+                 : c.transport == Transport::builtin ? check_builtin(c)
+                                                     : check_http(c);
+  if (!checked.ok()) return checked;
   for (const auto& f : kIntFields) {
     int v = c.*f.member;
     if (v < f.min || v > f.max) return invalid(range_message(f.key, f.min, f.max, std::to_string(v)));
@@ -374,10 +394,17 @@ Result<ServerConfig> parse_server_config(const Json& j) {
   if (const Json* v = field("transport"))
     if (auto e = read_enum(*v, "transport", kTransports, c.transport); !e.ok()) return e.error();
   bool stdio = c.transport == Transport::stdio;
+  const bool builtin = c.transport == Transport::builtin;
+  auto not_allowed = [&](std::string_view k, std::string_view applies) {
+    return invalid(std::string(k) + " is not allowed with transport '" + std::string(to_string(c.transport)) +
+                   "' (it applies to " + std::string(applies) + ")");
+  };
   for (std::string_view k : stdio ? kHttpFields : kStdioFields)
-    if (field(k))
-      return invalid(std::string(k) + " is not allowed with transport '" + std::string(to_string(c.transport)) +
-                     (stdio ? "' (it applies to http and sse servers)" : "' (it applies to stdio servers)"));
+    if (field(k)) return not_allowed(k, stdio ? "http and sse servers" : "stdio servers");
+  if (builtin)
+    for (std::string_view k : kHttpFields)
+      if (field(k)) return not_allowed(k, "http and sse servers");
+  if (!builtin && field("builtin")) return not_allowed("builtin", "builtin servers");
 
   Status e;
   auto str = [&](std::string_view key, std::string& out) {
@@ -404,6 +431,7 @@ Result<ServerConfig> parse_server_config(const Json& j) {
   if (const Json* v = field("auth"); v && e.ok()) e = read_auth(*v, c.auth);
   str("caFile", c.ca_file);
   boolean("tlsVerify", c.tls_verify);
+  str("builtin", c.builtin);
   for (const auto& f : kIntFields) {
     const Json* v = field(f.key);
     if (!v || !e.ok()) continue;
@@ -432,6 +460,8 @@ Json to_json(const ServerConfig& c) {
     j["env"] = c.env;
     j["inheritEnv"] = c.inherit_env;
     if (!c.cwd.empty()) j["cwd"] = c.cwd;
+  } else if (c.transport == Transport::builtin) {
+    j["builtin"] = c.builtin;
   } else {
     j["url"] = c.url;
     j["headers"] = c.headers;

@@ -23,7 +23,7 @@
 
 namespace mcpd::catalog {
 
-enum class Transport { stdio, http, sse };
+enum class Transport { stdio, http, sse, builtin };
 enum class Isolation { session, shared };
 
 std::string_view to_string(Transport t);
@@ -56,6 +56,9 @@ struct ServerConfig {
   std::string ca_file;
   bool tls_verify = true;
 
+  // builtin: which of mcpd's in-process servers (kBuiltinServers), run on the Worker transport
+  std::string builtin;
+
   // timing
   int connect_timeout_seconds = 30;
   int call_timeout_ms = 30000;
@@ -83,6 +86,10 @@ struct ServerConfig {
 
   bool operator==(const ServerConfig&) const = default;
 };
+
+// The servers mcpd hosts in-process (transport "builtin"): "mcpd", whose tools report the
+// cluster it runs on (lib/node/builtin).
+inline constexpr std::string_view kBuiltinServers[] = {"mcpd"};
 
 // Parses and validates an MCPServer JSON object. Errors have code Errc::invalid_request and a
 // message naming the field and what is accepted.

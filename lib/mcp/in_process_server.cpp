@@ -3,6 +3,11 @@
 #include "jsonrpc/peer.hpp"
 #include "mcp/protocol.hpp"
 
+#include <atomic>
+#include <map>
+#include <memory>
+#include <thread>
+
 namespace mcpd::mcp {
 
 Json text_result(std::string text, bool is_error) {
@@ -21,8 +26,52 @@ InProcessServer& InProcessServer::add_tool(Json definition, ToolHandler handler)
   return *this;
 }
 
+namespace {
+
+// The calls running on their own threads, by JSON-RPC id: cancelled one by one
+// (notifications/cancelled) or all at once when the worker stops. Worker thread only, except
+// the done flags, which each call's thread sets as it ends.
+class RunningCalls {
+ public:
+  ~RunningCalls() { stop_all(); }
+  std::size_t size() {
+    reap();
+    return calls_.size();
+  }
+  void start(const Json& id, std::function<void(std::stop_token)> body) {
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    Call call{std::stop_source(), done, {}};
+    auto token = call.stop.get_token();
+    call.thread = std::jthread([body = std::move(body), token, done] {
+      body(token);
+      done->store(true);
+    });
+    calls_.emplace(id.dump(), std::move(call));
+  }
+  void cancel(const Json& id) {
+    if (auto it = calls_.find(id.dump()); it != calls_.end()) it->second.stop.request_stop();
+  }
+  // Asks every call to stop and waits for their threads.
+  void stop_all() {
+    for (auto& [id, c] : calls_) c.stop.request_stop();
+    calls_.clear();  // each jthread joins as it goes
+  }
+
+ private:
+  struct Call {
+    std::stop_source stop;
+    std::shared_ptr<std::atomic<bool>> done;
+    std::jthread thread;
+  };
+  void reap() { std::erase_if(calls_, [](const auto& entry) { return entry.second.done->load(); }); }
+  std::map<std::string, Call> calls_;
+};
+
+}  // namespace
+
 transport::WorkerMain InProcessServer::serve() const {
   return [server = *this](transport::WorkerIo& io) {
+    // io.send is safe from any thread (the outbox is a locked channel).
     auto respond = [&io](const Json& id, Result<Json> r) {
       Json msg = {{"jsonrpc", "2.0"}, {"id", id}};
       if (r.ok()) {
@@ -33,16 +82,21 @@ transport::WorkerMain InProcessServer::serve() const {
       }
       io.send(msg.dump(-1, ' ', false, Json::error_handler_t::replace));
     };
+    RunningCalls running;  // declared after respond and io: its threads end before they go
     while (auto line = io.receive()) {
       Json msg = Json::parse(*line, nullptr, false);
       if (msg.is_discarded() || !msg.is_object()) {
         respond(nullptr, make_error(Errc::invalid_request, "parse error", jsonrpc::kParseError));
         continue;
       }
-      if (!msg.contains("id")) continue;  // notifications: nothing to answer
-      const Json id = msg["id"];
       const std::string method = msg.value("method", "");
       const Json params = msg.value("params", Json::object());
+      if (!msg.contains("id")) {  // notifications: only a cancel needs anything done
+        if (method == "notifications/cancelled" && params.is_object() && params.contains("requestId"))
+          running.cancel(params["requestId"]);
+        continue;
+      }
+      const Json id = msg["id"];
       if (method == "initialize") {
         std::string asked = params.value("protocolVersion", std::string(kLatestProtocolVersion));
         respond(id, Json{{"protocolVersion", is_supported_protocol_version(asked) ? asked : std::string(kLatestProtocolVersion)},
@@ -61,12 +115,21 @@ transport::WorkerMain InProcessServer::serve() const {
           respond(id, make_error(Errc::unknown_tool, "Unknown tool: " + tool, jsonrpc::kInvalidParams));
           continue;
         }
-        const Json args = params.value("arguments", Json::object());
-        respond(id, it->second.handler(ToolCall{args, io.stop_token()}));
+        if (running.size() >= kMaxConcurrentCalls) {
+          respond(id, make_error(Errc::overloaded,
+                                 "busy: " + std::to_string(kMaxConcurrentCalls) + " calls are running; try again",
+                                 jsonrpc::kInternalError));
+          continue;
+        }
+        Json args = params.value("arguments", Json::object());
+        running.start(id, [&respond, handler = it->second.handler, id, args = std::move(args)](std::stop_token stop) {
+          respond(id, handler(ToolCall{args, stop}));
+        });
       } else {
         respond(id, make_error(Errc::invalid_request, "Method not found: " + method, jsonrpc::kMethodNotFound));
       }
     }
+    running.stop_all();
   };
 }
 

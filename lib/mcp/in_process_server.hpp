@@ -1,7 +1,9 @@
-// InProcessServer: a small MCP server (initialize, ping, tools/list, tools/call) whose tools
-// are C++ functions. serve() returns a WorkerMain, so the server runs on a WorkerTransport's
-// thread and a ClientSession talks to it exactly as to a child process. Calls are handled one
-// at a time, in order; a handler that blocks should watch its stop token.
+// InProcessServer: a small MCP server (initialize, ping, tools/list, tools/call,
+// notifications/cancelled) whose tools are C++ functions. serve() returns a WorkerMain, so the
+// server runs on a WorkerTransport's thread and a ClientSession talks to it exactly as to a
+// child process. Each call runs on a thread of its own (at most kMaxConcurrentCalls at once;
+// more are refused as busy), so a slow tool does not hold up the others; its stop token fires
+// when the client cancels that call or the worker stops: a handler that blocks must watch it.
 #pragma once
 
 #include "common/error.hpp"
@@ -20,7 +22,7 @@ using Json = nlohmann::json;
 
 struct ToolCall {
   const Json& arguments;
-  std::stop_token stop;  // fires when the worker is cancelled
+  std::stop_token stop;  // fires when the client cancels this call, or the worker stops
 };
 
 // Returns a CallToolResult ({content, structuredContent?, isError?}), or an Error that becomes
@@ -29,6 +31,8 @@ using ToolHandler = std::function<Result<Json>(const ToolCall& call)>;
 
 class InProcessServer {
  public:
+  static constexpr std::size_t kMaxConcurrentCalls = 64;
+
   explicit InProcessServer(std::string name, std::string version = "1.0.0");
 
   // `definition` is the full MCP tool object (name, description, inputSchema, ...).

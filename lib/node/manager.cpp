@@ -4,6 +4,7 @@
 
 #include "common/version.hpp"
 #include "node/internal/handlers.hpp"
+#include "node/builtin/mcpd_server.hpp"
 #include "node/internal/node.hpp"
 #include "schema/schema.hpp"
 
@@ -22,7 +23,10 @@ using Clock = std::chrono::steady_clock;
 Manager::Manager(ManagerOptions options, io::Loop& loop, catalog::Store& store, std::shared_ptr<bus::Connection> bus) {
   if (options.version.empty()) options.version = kVersion;
   options.pool_defaults.json_max_depth = options.json_max_depth;  // one setting for sessions too
+  auto builtins = std::make_shared<BuiltinServers>();
+  options.pool_defaults.builtins = builtins;
   node_ = std::make_shared<Node>(std::move(options), loop, store, std::move(bus));
+  builtins->add("mcpd", [weak = std::weak_ptr<Node>(node_)] { return make_mcpd_server(cluster_view(weak)).serve(); });
 }
 
 Manager::~Manager() {
@@ -37,25 +41,6 @@ Manager::~Manager() {
 }
 
 namespace {
-
-// The data of $SRV.STATS: the node's load, its servers, and its sessions against [node] limits.
-Json status_of(const Node& n) {
-  const auto l = n.registry.limits().stats();
-  const auto& o = n.registry.limits().options();
-  return Json{{"node", n.opts.node_id},
-              {"in_flight", n.table.in_flight()},
-              {"server_count", n.registry.size()},  // all of them, when "servers" is cut to fit
-              {"sessions",
-               {{"live", l.sessions},
-                {"max", o.max_sessions},
-                {"starting", l.starting},
-                {"waiting_to_start", l.waiting_to_start},
-                {"max_concurrent_starts", o.max_concurrent_starts},
-                {"evictions", l.evictions},
-                {"refusals", l.refusals}}},
-              {"tasks", n.tasks->stats()},
-              {"servers", n.registry.status()}};
-}
 
 // The request subjects: one registration per family (internal/handlers.hpp).
 void register_endpoints(const std::shared_ptr<Node>& node) {
@@ -183,7 +168,7 @@ Status start_discovery(const std::shared_ptr<Node>& node) {
   };
   info.data = [weak] {
     auto self = weak.lock();
-    return self ? status_of(*self) : Json::object();
+    return self ? self->stats_data() : Json::object();
   };
   node->discovery = std::make_unique<Discovery>(std::move(info));
   return node->discovery->start(*node->bus);
@@ -293,7 +278,7 @@ ManagerStats Manager::stats() const {
 }
 
 nlohmann::json Manager::status() const {
-  return status_of(*node_);
+  return node_->stats_data();
 }
 
 std::string Manager::metrics() const { return node_->metrics(); }

@@ -61,6 +61,26 @@ void Node::call_answered(const ReplyTo& to, const Reply& reply) {
   else spdlog::debug("[{}] call of {} answered", to.server, to.tool);
 }
 
+nlohmann::json Node::stats_data() const {
+  const Node& n = *this;
+  using Json = nlohmann::json;
+  const auto l = n.registry.limits().stats();
+  const auto& o = n.registry.limits().options();
+  return Json{{"node", n.opts.node_id},
+              {"in_flight", n.table.in_flight()},
+              {"server_count", n.registry.size()},  // all of them, when "servers" is cut to fit
+              {"sessions",
+               {{"live", l.sessions},
+                {"max", o.max_sessions},
+                {"starting", l.starting},
+                {"waiting_to_start", l.waiting_to_start},
+                {"max_concurrent_starts", o.max_concurrent_starts},
+                {"evictions", l.evictions},
+                {"refusals", l.refusals}}},
+              {"tasks", n.tasks->stats()},
+              {"servers", n.registry.status()}};
+}
+
 Error Node::unknown_server(const std::string& name) const {
   if (auto st = catalog::check_server_name(name); !st.ok()) return st.error();
   if (auto why = registry.refusal(name)) {

@@ -60,7 +60,9 @@ Status PoolRegistry::sync(const std::string& name) {
     old->close();
   } else if (config && config->enabled) {
     spdlog::info("[{}] serving ({} {})", name, catalog::to_string(config->transport),
-                 config->transport == catalog::Transport::stdio ? config->command : config->url);
+                 config->transport == catalog::Transport::stdio     ? config->command
+                 : config->transport == catalog::Transport::builtin ? config->builtin
+                                                                    : config->url);
   }
   if (config && !config->enabled) spdlog::info("[{}] disabled; not serving", name);
   return {};

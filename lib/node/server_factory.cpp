@@ -3,6 +3,7 @@
 #include "transport/http/legacy_sse_transport.hpp"
 #include "transport/http/streamable_http_transport.hpp"
 #include "transport/stdio_transport.hpp"
+#include "transport/worker_transport.hpp"
 
 #include <asio/post.hpp>
 
@@ -126,6 +127,16 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
         t = transport::make_stdio_transport(strand, std::move(o));
       } else {
         t = std::make_shared<FailedTransport>(strand, problem);
+      }
+    } else if (config.transport == catalog::Transport::builtin) {
+      auto main = d.builtins ? d.builtins->make(config.builtin) : std::nullopt;
+      if (main) {
+        transport::WorkerOptions o;
+        o.name = label;
+        t = transport::make_worker_transport(strand, std::move(o), std::move(*main));
+      } else {
+        t = std::make_shared<FailedTransport>(strand, "cannot start: this node hosts no built-in server '" +
+                                                          config.builtin + "'");
       }
     } else {
       std::string problem;

@@ -124,7 +124,7 @@ Status check_server(const Policy& p, const catalog::ServerConfig& c) {
         return forbidden(who + "inheritEnv may not be set while [security] allowed_commands is in force (it passes "
                                "mcpd's whole environment, secrets included, to the program)");
     }
-  } else if (!url_allowed(p, c.url)) {
+  } else if (c.transport != catalog::Transport::builtin && !url_allowed(p, c.url)) {  // builtin: in-process, nothing to reach
     return forbidden(who + "the host of url " + quote(c.url) + " is not in [security] allowed_urls (" +
                      list(p.allowed_urls) + ")");
   }

@@ -54,11 +54,19 @@ struct Node : std::enable_shared_from_this<Node> {
   // Whether the node serves now; if not, why (/readyz). Any thread.
   Readiness readiness() const;
 
+  // The data of $SRV.STATS: the node's load, its servers, and its sessions against [node] limits.
+  nlohmann::json stats_data() const;
+
   ReplicatedCatalog* replicated() { return cluster ? cluster->catalog() : nullptr; }
   Affinity* affinity() { return cluster ? cluster->affinity() : nullptr; }
   // The error for a server this node does not run: unknown (or a name that cannot be one), or
   // refused by the [security] policy (forbidden).
   Error unknown_server(const std::string& name) const;
 };
+
+// What the built-in "mcpd" server reads of `node` (builtin/cluster_view.cpp); every function
+// answers emptily once the node is gone.
+struct ClusterView;
+ClusterView cluster_view(std::weak_ptr<Node> node);
 
 }  // namespace mcpd::node

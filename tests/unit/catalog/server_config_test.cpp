@@ -176,7 +176,7 @@ TEST_CASE("wrong types are refused with the expected and actual type") {
   CHECK(refusal(with(stdio_json(), "args", {"a", 1})) == "args[1]: expected a string, got number");
   CHECK(refusal(with(stdio_json(), "env", {{"A", 1}})) == "env.A: expected a string, got number");
   CHECK(refusal(with(stdio_json(), "env", {"A"})) == "env: expected an object of strings, got array");
-  CHECK(refusal(with(stdio_json(), "transport", "ws")) == "transport: expected one of 'stdio', 'http', 'sse', got 'ws'");
+  CHECK(refusal(with(stdio_json(), "transport", "ws")) == "transport: expected one of 'stdio', 'http', 'sse', 'builtin', got 'ws'");
   CHECK(refusal(with(stdio_json(), "isolation", "none")) == "isolation: expected one of 'session', 'shared', got 'none'");
   CHECK(refusal(with(stdio_json(), "revision", "3")) == "revision: expected an integer, got string");
 }
@@ -301,4 +301,26 @@ TEST_CASE("same_definition ignores revision and timestamps only") {
   b = a;
   b.enabled = false;
   CHECK_FALSE(same_definition(a, b));
+}
+
+TEST_CASE("a builtin config names one of mcpd's own servers and nothing of the other transports") {
+  const Json builtin = {{"name", "cluster"}, {"transport", "builtin"}, {"builtin", "mcpd"}};
+  auto r = parse_server_config(builtin);
+  REQUIRE(r.ok());
+  CHECK(r.value().transport == Transport::builtin);
+  CHECK(r.value().builtin == "mcpd");
+  Json j = to_json(r.value());
+  CHECK(j["builtin"] == "mcpd");
+  CHECK_FALSE(j.contains("command"));
+  CHECK_FALSE(j.contains("url"));
+  CHECK(parse_server_config(j).value() == r.value());
+
+  CHECK(refusal(with(builtin, "builtin", "shell")) == "builtin: no built-in server named 'shell' (built-in servers: mcpd)");
+  CHECK(refusal(Json{{"name", "cluster"}, {"transport", "builtin"}}).starts_with("transport 'builtin' needs builtin"));
+  CHECK(refusal(with(builtin, "command", "/bin/sh")) ==
+        "command is not allowed with transport 'builtin' (it applies to stdio servers)");
+  CHECK(refusal(with(builtin, "url", "http://x")) ==
+        "url is not allowed with transport 'builtin' (it applies to http and sse servers)");
+  CHECK(refusal(with(stdio_json(), "builtin", "mcpd")) ==
+        "builtin is not allowed with transport 'stdio' (it applies to builtin servers)");
 }

@@ -351,3 +351,46 @@ TEST_CASE("cancelling a worker fails its pending calls and stops its thread") {
   }
   CHECK(wait_until([&] { return handler_saw_stop.load(); }));
 }
+
+TEST_CASE("an in-process server runs calls side by side and stops the one the client cancels") {
+  io::Loop loop(1);
+  std::atomic<int> stopped{0};
+  InProcessServer server("concurrent");
+  server.add_tool({{"name", "wait"}}, [&](const ToolCall& c) -> Result<Json> {
+    while (!c.stop.stop_requested()) std::this_thread::sleep_for(5ms);
+    ++stopped;
+    return text_result("stopped");
+  });
+  server.add_tool({{"name", "quick"}}, [](const ToolCall&) -> Result<Json> { return text_result("quick"); });
+  auto t = transport::make_worker_transport(loop.make_strand(), {"concurrent"}, server.serve());
+  auto s = ClientSession::create(t, {"concurrent"});
+  Slot<Result<ServerDescription>> ready;
+  s->start(ready.callback());
+  REQUIRE(ready.get().ok());
+  Slot<Result<Json>> waiting;
+  auto id = s->call_tool("wait", Json::object(), {}, waiting.callback());
+  // A slow call does not hold up another.
+  Slot<Result<Json>> quick;
+  s->call_tool("quick", Json::object(), {}, quick.callback());
+  CHECK(text_of(quick.get(5s).value()) == "quick");
+  CHECK(stopped == 0);
+  // Cancelling it (notifications/cancelled) stops its handler; the session goes on.
+  s->cancel_call(id, "no longer needed");
+  auto r = waiting.get(5s);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::cancelled);
+  CHECK(wait_until([&] { return stopped.load() == 1; }));
+  // A call with a deadline it cannot meet: the client cancels it when it passes.
+  Slot<Result<Json>> late;
+  CallOptions o;
+  o.timeout = 200ms;
+  s->call_tool("wait", Json::object(), o, late.callback());
+  CHECK(late.get(5s).error().code == Errc::timeout);
+  CHECK(wait_until([&] { return stopped.load() == 2; }));
+  Slot<Result<Json>> again;
+  s->call_tool("quick", Json::object(), {}, again.callback());
+  CHECK(text_of(again.get(5s).value()) == "quick");
+  Slot<bool> closed;
+  s->close([cb = closed.callback()] { cb(true); });
+  CHECK(closed.get());
+}

@@ -130,3 +130,14 @@ TEST_CASE("allowed_urls: a pattern's port matches the scheme's default port") {
   CHECK(verdict(p, http("https://api.example.com/mcp")) == "(allowed)");
   CHECK(verdict(p, http("http://api.example.com/mcp")).starts_with("server 's': the host of url"));
 }
+
+TEST_CASE("a builtin server reaches nothing outside mcpd: allowed_urls and allowed_commands do not refuse it") {
+  Policy p;
+  p.allowed_urls = {"api.example.com"};
+  p.allowed_commands = {"/usr/bin/"};
+  catalog::ServerConfig c;
+  c.name = "cluster";
+  c.transport = catalog::Transport::builtin;
+  c.builtin = "mcpd";
+  CHECK(check_server(p, c).ok());
+}
