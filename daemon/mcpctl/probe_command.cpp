@@ -259,8 +259,6 @@ std::string explain(const Error& e, const std::string& step, const ProbeSettings
                     : " (is this the server's MCP endpoint, often /mcp? a legacy server needs --transport sse and its /sse URL)";
   else if (has("couldn't connect") || has("connection refused") || has("could not resolve"))
     hint = " (is the server running and listening at that address?)";
-  else if (has("version 2024-11-05") && !s.legacy)
-    hint = " (a 2024-11-05 server may offer the legacy transport: try --transport sse and its /sse URL)";
   else if (e.code == Errc::timeout)
     hint = " (a slow server needs a longer --timeout MS)";
   return std::string(to_string(e.code)) + ": " + step + ": " + m + hint;

@@ -204,11 +204,12 @@ DaemonConfig load_config(const std::string& path) {
   check_keys(root, "top level", {"node", "nats", "store", "log", "defaults", "servers", "cluster", "limits", "security", "tasks", "metrics"}, path);
 
   if (auto* t = section(root, "node", path)) {
-    check_keys(*t, "node", {"id", "loop_threads", "max_sessions", "max_concurrent_starts"}, path);
+    check_keys(*t, "node", {"id", "loop_threads", "max_sessions", "max_concurrent_starts", "max_live_processes"}, path);
     read(*t, "id", c.node.node_id, "node");
     read(*t, "loop_threads", c.loop_threads, "node");
     read(*t, "max_sessions", c.node.pool_defaults.node_limits.max_sessions, "node");
     read(*t, "max_concurrent_starts", c.node.pool_defaults.node_limits.max_concurrent_starts, "node");
+    read(*t, "max_live_processes", c.node.pool_defaults.node_limits.max_live_processes, "node");
   }
   if (auto* t = section(root, "nats", path)) {
     check_keys(*t, "nats",
@@ -330,6 +331,8 @@ DaemonConfig load_config(const std::string& path) {
     throw ConfigError(path + ": node.max_sessions must be 0 (no limit) to 1000000");
   if (limits.max_concurrent_starts < 0 || limits.max_concurrent_starts > 10'000)
     throw ConfigError(path + ": node.max_concurrent_starts must be 0 (no limit) to 10000");
+  if (limits.max_live_processes < 0 || limits.max_live_processes > 1'000'000)
+    throw ConfigError(path + ": node.max_live_processes must be 0 (no limit) to 1000000");
   const auto& tk = c.node.tasks;
   if (tk.max_ttl.count() < 1000 || tk.max_ttl.count() > 2'592'000'000LL)
     throw ConfigError(path + ": tasks.max_ttl_ms must be 1000 (1 s) to 2592000000 (30 days)");

@@ -96,7 +96,9 @@ class DualEra final : public Lifecycle {
       }
       memo->set(EraMemo::Era::unknown);  // the next open probes again
       Error e = r.error();
-      if (!probe_failure.empty()) e.message += " (server/discover before it: " + probe_failure + ")";
+      // (said once when both failed for the same reason, e.g. the process exited)
+      if (!probe_failure.empty() && e.message.find(probe_failure) == std::string::npos)
+        e.message += " (server/discover before it: " + probe_failure + ")";
       done(std::move(e));
     });
   }

@@ -72,6 +72,8 @@ nlohmann::json Node::stats_data() const {
               {"sessions",
                {{"live", l.sessions},
                 {"max", o.max_sessions},
+                {"processes", l.processes},
+                {"max_processes", o.max_live_processes},
                 {"starting", l.starting},
                 {"waiting_to_start", l.waiting_to_start},
                 {"max_concurrent_starts", o.max_concurrent_starts},

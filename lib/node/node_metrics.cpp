@@ -95,9 +95,13 @@ std::string Node::metrics() {
   write_gauge(out, "mcpd_node_sessions", "Live sessions on the node, across all servers.", limits.sessions);
   write_gauge(out, "mcpd_node_sessions_max", "The node's cap on live sessions ([node] max_sessions).",
               registry.limits().options().max_sessions);
+  write_gauge(out, "mcpd_node_processes", "Live sessions with a local server process, across all servers.",
+              limits.processes);
+  write_gauge(out, "mcpd_node_processes_max", "The node's cap on live server processes ([node] max_live_processes).",
+              registry.limits().options().max_live_processes);
   write_gauge(out, "mcpd_session_starts_waiting", "Sessions waiting for a start permit ([node] max_concurrent_starts).",
               limits.waiting_to_start);
-  write_counter(out, "mcpd_session_evictions_total", "Idle isolated sessions evicted to make room on the node.",
+  write_counter(out, "mcpd_session_evictions_total", "Idle sessions evicted to make room on the node.",
                 limits.evictions);
   write_counter(out, "mcpd_session_refusals_total", "New sessions refused: the node was full and none was idle.",
                 limits.refusals);

@@ -107,7 +107,7 @@ Error SessionPool::Impl::queue_full() const {
 std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::least_loaded() {
   std::shared_ptr<Member> best;
   for (auto& m : members) {
-    if (m->state != State::ready || m->in_flight >= opts.max_inflight_per_session) continue;
+    if (m->state != State::ready || m->in_flight >= opts.max_inflight_per_session || m->evict_when_idle) continue;
     if (!best || m->in_flight < best->in_flight) best = m;
   }
   return best;
@@ -175,6 +175,10 @@ void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
     request_on(m, std::move(p));
     return;
   }
+  if (m->offered) {  // a shared session the node could have evicted: busy now
+    m->offered = false;
+    opts.limits->withdraw_idle(m->seat);
+  }
   ++m->in_flight;
   ++st_in_flight;
   m->last_used = now;
@@ -203,11 +207,26 @@ std::function<void(Result<Json>)> SessionPool::Impl::finisher(const std::shared_
       server() + ": " + p.req.what() + " timed out after " + std::to_string(p.timeout.count()) + " ms";
   return [weak, m, done = std::move(p.done), reset = p.session_reset,
           timeout_message = std::move(timeout_message)](Result<Json> r) {
-    // Free the slot before the caller hears, so a caller that calls again at once finds it
-    // free; then answer straight from the session's strand.
+    // Free the slot, and queue what the pool does with the session now (the next queued call,
+    // or offering it to the node as idle), before the caller hears: a caller that calls again
+    // at once finds the slot free, and the session evictable. Then answer straight from the
+    // session's strand.
     --m->in_flight;
     auto self = weak.lock();
-    if (self) --self->st_in_flight;
+    if (self) {
+      --self->st_in_flight;
+      asio::post(self->strand, [self, m] {
+        m->last_used = Clock::now();
+        if (self->closing) {
+          self->maybe_finish_close();
+        } else if (m->session_id.empty()) {
+          self->pump();
+          self->settle_shared(m);
+        } else if (m->state != State::dead) {
+          self->settle_isolated(m);
+        }
+      });
+    }
     if (r.ok()) {
       done(CallResult{std::move(r).value(), reset, m->session});
     } else if (r.error().code == Errc::timeout) {
@@ -215,18 +234,6 @@ std::function<void(Result<Json>)> SessionPool::Impl::finisher(const std::shared_
       done(make_error(Errc::timeout, timeout_message));
     } else {
       done(r.error());
-    }
-    if (self) {
-      asio::post(self->strand, [self, m] {
-        m->last_used = Clock::now();
-        if (self->closing) {
-          self->maybe_finish_close();
-        } else if (m->session_id.empty()) {
-          self->pump();
-        } else if (m->state != State::dead) {
-          self->settle_isolated(m);
-        }
-      });
     }
   };
 }
@@ -248,6 +255,10 @@ void SessionPool::Impl::request_on(const std::shared_ptr<Member>& m, Pending p) 
   if (p.req.meta.is_object() && !p.req.meta.empty()) {
     if (!params.is_object()) params = Json::object();
     for (auto& [k, v] : p.req.meta.items()) params["_meta"][k] = v;
+  }
+  if (m->offered) {
+    m->offered = false;
+    opts.limits->withdraw_idle(m->seat);
   }
   ++m->in_flight;
   ++st_in_flight;

@@ -1,8 +1,9 @@
 // SessionPool isolated sessions: one MCP session per session_id, started on its first call,
 // at most max_inflight_per_session calls on it at once (the others wait, counted in
 // max_queue), the least-recently-used idle one evicted when full (this server's own limit, or
-// the node's through NodeLimits); and the sweep that expires queued calls
-// past their deadline and closes isolated sessions idle past idle_ttl.
+// the node's through NodeLimits); idle shared sessions above minSessions, offered to the node
+// the same way; and the sweep that expires queued calls past their deadline and closes
+// sessions idle past idle_ttl (isolated ones, and shared ones above minSessions).
 #include "pool/pool_impl.hpp"
 
 #include <asio/post.hpp>
@@ -115,6 +116,33 @@ void SessionPool::Impl::settle_isolated(const std::shared_ptr<Member>& m) {
   });
 }
 
+void SessionPool::Impl::settle_shared(const std::shared_ptr<Member>& m) {
+  if (m->state != State::ready || m->in_flight > 0 || closing) return;
+  if (m->evict_when_idle) {
+    spdlog::info("[{}] closing session {}: the node needs its place for another session", opts.name, m->label);
+    retire(m);
+    if (live_members() < opts.min_sessions) schedule_restart(opts.backoff.initial);
+    return;
+  }
+  if (live_members() <= opts.min_sessions) return;  // minSessions stay, idle or not
+  // A tool list being fetched may be on it (the first call waits for that list): not yet.
+  if (tools_fetching || !tools_waiters.empty()) return;
+  m->offered = true;
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::weak_ptr<Member> weak_m = m;
+  opts.limits->offer_idle(m->seat, m->last_used, [weak, weak_m] {
+    auto self = weak.lock();
+    if (!self) return;
+    asio::post(self->strand, [self, weak_m] {
+      auto m = weak_m.lock();
+      if (!m || m->state == State::dead) return;
+      m->evict_when_idle = true;  // no new call goes to it (least_loaded skips it)
+      self->settle_shared(m);     // closed now if idle, else when its last call ends
+    });
+  });
+  ensure_sweep();  // closes it after idle_ttl if nobody needs it before
+}
+
 bool SessionPool::Impl::evict_one_idle() {
   std::shared_ptr<Member> lru;
   for (auto& [id, m] : isolated) {
@@ -177,8 +205,18 @@ void SessionPool::Impl::sweep() {
     spdlog::info("[{}] closing isolated session {}: idle for {} ms", opts.name, m->label, opts.idle_ttl.count());
     retire(m);
   }
+  // Shared sessions above minSessions go the same way, the least recently used first.
+  std::vector<std::shared_ptr<Member>> idle_shared;
+  for (auto& m : members)
+    if (m->state == State::ready && m->in_flight == 0 && now - m->last_used >= opts.idle_ttl) idle_shared.push_back(m);
+  std::sort(idle_shared.begin(), idle_shared.end(), [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
+  for (auto& m : idle_shared) {
+    if (live_members() <= opts.min_sessions) break;
+    spdlog::info("[{}] closing session {}: idle for {} ms", opts.name, m->label, opts.idle_ttl.count());
+    retire(m);
+  }
   refresh_stats();
-  if (!queue.empty() || !isolated.empty()) ensure_sweep();
+  if (!queue.empty() || !isolated.empty() || live_members() > opts.min_sessions) ensure_sweep();
 }
 
 }  // namespace mcpd::pool

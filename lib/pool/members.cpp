@@ -54,9 +54,17 @@ Status SessionPool::Impl::refusal() {
   return {};
 }
 
-std::shared_ptr<NodeLimits::Seat> SessionPool::Impl::take_seat() { return opts.limits->take_seat(); }
+std::shared_ptr<NodeLimits::Seat> SessionPool::Impl::take_seat() {
+  // Only local processes count against max_live_processes (limit_starts says the server has one).
+  return opts.limits->take_seat(opts.limit_starts, &refused_by);
+}
 
 Error SessionPool::Impl::node_full() const {
+  if (refused_by == "max_live_processes")
+    return make_error(Errc::overloaded, server() + ": this node already runs " +
+                                            std::to_string(opts.limits->options().max_live_processes) +
+                                            " server processes ([node] max_live_processes) and none of them is idle; "
+                                            "retry later");
   return make_error(Errc::overloaded, server() + ": this node already runs " +
                                           std::to_string(opts.limits->options().max_sessions) +
                                           " MCP sessions ([node] max_sessions) and none of them is idle; retry later");
@@ -168,6 +176,7 @@ void SessionPool::Impl::on_opened(const std::shared_ptr<Member>& m, const Result
     settle_isolated(m);
   } else {
     pump();
+    settle_shared(m);
   }
   if (!tools_waiters.empty() && !tools_fetching) fetch_tools(false);
 }

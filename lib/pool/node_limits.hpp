@@ -6,6 +6,11 @@
 //    the session is gone. When none is free, the least recently used idle isolated session of
 //    any server is evicted and its seat handed over at once; with none idle, the new session is
 //    refused (the pool answers `overloaded`).
+//  - Processes: at most `max_live_processes` of those sessions run a local process (stdio):
+//    the same way, a new one takes the place of the least recently used idle session that runs
+//    a process, of any server (an idle shared session above its server's minSessions counts),
+//    and with none idle it is refused. A node with many servers used now and then keeps at most
+//    this many processes, however many servers it has.
 //  - Starts: at most `max_concurrent_starts` local processes starting at once (from spawn to the
 //    end of `initialize`). Starting a hundred Node.js servers at once on two CPUs makes every one
 //    of them wait for all the others; started a few at a time, most are ready much sooner.
@@ -26,6 +31,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 namespace mcpd::pool {
@@ -38,6 +44,7 @@ inline int default_max_concurrent_starts() {
 struct NodeLimitsOptions {
   int max_sessions = 2048;                                         // live sessions, all servers; 0: no limit
   int max_concurrent_starts = default_max_concurrent_starts();  // local process starts at once; 0: no limit
+  int max_live_processes = 1024;                                   // of the live sessions, those with a local process; 0: no limit
 };
 
 class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
@@ -61,12 +68,14 @@ class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
     friend class NodeLimits;
     explicit Seat(std::weak_ptr<NodeLimits> owner) : owner_(std::move(owner)) {}
     std::weak_ptr<NodeLimits> owner_;
+    bool process_ = false;      // its session runs a local process (counts in max_live_processes)
     bool handed_over_ = false;  // evicted: its place now belongs to another session (under owner's mu_)
     std::optional<IdleKey> idle_;  // its entry among the idle sessions, while it is idle (same)
   };
 
-  // A seat for a new session, or null when the node is full and nothing idle can be evicted.
-  std::shared_ptr<Seat> take_seat() MCPD_EXCLUDES(mu_);
+  // A seat for a new session (`process`: one that runs a local process), or null when the node
+  // is full and nothing idle can be evicted; then `refused_by`, if given, names the limit.
+  std::shared_ptr<Seat> take_seat(bool process = false, std::string* refused_by = nullptr) MCPD_EXCLUDES(mu_);
   // The session holding `seat` is idle since `since` and may be evicted for another: `evict`
   // asks its pool to close it (the seat already belongs to someone else then). Replaces an
   // earlier offer of the same seat.
@@ -83,6 +92,8 @@ class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
 
   struct Stats {
     int sessions = 0;         // seats taken
+    int processes = 0;        // of them, sessions with a local process
+    int idle = 0;             // of them, idle and offered for eviction
     int starting = 0;         // start permits in use
     int waiting_to_start = 0;
     std::uint64_t evictions = 0;  // idle sessions evicted to make room on the node
@@ -103,6 +114,7 @@ class NodeLimits : public std::enable_shared_from_this<NodeLimits> {
   const NodeLimitsOptions opts_;
   mutable Mutex mu_;
   int sessions_ MCPD_GUARDED_BY(mu_) = 0;
+  int processes_ MCPD_GUARDED_BY(mu_) = 0;
   int starting_ MCPD_GUARDED_BY(mu_) = 0;
   std::uint64_t next_idle_id_ MCPD_GUARDED_BY(mu_) = 1;
   std::map<IdleKey, Idle> idle_ MCPD_GUARDED_BY(mu_);  // least recently used first

@@ -4,7 +4,8 @@
 //   dispatch.cpp      admitting calls, least-loaded dispatch to shared sessions, the bounded queue
 //   isolated.cpp      sessions by session_id, their in-flight limit and waiting calls, LRU
 //                     eviction (the server's own, and the node's through NodeLimits), the sweep
-//                     (queue and waiting deadlines, idle TTL)
+//                     (queue and waiting deadlines, idle TTL of isolated sessions and of shared
+//                     ones above minSessions)
 //   tools.cpp         the cached tool list
 //   close.cpp         draining close
 //
@@ -61,6 +62,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
     std::deque<Pending> waiting;
     std::shared_ptr<NodeLimits::Seat> seat;  // its place among the node's live sessions
     bool evict_when_idle = false;            // the node took its seat for another session
+    bool offered = false;                    // a shared member: offered to the node as idle
   };
 
   Impl(io::Loop& loop, PoolOptions o, SessionFactory f)
@@ -85,6 +87,7 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   std::vector<std::shared_ptr<Member>> members;  // shared sessions
   std::unordered_map<std::string, std::shared_ptr<Member>> isolated;
   std::unordered_set<std::string> lost_ids;
+  std::string refused_by = "max_sessions";  // the node limit that refused the last seat (node_full)
   std::deque<Pending> queue;
   int isolated_waiting = 0;  // calls in every isolated member's `waiting`
   int next_label = 1;
@@ -175,6 +178,9 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   // eviction (or retires it when the node already took its seat).
   void settle_isolated(const std::shared_ptr<Member>& m);
   bool evict_one_idle();
+  // A shared session with nothing to do, above minSessions: offered to the node for eviction
+  // (or closed, when the node already took its seat); the sweep closes it after idle_ttl.
+  void settle_shared(const std::shared_ptr<Member>& m);
   void ensure_sweep();
   void sweep();
 

@@ -41,7 +41,8 @@ void SessionPool::Impl::fetch_tools(bool refresh) {
     if (auto e = refusal(); !e.ok()) {
       answer_tools(e.error());
     } else if (st_starting.load() == 0 && live_members() < opts.max_sessions && !restart_scheduled) {
-      add_shared_member();  // on_opened fetches once it is ready
+      // on_opened fetches once it is ready; a node with no room for it says so at once.
+      if (!add_shared_member()) answer_tools(node_full());
     }
     return;
   }

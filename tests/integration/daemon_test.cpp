@@ -4,6 +4,7 @@
 #include "bus/connection.hpp"
 #include "support/daemon_process.hpp"
 #include "support/nats_server.hpp"
+#include "support/proc_stats.hpp"
 #include "support/test_support.hpp"
 #include "transport/process_group.hpp"
 
@@ -450,4 +451,39 @@ maxMessageBytes = 65536
               "maxMessageBytes");
   CHECK(n.text("everything", {{"tool", "echo"}, {"args", {{"message", "after"}}}}) == "Echo: after");
   CHECK_THAT(n.daemon->log(), !Catch::Contains("[everything#1] process"));  // never restarted
+}
+
+TEST_CASE("[node] max_live_processes: servers used in turn share the node's processes") {
+  // Four servers started on first use (minSessions 0), at most two processes on the node: each
+  // server's call stops the least recently used idle one, and every call is answered.
+  TempDir scratch;
+  NatsServer nats;
+  std::string servers;
+  for (const char* name : {"s1", "s2", "s3", "s4"})
+    servers += std::string("\n[[servers]]\nname = \"") + name + "\"\ncommand = \"" + fake_server_path() +
+               "\"\nminSessions = 0\n";
+  DaemonProcess daemon("[node]\nid = \"test-node\"\nmax_live_processes = 2\n[nats]\nurl = \"" + nats.url() + "\"\n" +
+                       servers);
+  bus::Options o;
+  o.servers = {nats.url()};
+  auto client = bus::Connection::connect(o).value();
+  daemon.wait_serving(*client);
+  std::set<std::string> pids;
+  int most = 0;
+  for (int round = 0; round < 3; ++round) {
+    for (const char* name : {"s1", "s2", "s3", "s4"}) {
+      auto r = client->request(std::string("mcp.") + name + ".execute", R"({"tool":"pid"})", 20s);
+      REQUIRE(r.ok());
+      Json body = Json::parse(r.value().data());
+      INFO(name << " answered " << body.dump() << "\nmcpd log:\n" << daemon.log());
+      REQUIRE(body.contains("result"));
+      pids.insert(body["result"].get<std::string>());
+      most = std::max(most, static_cast<int>(descendants(daemon.pid()).size()));
+    }
+  }
+  CHECK(most <= 2 + 1);  // two servers, and at most one on its way out while its successor starts
+  CHECK(pids.size() == 12);  // every call found its server's process stopped since and started anew
+  CHECK_THAT(daemon.log(), Catch::Contains("the node needs its place for another session"));
+  daemon.signal(SIGTERM);
+  daemon.wait_exit();
 }

@@ -1,8 +1,9 @@
 // Backpressure that isolated sessions cannot bypass: NodeLimits on its own (seats, eviction
 // hand-over, start permits), then SessionPools against the native fake MCP server sharing
-// one: the in-flight limit and maxQueue for isolated sessions, the node's max_sessions with
-// LRU eviction across servers, max_concurrent_starts, and a refused session id reported as
-// closed (so cluster affinity lets it go).
+// one: the in-flight limit and maxQueue for isolated sessions, the node's max_sessions and
+// max_live_processes with LRU eviction across servers, idle shared sessions closing after
+// idleTtl, max_concurrent_starts, and a refused session id reported as closed (so cluster
+// affinity lets it go).
 #include "pool/node_limits.hpp"
 #include "pool/session_pool.hpp"
 #include "mcp/protocol.hpp"
@@ -55,8 +56,8 @@ struct Pool {
     call(r, tool, std::move(args), std::move(sid));
     return r.get(30s);
   }
-  int pid(const std::string& sid) {
-    auto r = call("pid", Json::object(), sid);
+  int pid(std::optional<std::string> sid = std::nullopt) {
+    auto r = call("pid", Json::object(), std::move(sid));
     if (!r.ok()) FAIL("pid failed: " << r.error().message);
     return std::stoi(mcp::result_text(r.value().result));
   }
@@ -104,6 +105,42 @@ TEST_CASE("node limits: seats run out and an idle session's seat is handed over 
   CHECK(limits->stats().sessions == 1);
   CHECK(limits->take_seat());
   CHECK(limits->stats().evictions == 1);
+}
+
+TEST_CASE("node limits: max_live_processes counts process seats and evicts only an idle process for one") {
+  NodeLimitsOptions o;
+  o.max_sessions = 10;
+  o.max_concurrent_starts = 0;
+  o.max_live_processes = 2;
+  auto limits = NodeLimits::create(o);
+  auto p1 = limits->take_seat(true);
+  auto p2 = limits->take_seat(true);
+  REQUIRE(p1);
+  REQUIRE(p2);
+  std::string why;
+  CHECK_FALSE(limits->take_seat(true, &why));  // two processes and none idle
+  CHECK(why == "max_live_processes");
+  auto remote = limits->take_seat(false);  // a session without a process still fits
+  REQUIRE(remote);
+  CHECK(limits->stats().sessions == 3);
+  CHECK(limits->stats().processes == 2);
+
+  int evicted_remote = 0, evicted_p1 = 0;
+  const auto t0 = NodeLimits::Clock::now();
+  limits->offer_idle(remote, t0, [&] { ++evicted_remote; });  // idle longest, but runs no process
+  CHECK_FALSE(limits->take_seat(true));
+  CHECK(evicted_remote == 0);
+  limits->offer_idle(p1, t0 + 1s, [&] { ++evicted_p1; });
+  auto p3 = limits->take_seat(true);
+  REQUIRE(p3);
+  CHECK(evicted_p1 == 1);
+  CHECK(evicted_remote == 0);
+  p1.reset();  // the evicted process ends: its place was p3's already
+  CHECK(limits->stats().processes == 2);
+  CHECK(limits->stats().sessions == 3);
+  p2.reset();
+  CHECK(limits->stats().processes == 1);
+  CHECK(limits->take_seat(true));
 }
 
 TEST_CASE("node limits: start permits are granted in order and passed on when one is returned") {
@@ -198,6 +235,56 @@ TEST_CASE("at the node's max_sessions the least recently used idle session of an
   CHECK(busy2.get(10s).ok());
   // Idle again: the next new session gets a seat.
   CHECK(first.pid("another") > 0);
+}
+
+TEST_CASE("at max_live_processes an idle server's process is stopped for another server's call - busy ones are not") {
+  io::Loop loop(2);
+  NodeLimitsOptions lo;
+  lo.max_concurrent_starts = 0;
+  lo.max_live_processes = 1;
+  auto limits = NodeLimits::create(lo);
+  auto shared = [&](const std::string& name) {
+    auto o = isolated_opts(name, limits);
+    o.isolate_by_session_id = false;  // plain calls on shared sessions, started on first use (minSessions 0)
+    return o;
+  };
+  Pool a(loop, shared("a"), {});
+  Pool b(loop, shared("b"), {});
+  const int a_pid = a.pid();
+  // b's first call needs a process: a's, idle (offered once its call ended), is stopped for it.
+  REQUIRE(wait_until([&] { return limits->stats().idle == 1; }, 5s));
+  const int b_pid = b.pid();
+  CHECK(wait_until([&] { return !transport::process_alive(a_pid); }, 5s));
+  CHECK(limits->stats().processes == 1);
+  CHECK(limits->stats().evictions == 1);
+
+  // a again (b's process goes), and while a's call runs, b cannot have one.
+  Slot<Result<CallResult>> busy;
+  REQUIRE(wait_until([&] { return limits->stats().idle == 1; }, 5s));
+  a.call(busy, "sleep", {{"ms", 800}}, std::nullopt);
+  CHECK(wait_until([&] { return !transport::process_alive(b_pid); }, 5s));
+  REQUIRE(wait_until([&] { return a.pool->stats().in_flight == 1; }, 5s));
+  auto refused = b.call("pid");
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::overloaded);
+  CHECK_THAT(refused.error().message, Catch::Contains("[node] max_live_processes"));
+  CHECK(busy.get(10s).ok());
+  // Idle again: b's next call gets a process.
+  REQUIRE(wait_until([&] { return limits->stats().idle == 1; }, 5s));
+  CHECK(b.pid() > 0);
+  CHECK(limits->stats().processes == 1);
+}
+
+TEST_CASE("a shared session above minSessions closes after idleTtl - its process stopped") {
+  io::Loop loop(2);
+  auto o = isolated_opts("lazy", NodeLimits::create({}));
+  o.isolate_by_session_id = false;
+  o.idle_ttl = 200ms;
+  Pool p(loop, o, {});
+  const int pid = p.pid();
+  CHECK(wait_until([&] { return !transport::process_alive(pid); }, 5s));
+  CHECK(p.pool->stats().sessions_ready == 0);
+  CHECK(p.pid() != pid);  // the next call starts one again
 }
 
 TEST_CASE("max_concurrent_starts: new sessions start a few at a time and all of them answer") {
