@@ -97,6 +97,10 @@ void SessionPool::Impl::settle_isolated(const std::shared_ptr<Member>& m) {
     retire(m);
     return;
   }
+  offer_to_node(m);
+}
+
+void SessionPool::Impl::offer_to_node(const std::shared_ptr<Member>& m) {
   std::weak_ptr<Impl> weak = weak_from_this();
   std::weak_ptr<Member> weak_m = m;
   opts.limits->offer_idle(m->seat, m->last_used, [weak, weak_m] {
@@ -105,13 +109,11 @@ void SessionPool::Impl::settle_isolated(const std::shared_ptr<Member>& m) {
     asio::post(self->strand, [self, weak_m] {
       auto m = weak_m.lock();
       if (!m || m->state == State::dead) return;
-      if (m->state == State::ready && m->in_flight == 0 && m->waiting.empty()) {
-        spdlog::info("[{}] evicting idle isolated session {}: the node needs its place for another session",
-                     self->opts.name, m->label);
-        self->retire(m);
-      } else {
-        m->evict_when_idle = true;  // a call came in first: close it once that is done
-      }
+      // Its seat is another session's now: it takes no new call and closes once idle (at
+      // once, if a call did not come in first).
+      m->evict_when_idle = true;
+      if (m->session_id.empty()) self->settle_shared(m);
+      else self->settle_isolated(m);
     });
   });
 }
@@ -128,18 +130,7 @@ void SessionPool::Impl::settle_shared(const std::shared_ptr<Member>& m) {
   // A tool list being fetched may be on it (the first call waits for that list): not yet.
   if (tools_fetching || !tools_waiters.empty()) return;
   m->offered = true;
-  std::weak_ptr<Impl> weak = weak_from_this();
-  std::weak_ptr<Member> weak_m = m;
-  opts.limits->offer_idle(m->seat, m->last_used, [weak, weak_m] {
-    auto self = weak.lock();
-    if (!self) return;
-    asio::post(self->strand, [self, weak_m] {
-      auto m = weak_m.lock();
-      if (!m || m->state == State::dead) return;
-      m->evict_when_idle = true;  // no new call goes to it (least_loaded skips it)
-      self->settle_shared(m);     // closed now if idle, else when its last call ends
-    });
-  });
+  offer_to_node(m);  // once taken, least_loaded skips it
   ensure_sweep();  // closes it after idle_ttl if nobody needs it before
 }
 

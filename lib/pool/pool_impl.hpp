@@ -181,6 +181,9 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   // A shared session with nothing to do, above minSessions: offered to the node for eviction
   // (or closed, when the node already took its seat); the sweep closes it after idle_ttl.
   void settle_shared(const std::shared_ptr<Member>& m);
+  // Offers an idle member's seat to the node (NodeLimits::offer_idle); if the node takes it, the
+  // member closes as soon as it is idle.
+  void offer_to_node(const std::shared_ptr<Member>& m);
   void ensure_sweep();
   void sweep();
 
