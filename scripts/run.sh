@@ -2,8 +2,8 @@
 # The quick start, from a fresh machine: installs what mcpd needs, builds it, and runs one node
 # with the embedded default — a local nats-server on 127.0.0.1:4222 started by mcpd, requiring
 # the login mcpd generates in .mcpd/credentials/local-nats, the catalog in .mcpd/catalog.db —
-# and three example MCP servers registered: everything, filesystem (on the scratch directory
-# .mcpd/scratch) and memory. Ctrl-C stops it cleanly.
+# and four example MCP servers registered: everything, filesystem (on the scratch directory
+# .mcpd/scratch), memory, and mcpd's own built-in server "cluster". Ctrl-C stops it cleanly.
 # Then, from another terminal:  build/bin/mcpctl call everything echo --args '{"message":"hi"}'
 set -euo pipefail
 cd "$(dirname "$0")/.."
