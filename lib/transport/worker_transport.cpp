@@ -145,12 +145,24 @@ class WorkerTransportImpl final : public WorkerTransport,
         stopping_ = true;
         stop_reason_ = reason;
       }
-      if (done) waiters_.push_back(std::move(done));
+      // Whoever waits for the close is told even when the owner lets go of the transport first
+      // (a session closing on shutdown drops it right after asking).
+      if (done) {
+        waiters_.push_back(std::move(done));
+        keep_alive_ = shared_from_this();
+      }
     }
     thread_.request_stop();
     inbox_.close();
     outbox_.close();
-    if (!started_) asio::post(strand_, [self = shared_from_this()] { self->finish("closed", true); });
+    if (!started_) {
+      asio::post(strand_, [self = shared_from_this()] { self->finish("closed", true); });
+    } else {
+      // A worker that already ended reported its close: the new waiters are told now.
+      asio::post(strand_, [self = shared_from_this()] {
+        if (self->closed_reported_) self->finish({}, true);
+      });
+    }
   }
 
   void finish(const std::string& reason, bool requested) {
@@ -163,9 +175,11 @@ class WorkerTransportImpl final : public WorkerTransport,
       if (handlers_.on_closed) handlers_.on_closed(c);
     }
     std::vector<std::function<void()>> waiters;
+    std::shared_ptr<WorkerTransportImpl> keep_alive;  // released after the waiters are told
     {
       std::lock_guard lock(mu_);
       waiters.swap(waiters_);
+      keep_alive.swap(keep_alive_);
     }
     for (auto& w : waiters) w();
   }
@@ -181,6 +195,7 @@ class WorkerTransportImpl final : public WorkerTransport,
   std::string stop_reason_;
   std::string worker_error_;
   std::vector<std::function<void()>> waiters_;
+  std::shared_ptr<WorkerTransportImpl> keep_alive_;  // while a close has waiters
   bool closed_reported_ = false;
   Io io_;
   std::jthread thread_;

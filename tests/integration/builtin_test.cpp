@@ -88,6 +88,8 @@ TEST_CASE("the built-in mcpd server reports the node's servers - nodes and sessi
   CHECK(second["servers"][0]["name"] == "fake");
   CHECK(n.tool("list_servers", {{"name_contains", "ak"}})["total"] == 1);
 
+  // The fake server's first session starts in the background: wait_for_server says when it is up.
+  CHECK(n.tool("wait_for_server", {{"name", "fake"}, {"timeout_ms", 20000}})["serving"] == true);
   Json fake = n.tool("get_server", {{"name", "fake"}});
   CHECK(fake["server"]["command"] == fake_server_path());
   CHECK(fake["here"]["sessions_ready"].get<int>() >= 1);
@@ -119,6 +121,10 @@ TEST_CASE("the built-in mcpd server reports the node's servers - nodes and sessi
   Json mixed = n.request("mcp.admin.servers.put",
                          {{"name", "mixed"}, {"transport", "builtin"}, {"builtin", "mcpd"}, {"command", "/bin/sh"}});
   CHECK(mixed["code"] == "invalid_request");
+
+  // The node stops promptly and cleanly with its built-in server open.
+  n.daemon->signal(SIGTERM);
+  CHECK(n.daemon->wait_exit(15s) == 0);
 }
 
 TEST_CASE("a built-in call in flight is cancelled by its deadline and as a task - the server goes on") {

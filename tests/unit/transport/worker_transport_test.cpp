@@ -68,3 +68,31 @@ TEST_CASE("a worker that returns on its own closes the transport") {
   CHECK(msg.get() == "bye");
   CHECK(closed.get().reason == "worker exited");
 }
+
+TEST_CASE("close tells its caller even when the owner lets go of the transport at once or the worker had ended") {
+  io::Loop loop(1);
+  auto echo = [](WorkerIo& io) {
+    while (auto m = io.receive()) io.send(*m);
+  };
+  {
+    // What a session does on shutdown: ask for the close, then drop the transport.
+    auto t = make_worker_transport(loop.make_strand(), {"dropped"}, echo);
+    Slot<Closed> closed;
+    t->start({[](std::string_view) {}, closed.callback()});
+    Slot<bool> done;
+    t->close([cb = done.callback()] { cb(true); });
+    t.reset();
+    CHECK(done.get());
+    CHECK(closed.get().requested);
+  }
+  {
+    // A worker that already returned: a later close still reports done.
+    auto t = make_worker_transport(loop.make_strand(), {"ended"}, [](WorkerIo&) {});
+    Slot<Closed> closed;
+    t->start({[](std::string_view) {}, closed.callback()});
+    CHECK(closed.get().reason == "worker exited");
+    Slot<bool> done;
+    t->close([cb = done.callback()] { cb(true); });
+    CHECK(done.get());
+  }
+}
