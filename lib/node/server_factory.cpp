@@ -4,9 +4,12 @@
 #include "transport/http/streamable_http_transport.hpp"
 #include "transport/stdio_transport.hpp"
 #include "transport/worker_transport.hpp"
+#include "auth/token_provider.hpp"
 
 #include <asio/post.hpp>
 
+#include <cstdlib>
+#include <mutex>
 
 
 namespace mcpd::node {
@@ -35,10 +38,55 @@ class FailedTransport final : public transport::Transport, public std::enable_sh
   std::string reason_;
 };
 
+// One OAuth token provider per server record, made by its first session and shared by the
+// rest (the factory may be called from more than one strand).
+struct OAuthSlot {
+  std::mutex mu;
+  std::shared_ptr<auth::TokenProvider> provider;
+};
+
+// Where a server's OAuth grant (tokens, refresh token, a registered client) is kept: a
+// mode-0600 file under the node's state directory (MCPD_STATE_DIR, or systemd's
+// STATE_DIRECTORY), never in the catalog or on the bus. Without either it stays in memory.
+std::string oauth_store_path(const std::string& server) {
+  const char* dir = std::getenv("MCPD_STATE_DIR");
+  if (!dir || !*dir) dir = std::getenv("STATE_DIRECTORY");
+  if (!dir || !*dir) return {};
+  std::string d(dir);
+  if (auto colon = d.find(':'); colon != std::string::npos) d.resize(colon);  // systemd may list several
+  return d + "/oauth/" + server + ".json";
+}
+
+std::shared_ptr<auth::TokenProvider> oauth_provider(const catalog::ServerConfig& c, const security::SecretResolver& secrets,
+                                                    OAuthSlot& slot, std::string& problem) {
+  std::lock_guard lk(slot.mu);
+  if (slot.provider) return slot.provider;
+  const auto& a = *c.auth;
+  auth::OAuthSettings s;
+  s.name = c.name;
+  s.server_url = c.url;
+  s.client_id = a.client_id;
+  s.client_auth = a.client_auth;
+  s.scopes = a.scopes;
+  s.ca_file = c.ca_file;
+  s.tls_verify = c.tls_verify;
+  s.store_path = oauth_store_path(c.name);
+  if (!a.token_env.empty() || !a.token_file.empty()) {
+    auto secret = secrets.bearer_token(a);  // the same reference rules as a bearer token
+    if (!secret.ok()) {
+      problem = "the OAuth client secret: " + secret.error().message;
+      return nullptr;
+    }
+    s.client_secret = std::move(secret).value();
+  }
+  slot.provider = auth::TokenProvider::create(std::move(s));
+  return slot.provider;
+}
+
 // Headers (references resolved) and the bearer token, read at connect time so that secrets
 // never sit in the record.
 transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::string& label,
-                                    const security::SecretResolver& secrets, std::string& problem) {
+                                    const security::SecretResolver& secrets, OAuthSlot& oauth, std::string& problem) {
   transport::HttpOptions o;
   o.name = label;
   o.url = c.url;
@@ -54,7 +102,9 @@ transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::s
     }
     o.headers[k] = std::move(value).value();
   }
-  if (c.auth) {
+  if (c.auth && c.auth->type == catalog::AuthType::oauth) {
+    o.oauth = oauth_provider(c, secrets, oauth, problem);
+  } else if (c.auth) {
     auto token = secrets.bearer_token(*c.auth);
     if (!token.ok()) {
       problem = token.error().message;
@@ -92,7 +142,8 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
   auto stderr_budget = std::make_shared<SharedLogBudget>(d.stderr_log_lines_per_minute);
   // Which MCP era the server speaks, found out by its first session and known to the rest.
   auto era = std::make_shared<mcp::EraMemo>();
-  return [&loop, config, d, secrets = std::move(secrets), stderr_budget, era](const std::string& label) {
+  auto oauth = std::make_shared<OAuthSlot>();
+  return [&loop, config, d, secrets = std::move(secrets), stderr_budget, era, oauth](const std::string& label) {
     mcp::SessionOptions so;
     so.name = config.name;
     so.open_timeout = std::chrono::seconds(config.connect_timeout_seconds);
@@ -140,7 +191,7 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
       }
     } else {
       std::string problem;
-      auto o = http_options(config, label, secrets, problem);
+      auto o = http_options(config, label, secrets, *oauth, problem);
       if (!problem.empty()) {
         t = std::make_shared<FailedTransport>(strand, "cannot connect: " + problem);
       } else if (config.transport == catalog::Transport::sse) {
