@@ -37,6 +37,11 @@ constexpr OptionSpec kServerAddOptions[] = {
     {"builtin", 0, "NAME", "one of mcpd's own in-process servers: mcpd (tools that\nreport the cluster: servers, nodes, sessions, tasks)"},
     {"token-env", 0, "VAR", "bearer token: read from environment variable VAR on each node"},
     {"token-file", 0, "PATH", "bearer token: read from file PATH (absolute) on each node"},
+    {"oauth", 0, {}, "OAuth 2.1 (http only): client_credentials, or a grant from\n`mcpctl auth login`; registers a client unless --client-id"},
+    {"client-id", 0, "ID", "OAuth: the client registered with the authorization server"},
+    {"client-secret-env", 0, "VAR", "OAuth: its secret (or PEM key) from environment variable VAR\non each node"},
+    {"client-secret-file", 0, "PATH", "OAuth: its secret (or PEM key) from file PATH on each node"},
+    {"scope", 0, "S", "OAuth: a scope always asked for", true},
     {"min-sessions", 0, "N", "sessions kept open even when idle (default 1)"},
     {"max-sessions", 0, "N", "most shared sessions at once (default 4)"},
     {"isolation", 0, "MODE", "session (default): each --session ID of `call` gets an MCP\nsession of its own; shared: calls with an ID stick to one\nof the shared sessions"},
@@ -114,6 +119,35 @@ constexpr OptionSpec kProbeOptions[] = {
     {"args", 0, "JSON", "the tool's arguments for --call: a JSON object (default {});\n'-' reads it from stdin, @FILE from a file"},
 };
 
+constexpr OptionSpec kAuthLoginOptions[] = {
+    {"url", 0, "URL", "the server's MCP endpoint (default: the record's url, asked of mcpd)"},
+    {"client-id", 0, "ID", "a client registered with the authorization server\n(default: the record's clientId, else register one)"},
+    {"client-secret-env", 0, "VAR", "that client's secret, read from environment variable VAR"},
+    {"client-metadata-url", 0, "URL", "an https URL serving this client's metadata document, used as\nits client id where the server supports those (CIMD)"},
+    {"scope", 0, "S", "a scope to ask for besides the server's own choice", true},
+    {"port", 0, "N", "loopback port for the redirect (default: any free one)"},
+    {"browser-command", 0, "CMD", "run CMD URL to open the authorization URL (e.g. xdg-open)"},
+    {"wait", 0, "SECONDS", "how long to wait for the redirect (default 300)"},
+    {"state-dir", 0, "DIR", "the directory of the node's catalog (default\n$MCPD_STATE_DIR, ./.mcpd when it holds a catalog,\nelse /var/lib/mcpd); the grant goes to DIR/oauth/NAME.json"},
+    {"ca-file", 0, "PATH", "PEM bundle of the CA(s) to verify the servers with"},
+    {"insecure", 0, {}, "do not verify TLS certificates (testing only)"},
+};
+
+constexpr std::string_view kAuthLoginDetails = R"HELP(Authorizes mcpd toward a remote MCP server (auth {"type": "oauth"}) whose authorization
+server wants a person's consent: the OAuth 2.1 authorization-code flow with PKCE. It finds the
+server's authorization server (protected-resource and authorization-server metadata), uses the
+record's client or registers one, prints the authorization URL, receives the redirect on
+http://127.0.0.1:PORT/callback, and exchanges the code for tokens. Run it on the node that
+serves the server, as mcpd's user: the grant (access and refresh token, and a registered
+client) is written to <state dir>/oauth/NAME.json, mode 0600, and the node takes it up at its
+next connection and refreshes it by itself. Tokens never go on the bus.
+
+Examples:
+  mcpctl auth login github
+  mcpctl auth login github --browser-command xdg-open
+  mcpctl auth login test --url http://127.0.0.1:3000/mcp --state-dir ./.mcpd
+)HELP";
+
 constexpr OptionSpec kWaitOptions[] = {
     {"wait", 0, "MS", "how long to collect the nodes' answers, in milliseconds\n(default 500; more on a slow or far NATS)"},
 };
@@ -126,6 +160,7 @@ node from its own environment. Prints "registered NAME (revision N)".
 
 A local server (stdio):  --command CMD [--arg ARG]... [--env K=V]... [--cwd DIR] [--inherit-env]
 A remote server (HTTP):  --url URL [--transport http|sse] [--header K=V]... [--token-env VAR | --token-file PATH]
+                         or OAuth: --oauth [--client-id ID (--client-secret-env VAR | --client-secret-file PATH)] [--scope S]...
 A built-in server:       --builtin mcpd    (runs inside every mcpd node; its tools report the cluster)
 
 Examples:
@@ -133,6 +168,7 @@ Examples:
   mcpctl server add files --command npx --arg -y --arg @modelcontextprotocol/server-filesystem --arg /srv/data
   mcpctl server add github --command github-mcp-server --arg stdio --env 'GITHUB_TOKEN=${GITHUB_TOKEN}'
   mcpctl server add remote --url https://mcp.example.com/mcp --token-env EXAMPLE_TOKEN --max-sessions 8
+  mcpctl server add crm --url https://mcp.crm.example.com/mcp --oauth --client-id mcpd --client-secret-env MCPD_SECRET_CRM
   mcpctl server add cluster --builtin mcpd
   mcpctl server add --file server.json
   mcpctl --json server show files > files.json && mcpctl server add --file files.json
@@ -412,6 +448,10 @@ constexpr Command kCommands[] = {
      run_tasks_input},
     {"tasks watch", "ID [--owner O | --session ID]", "ID", "follow a task's status until it ends", kTaskOwnerOptions,
      kTasksWatchDetails, 1, 1, false, run_tasks_watch},
+    {"auth login", "NAME [--url URL] [--client-id ID [--client-secret-env VAR]] [--scope S]... [--port N]\n"
+                   "NAME [options] --browser-command CMD",
+     "NAME", "authorize mcpd toward a server's OAuth (authorization code, PKCE)", kAuthLoginOptions,
+     kAuthLoginDetails, 1, 1, false, run_auth_login},
     {"probe", "--url URL [--transport http|sse] [--header K=V]... [--token-env VAR | --token-file PATH]"
               " [--ca-file PATH] [--insecure] [--timeout MS] [--json]\n"
               "--url URL [options] --call TOOL [--args JSON]",

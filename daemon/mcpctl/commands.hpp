@@ -81,6 +81,9 @@ inline constexpr int kInterruptedStatus = 130;
 // probe_command.cpp: a direct MCP session with a remote server (no daemon, no NATS).
 int run_probe(Invocation& inv);
 
+// auth_command.cpp: the authorization-code flow with PKCE for a server's OAuth (no token on the bus).
+int run_auth_login(Invocation& inv);
+
 // The MCPToolRequest `call` sends (args from --args: JSON text, '-' for stdin or @FILE; with
 // --task also "task" ({"ttl_ms"} from --ttl) and "owner").
 Json tool_request(const ParsedArgs& args);

@@ -144,7 +144,7 @@ const Command* find_command(std::span<const std::string> args, std::size_t* used
     if (args.size() < 2 || args[1].starts_with("-")) throw usage_error(group + " needs a subcommand: " + subcommands);
     throw usage_error("unknown command '" + group + " " + args[1] + "' (" + group + " commands: " + subcommands + ")");
   }
-  throw usage_error("unknown command '" + group + "' (commands: server, nodes, tools, call, tasks, probe, help)");
+  throw usage_error("unknown command '" + group + "' (commands: server, nodes, tools, call, tasks, auth, probe, help)");
 }
 
 void validate_prefix(const std::string& prefix) {

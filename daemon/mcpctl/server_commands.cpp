@@ -20,6 +20,7 @@ namespace {
 // Flags that define the server in place of --file.
 constexpr std::string_view kDefinitionFlags[] = {
     "command", "arg", "env", "cwd", "inherit-env", "url", "transport", "header", "token-env", "token-file",
+    "oauth", "client-id", "client-secret-env", "client-secret-file", "scope",
     "min-sessions", "max-sessions", "isolation", "call-timeout-ms", "description", "disabled"};
 
 std::string read_input(const std::string& path, std::string_view what) {
@@ -101,6 +102,17 @@ Json document_from_flags(const ParsedArgs& args) {
     if (auto v = args.get("token-file")) auth["tokenFile"] = *v;
     doc["auth"] = auth;
   }
+  if (args.has("oauth") || args.has("client-id") || args.has("client-secret-env") || args.has("client-secret-file") ||
+      args.has("scope")) {
+    if (args.has("token-env") || args.has("token-file"))
+      throw usage_error("--oauth (and its --client-* and --scope) and --token-env/--token-file are two kinds of auth: pick one");
+    Json auth = {{"type", "oauth"}};
+    if (auto v = args.get("client-id")) auth["clientId"] = *v;
+    if (auto v = args.get("client-secret-env")) auth["clientSecretEnv"] = *v;
+    if (auto v = args.get("client-secret-file")) auth["clientSecretFile"] = *v;
+    if (args.has("scope")) auth["scopes"] = args.all("scope");
+    doc["auth"] = auth;
+  }
   // Only the form is checked here; the ranges are the daemon's rules (parse_server_config).
   const std::pair<std::string_view, std::string_view> ints[] = {
       {"min-sessions", "minSessions"}, {"max-sessions", "maxSessions"}, {"call-timeout-ms", "callTimeoutMs"}};
@@ -125,6 +137,16 @@ std::string show_value(const std::string& key, const Json& v) {
   if (key == "auth" && v.is_object()) {
     if (v.contains("tokenEnv")) return str(v, "type") + ", token from environment variable " + str(v, "tokenEnv");
     if (v.contains("tokenFile")) return str(v, "type") + ", token from file " + str(v, "tokenFile");
+    if (str(v, "type") == "oauth") {
+      std::string s = "oauth, " + (v.contains("clientId") ? "client " + str(v, "clientId") : std::string("registered client"));
+      if (v.contains("clientSecretEnv")) s += ", secret from environment variable " + str(v, "clientSecretEnv");
+      if (v.contains("clientSecretFile")) s += ", secret from file " + str(v, "clientSecretFile");
+      if (v.contains("scopes") && v["scopes"].is_array() && !v["scopes"].empty()) {
+        s += ", scopes";
+        for (const auto& x : v["scopes"]) s += " " + (x.is_string() ? x.get<std::string>() : x.dump());
+      }
+      return s;
+    }
   }
   if (v.is_object() && std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_string(); })) {
     if (v.empty()) return "(none)";

@@ -172,6 +172,10 @@ int run(mcpd::daemon::DaemonConfig config, const std::string& config_path) {
     std::error_code ec;
     std::filesystem::create_directories(store_path.parent_path(), ec);
   }
+  // OAuth grants live beside the catalog (never in it, never on the bus): what `mcpctl auth
+  // login --state-dir` names, /var/lib/mcpd by default as for the catalog.
+  config.node.pool_defaults.oauth_dir =
+      ((store_path.has_parent_path() ? store_path.parent_path() : std::filesystem::path(".")) / "oauth").string();
   auto store = mcpd::catalog::Store::open(config.store_path);
   if (!store.ok()) throw std::runtime_error(store.error().message);
   auto imported = import_servers(config, *store.value());

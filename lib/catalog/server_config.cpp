@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cmath>
@@ -174,29 +175,58 @@ Status read_string_map(const Json& v, const std::string& key, std::map<std::stri
 }
 
 Status read_auth(const Json& v, std::optional<BearerAuth>& out) {
-  if (!v.is_object()) return invalid("auth: expected an object like {\"type\":\"bearer\",\"tokenEnv\":\"VAR\"}, got " + type_of(v));
+  if (!v.is_object())
+    return invalid("auth: expected an object like {\"type\":\"bearer\",\"tokenEnv\":\"VAR\"} or {\"type\":\"oauth\"}, got " + type_of(v));
   BearerAuth auth;
-  bool has_type = false;
+  std::string type;
+  if (auto t = v.find("type"); t != v.end()) {
+    if (auto e = read_string(*t, "auth.type", type); !e.ok()) return e;
+    if (type != "bearer" && type != "oauth") return invalid("auth.type: expected 'bearer' or 'oauth', got " + quote(type));
+  } else {
+    return invalid("auth.type is required: 'bearer' (a static token) or 'oauth' (OAuth 2.1 client credentials)");
+  }
+  const bool oauth = type == "oauth";
+  auth.type = oauth ? AuthType::oauth : AuthType::bearer;
+  const char* known = oauth ? "type, clientId, clientSecretEnv, clientSecretFile, scopes, tokenEndpointAuthMethod"
+                            : "type, tokenEnv, tokenFile";
   for (auto it = v.begin(); it != v.end(); ++it) {
     const std::string& k = it.key();
     const Json& f = it.value();
-    if (k == "token" || k == "value")
-      return invalid("auth." + k + ": a literal token is not accepted (it would be stored and published with the config); "
-                     "put it in an environment variable and use tokenEnv, or in a file and use tokenFile");
-    if (k == "type") {
-      std::string type;
-      if (auto e = read_string(f, "auth.type", type); !e.ok()) return e;
-      if (type != "bearer") return invalid("auth.type: only 'bearer' is supported, got " + quote(type));
-      has_type = true;
-    } else if (k == "tokenEnv") {
+    if (k == "type") continue;
+    if (k == "token" || k == "value" || k == "clientSecret" || k == "privateKey")
+      return invalid("auth." + k + ": a literal " + (k == "token" || k == "value" ? "token" : "secret") +
+                     " is not accepted (it would be stored and published with the config); put it in an environment "
+                     "variable or a file and use " +
+                     std::string(oauth ? "clientSecretEnv or clientSecretFile" : "tokenEnv or tokenFile"));
+    if (!oauth && k == "tokenEnv") {
       if (auto e = read_string(f, "auth.tokenEnv", auth.token_env); !e.ok()) return e;
-    } else if (k == "tokenFile") {
+    } else if (!oauth && k == "tokenFile") {
       if (auto e = read_string(f, "auth.tokenFile", auth.token_file); !e.ok()) return e;
+    } else if (oauth && k == "clientSecretEnv") {
+      if (auto e = read_string(f, "auth.clientSecretEnv", auth.token_env); !e.ok()) return e;
+    } else if (oauth && k == "clientSecretFile") {
+      if (auto e = read_string(f, "auth.clientSecretFile", auth.token_file); !e.ok()) return e;
+    } else if (oauth && k == "clientId") {
+      if (auto e = read_string(f, "auth.clientId", auth.client_id); !e.ok()) return e;
+    } else if (oauth && k == "tokenEndpointAuthMethod") {
+      if (auto e = read_string(f, "auth.tokenEndpointAuthMethod", auth.client_auth); !e.ok()) return e;
+    } else if (oauth && k == "scopes") {
+      if (!f.is_array()) return invalid("auth.scopes: expected an array of strings like [\"mcp:tools\"], got " + type_of(f));
+      for (std::size_t i = 0; i < f.size(); ++i) {
+        std::string scope;
+        if (auto e = read_string(f[i], "auth.scopes[" + std::to_string(i) + "]", scope); !e.ok()) return e;
+        auth.scopes.push_back(std::move(scope));
+      }
+    } else if (!oauth && (k == "tokenEnv" || k == "tokenFile" || k == "clientId" || k == "clientSecretEnv" ||
+                          k == "clientSecretFile" || k == "scopes" || k == "tokenEndpointAuthMethod")) {
+      return invalid("auth." + k + ": applies to auth type 'oauth', not 'bearer'");
+    } else if (oauth && (k == "tokenEnv" || k == "tokenFile")) {
+      return invalid("auth." + k + ": applies to auth type 'bearer'; an OAuth client secret is given with " +
+                     (k == "tokenEnv" ? std::string("clientSecretEnv") : std::string("clientSecretFile")));
     } else {
-      return invalid("auth: unknown field " + quote(k) + "; known fields: type, tokenEnv, tokenFile");
+      return invalid("auth: unknown field " + quote(k) + "; known fields: " + known);
     }
   }
-  if (!has_type) return invalid("auth.type is required (the only supported type is 'bearer')");
   out = std::move(auth);
   return {};
 }
@@ -278,16 +308,42 @@ Status check_http(const ServerConfig& c) {
   }
   if (c.auth) {
     const auto& a = *c.auth;
-    if (a.token_env.empty() == a.token_file.empty())
+    const bool oauth = a.type == AuthType::oauth;
+    const std::string env_key = oauth ? "auth.clientSecretEnv" : "auth.tokenEnv";
+    const std::string file_key = oauth ? "auth.clientSecretFile" : "auth.tokenFile";
+    if (!oauth && a.token_env.empty() == a.token_file.empty())
       return invalid("auth: set exactly one of tokenEnv (an environment variable holding the token) or tokenFile (a file holding it)");
+    if (oauth && !a.token_env.empty() && !a.token_file.empty())
+      return invalid("auth: set at most one of clientSecretEnv or clientSecretFile");
     if (!a.token_env.empty() && !valid_env_name(a.token_env))
-      return invalid("auth.tokenEnv: " + quote(a.token_env) + " is not a variable name (letters, digits and '_', not starting with a digit)");
+      return invalid(env_key + ": " + quote(a.token_env) + " is not a variable name (letters, digits and '_', not starting with a digit)");
     // A file in the node's secrets directory: its name there, or its absolute path.
     if (!a.token_file.empty() && !valid_secret_file_name(a.token_file)) {
       if (a.token_file[0] != '/')
-        return invalid("auth.tokenFile: must be the name of a file in the node's [security] secrets_dir (letters, "
+        return invalid(file_key + ": must be the name of a file in the node's [security] secrets_dir (letters, "
                        "digits, '.', '_' and '-') or an absolute path, got " + quote(a.token_file));
-      if (auto e = check_path("auth.tokenFile", a.token_file); !e.ok()) return e;
+      if (auto e = check_path(file_key, a.token_file); !e.ok()) return e;
+    }
+    if (oauth) {
+      if (c.transport != Transport::http)
+        return invalid("auth type 'oauth' works with transport 'http' (Streamable HTTP) only");
+      for (char ch : a.client_id)
+        if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) return invalid("auth.clientId: must not contain control characters");
+      for (std::size_t i = 0; i < a.scopes.size(); ++i)
+        if (a.scopes[i].empty() || a.scopes[i].find_first_of(" \t\r\n\"\\") != std::string::npos)
+          return invalid("auth.scopes[" + std::to_string(i) + "]: a scope is one non-empty word (no spaces, quotes or backslashes), got " + quote(a.scopes[i]));
+      static constexpr std::array<std::string_view, 4> kMethods = {"client_secret_basic", "client_secret_post", "private_key_jwt", "none"};
+      if (!a.client_auth.empty() && std::find(kMethods.begin(), kMethods.end(), a.client_auth) == kMethods.end())
+        return invalid("auth.tokenEndpointAuthMethod: expected one of 'client_secret_basic', 'client_secret_post', "
+                       "'private_key_jwt', 'none', got " + quote(a.client_auth));
+      const bool has_secret = !a.token_env.empty() || !a.token_file.empty();
+      if (a.client_id.empty() && has_secret)
+        return invalid("auth: a client secret needs its clientId (without clientId mcpd registers a client itself)");
+      if (!a.client_auth.empty() && a.client_auth != "none" && !a.client_id.empty() && !has_secret)
+        return invalid("auth.tokenEndpointAuthMethod " + quote(a.client_auth) + " needs the client's secret "
+                       "(clientSecretEnv or clientSecretFile)");
+    } else if (!a.client_id.empty() || !a.scopes.empty() || !a.client_auth.empty()) {
+      return invalid("auth: clientId, scopes and tokenEndpointAuthMethod apply to auth type 'oauth'");
     }
   }
   if (!c.ca_file.empty())
@@ -465,7 +521,15 @@ Json to_json(const ServerConfig& c) {
   } else {
     j["url"] = c.url;
     j["headers"] = c.headers;
-    if (c.auth) {
+    if (c.auth && c.auth->type == AuthType::oauth) {
+      Json a = {{"type", "oauth"}};
+      if (!c.auth->client_id.empty()) a["clientId"] = c.auth->client_id;
+      if (!c.auth->token_env.empty()) a["clientSecretEnv"] = c.auth->token_env;
+      if (!c.auth->token_file.empty()) a["clientSecretFile"] = c.auth->token_file;
+      if (!c.auth->scopes.empty()) a["scopes"] = c.auth->scopes;
+      if (!c.auth->client_auth.empty()) a["tokenEndpointAuthMethod"] = c.auth->client_auth;
+      j["auth"] = std::move(a);
+    } else if (c.auth) {
       Json a = {{"type", "bearer"}};
       if (!c.auth->token_env.empty()) a["tokenEnv"] = c.auth->token_env;
       if (!c.auth->token_file.empty()) a["tokenFile"] = c.auth->token_file;

@@ -29,11 +29,21 @@ enum class Isolation { session, shared };
 std::string_view to_string(Transport t);
 std::string_view to_string(Isolation i);
 
-// A bearer token taken from the daemon's environment or from a file at connect time.
-// Exactly one of the two is set.
+// How mcpd authenticates to a remote server.
+//  - "bearer": a static token taken from the daemon's environment or from a file at connect
+//    time; exactly one of token_env / token_file is set.
+//  - "oauth": OAuth 2.1 (the MCP authorization spec) with the client_credentials grant:
+//    discovery from the server's 401, a pre-registered client (client_id) or dynamic
+//    registration, tokens kept on the node (lib/auth). token_env / token_file then name the
+//    client secret (or, for private_key_jwt, the PEM private key), and may both be empty.
+enum class AuthType { bearer, oauth };
 struct BearerAuth {
-  std::string token_env;   // name of an environment variable holding the token
+  std::string token_env;   // name of an environment variable holding the token (oauth: the client secret)
   std::string token_file;  // a file in the node's secrets directory: its name there, or its absolute path
+  AuthType type = AuthType::bearer;
+  std::string client_id{};          // oauth: a pre-registered client; empty: dynamic registration
+  std::vector<std::string> scopes{};  // oauth: always requested
+  std::string client_auth{};        // oauth: client_secret_basic|client_secret_post|private_key_jwt|none; empty: from the server's metadata
   bool operator==(const BearerAuth&) const = default;
 };
 

@@ -1,5 +1,6 @@
 #include "node/server_factory.hpp"
 
+#include "auth/token_provider.hpp"
 #include "transport/http/legacy_sse_transport.hpp"
 #include "transport/http/streamable_http_transport.hpp"
 #include "transport/stdio_transport.hpp"
@@ -7,7 +8,7 @@
 
 #include <asio/post.hpp>
 
-
+#include <mutex>
 
 namespace mcpd::node {
 namespace {
@@ -35,10 +36,47 @@ class FailedTransport final : public transport::Transport, public std::enable_sh
   std::string reason_;
 };
 
+// One OAuth token provider per server record, made by its first session and shared by the
+// rest (the factory may be called from more than one strand).
+struct OAuthSlot {
+  std::mutex mu;
+  std::shared_ptr<auth::TokenProvider> provider;
+};
+
+std::shared_ptr<auth::TokenProvider> oauth_provider(const catalog::ServerConfig& c, const security::SecretResolver& secrets,
+                                                    const std::string& oauth_dir, OAuthSlot& slot, std::string& problem) {
+  std::lock_guard lk(slot.mu);
+  if (slot.provider) return slot.provider;
+  const auto& a = *c.auth;
+  auth::OAuthSettings s;
+  s.name = c.name;
+  s.server_url = c.url;
+  s.client_id = a.client_id;
+  s.client_auth = a.client_auth;
+  s.scopes = a.scopes;
+  s.ca_file = c.ca_file;
+  s.tls_verify = c.tls_verify;
+  // The grant (tokens, refresh token, a registered client) never goes into the catalog or onto
+  // the bus: a file of this node's, which `mcpctl auth login` run here may also write.
+  if (!oauth_dir.empty()) s.store_path = oauth_dir + "/" + c.name + ".json";
+  s.url_refused = [secrets](const std::string& url) { return secrets.refuses_url(url); };
+  if (!a.token_env.empty() || !a.token_file.empty()) {
+    auto secret = secrets.bearer_token(a);  // the same reference rules as a bearer token
+    if (!secret.ok()) {
+      problem = "the OAuth client secret: " + secret.error().message;
+      return nullptr;
+    }
+    s.client_secret = std::move(secret).value();
+  }
+  slot.provider = auth::TokenProvider::create(std::move(s));
+  return slot.provider;
+}
+
 // Headers (references resolved) and the bearer token, read at connect time so that secrets
 // never sit in the record.
 transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::string& label,
-                                    const security::SecretResolver& secrets, std::string& problem) {
+                                    const security::SecretResolver& secrets, const std::string& oauth_dir, OAuthSlot& oauth,
+                                    std::string& problem) {
   transport::HttpOptions o;
   o.name = label;
   o.url = c.url;
@@ -54,7 +92,9 @@ transport::HttpOptions http_options(const catalog::ServerConfig& c, const std::s
     }
     o.headers[k] = std::move(value).value();
   }
-  if (c.auth) {
+  if (c.auth && c.auth->type == catalog::AuthType::oauth) {
+    o.oauth = oauth_provider(c, secrets, oauth_dir, oauth, problem);
+  } else if (c.auth) {
     auto token = secrets.bearer_token(*c.auth);
     if (!token.ok()) {
       problem = token.error().message;
@@ -92,7 +132,8 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
   auto stderr_budget = std::make_shared<SharedLogBudget>(d.stderr_log_lines_per_minute);
   // Which MCP era the server speaks, found out by its first session and known to the rest.
   auto era = std::make_shared<mcp::EraMemo>();
-  return [&loop, config, d, secrets = std::move(secrets), stderr_budget, era](const std::string& label) {
+  auto oauth = std::make_shared<OAuthSlot>();
+  return [&loop, config, d, secrets = std::move(secrets), stderr_budget, era, oauth](const std::string& label) {
     mcp::SessionOptions so;
     so.name = config.name;
     so.open_timeout = std::chrono::seconds(config.connect_timeout_seconds);
@@ -140,7 +181,7 @@ pool::SessionFactory session_factory(io::Loop& loop, const catalog::ServerConfig
       }
     } else {
       std::string problem;
-      auto o = http_options(config, label, secrets, problem);
+      auto o = http_options(config, label, secrets, d.oauth_dir, *oauth, problem);
       if (!problem.empty()) {
         t = std::make_shared<FailedTransport>(strand, "cannot connect: " + problem);
       } else if (config.transport == catalog::Transport::sse) {

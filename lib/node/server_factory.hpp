@@ -27,6 +27,9 @@ struct PoolDefaults {
   pool::NodeLimitsOptions node_limits;  // [node] max_sessions, max_concurrent_starts
   // The in-process servers of transport "builtin" (null: none on this node).
   std::shared_ptr<BuiltinServers> builtins = nullptr;
+  // Where OAuth grants are kept, one mode-0600 file per server (the daemon: beside the
+  // catalog, `<catalog dir>/oauth`); empty: in memory only.
+  std::string oauth_dir;
 };
 
 // Everything but the node-wide limits and hooks, which the registry adds.

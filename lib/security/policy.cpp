@@ -54,6 +54,8 @@ void host_and_port(std::string_view url, std::string& host, std::string& port) {
   if (colon != std::string_view::npos) port = std::string(authority.substr(colon + 1));
 }
 
+}  // namespace
+
 bool url_allowed(const Policy& p, std::string_view url) {
   if (p.allowed_urls.empty()) return true;
   std::string host, port;
@@ -72,8 +74,6 @@ bool url_allowed(const Policy& p, std::string_view url) {
   }
   return false;
 }
-
-}  // namespace
 
 bool env_name_allowed(const Policy& p, std::string_view name) {
   for (const auto& allowed : p.secret_env) {

@@ -45,6 +45,8 @@ Status check_reference(const Policy& policy, const catalog::Reference& ref);
 Status check_remote_change(const Policy& policy, std::string_view what);
 
 bool env_name_allowed(const Policy& policy, std::string_view name);
+// Whether `url`'s host (and port) matches [security] allowed_urls (empty: any).
+bool url_allowed(const Policy& policy, std::string_view url);
 // Lexical: `path` (absolute, no '..' component) lies inside the secrets directory.
 bool inside_secrets_dir(const Policy& policy, std::string_view path);
 

@@ -83,4 +83,12 @@ Result<std::string> SecretResolver::bearer_token(const catalog::BearerAuth& auth
   return t;
 }
 
+std::string SecretResolver::refuses_url(const std::string& url) const {
+  if (trusted_ || url_allowed(policy_, url)) return {};
+  std::string hosts;
+  for (const auto& h : policy_.allowed_urls) hosts += (hosts.empty() ? "" : ", ") + h;
+  return "the host of " + url + " is not in [security] allowed_urls (" + hosts +
+         "): list the authorization server's host there to let this server's OAuth reach it";
+}
+
 }  // namespace mcpd::security

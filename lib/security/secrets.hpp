@@ -27,6 +27,10 @@ class SecretResolver {
   Result<std::string> expand(std::string_view value) const;
   // The bearer token named by `auth` (its variable or its file).
   Result<std::string> bearer_token(const catalog::BearerAuth& auth) const;
+  // Whether this record's credentials may be sent to `url` (its OAuth discovery, registration
+  // and token endpoints, named by the remote server): a record registered at run time only to
+  // hosts in [security] allowed_urls. Empty when allowed, else why not.
+  std::string refuses_url(const std::string& url) const;
 
  private:
   Result<std::string> read_file(const std::string& path_or_name, const std::string& what) const;

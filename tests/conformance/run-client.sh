@@ -105,7 +105,7 @@ url = "$NATS_URL"
 jetstream = "off"
 
 [store]
-path = "$WORK/catalog.db"
+path = "$WORK/state/catalog.db"
 
 [log]
 level = "debug"
@@ -122,6 +122,42 @@ maxSessions = 1
 connectTimeoutSeconds = 10
 callTimeoutMs = 20000
 EOF
+# Scenarios with a pre-registered OAuth client hand its credentials in MCP_CONFORMANCE_CONTEXT
+# (client_id with client_secret, or with private_key_pem for private_key_jwt): the record names
+# the client and references its secret by an environment variable, as an operator would.
+# Every other record gets OAuth with dynamic registration, so a 401 starts discovery. The node
+# keeps tokens beside its catalog, in $WORK/state/oauth (mode 0600); MCPD_STATE_DIR tells
+# mcpctl where that catalog is.
+export MCPD_STATE_DIR="$WORK/state"
+CLIENT_ID="" MCPD_SECRET_CONFORMANCE_CLIENT=""
+if [ -n "${MCP_CONFORMANCE_CONTEXT:-}" ]; then
+  context() { python3 -c 'import json, os, sys; c = json.loads(os.environ["MCP_CONFORMANCE_CONTEXT"]); print(next((c[k] for k in sys.argv[1:] if c.get(k)), ""))' "$@"; }
+  CLIENT_ID="$(context client_id)"
+  MCPD_SECRET_CONFORMANCE_CLIENT="$(context client_secret private_key_pem)"
+fi
+export MCPD_SECRET_CONFORMANCE_CLIENT
+if [ -n "$CLIENT_ID" ]; then
+  echo "auth = { type = \"oauth\", clientId = \"$CLIENT_ID\", clientSecretEnv = \"MCPD_SECRET_CONFORMANCE_CLIENT\" }" >>"$WORK/mcpd.toml"
+else
+  echo 'auth = { type = "oauth" }' >>"$WORK/mcpd.toml"
+fi
+# An authorization server that wants a person's consent (the authorization-code flow): this
+# script plays the operator, who runs `mcpctl auth login` on the node before the server is
+# used, with curl standing in for the browser (the mock authorization server approves at once
+# and redirects to mcpctl's loopback listener). The grant lands in the node's state directory
+# (mode 0600), where mcpd takes it up. Where the server offers no authorization-code grant
+# (client_credentials only) or no OAuth at all, the login says so and the daemon carries on alone.
+case "$SCENARIO" in
+  auth/*)
+    # The client metadata document URL is the suite's own (its client publishes its metadata
+    # there); mcpctl uses it as the client id only where the server supports CIMD.
+    login=(auth login conf --url "$URL" --wait 15 --browser-command "curl -fsS -o /dev/null -L"
+      --client-metadata-url https://conformance-test.local/client-metadata.json)
+    [ -n "$CLIENT_ID" ] && login+=(--client-id "$CLIENT_ID" --client-secret-env MCPD_SECRET_CONFORMANCE_CLIENT)
+    echo "+ mcpctl ${login[*]}"
+    "$MCPCTL" "${login[@]}" || echo "run-client: mcpctl auth login did not authorize (see above); the daemon goes on alone"
+    ;;
+esac
 start_mcpd "$WORK/mcpd.toml" conf 20
 
 ctl() { "$MCPCTL" --nats "$NATS_URL" "$@"; }

@@ -7,8 +7,13 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+
+namespace mcpd::auth {
+class TokenProvider;
+}
 
 namespace mcpd::transport {
 
@@ -17,6 +22,9 @@ struct HttpOptions {
   std::string url;                                   // the MCP endpoint (Streamable HTTP) or SSE URL (legacy)
   std::map<std::string, std::string> headers;        // sent on every request
   std::optional<std::string> bearer_token;           // sent as "Authorization: Bearer <token>"
+  // OAuth (Streamable HTTP only): tokens from this provider, shared by the server's sessions;
+  // a 401 (or 403 insufficient_scope) asks it for a token and resends the message once.
+  std::shared_ptr<auth::TokenProvider> oauth = nullptr;
   std::string ca_file;                               // PEM bundle to verify the server with; empty: system CAs
   bool tls_verify = true;                            // false: accept any certificate (testing only)
   std::chrono::milliseconds connect_timeout{10000};  // TCP + TLS handshake

@@ -39,6 +39,7 @@ struct Outgoing {
   MessageInfo info;
   bool internal = false;  // part of re-initialising: its answer is ours, never the client's
   bool retried = false;   // already resent once in a new session
+  int auth_attempts = 0;  // resent with a new OAuth token (at most once)
 };
 
 // One message's POST and, if its SSE answer is interrupted, the GETs resuming it.
@@ -49,6 +50,8 @@ struct Post {
   bool resuming = false;     // the current exchange is a GET with Last-Event-ID
   long status = 0;
   std::string reason;        // the status line's reason phrase
+  std::string challenge;     // WWW-Authenticate of a 401/403
+  std::string token_sent;    // the OAuth access token it carried, if any
   bool sse = false;
   std::string body;          // a JSON answer or an error page
   SseParser parser;
@@ -100,7 +103,14 @@ class StreamableHttp final : public Transport, public std::enable_shared_from_th
 
   void dispatch(Outgoing m);
   void flush_held();
-  std::vector<std::string> session_headers(bool initialize) const;
+  // The session's headers; with `oauth`, also the OAuth provider's current token, if any.
+  std::vector<std::string> session_headers(bool initialize, bool oauth = true) const;
+
+  // --- OAuth ---------------------------------------------------------------------------------
+  // A 401, or a 403 insufficient_scope, that a new token may cure (once per message).
+  bool wants_token(const Post& p, long status) const;
+  // Asks the provider for a token (off the loop), then resends the message with it.
+  void reauthorize(const PostPtr& p);
 
   // --- POST ----------------------------------------------------------------------------------
   void post(Outgoing m);

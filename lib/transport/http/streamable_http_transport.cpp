@@ -1,6 +1,9 @@
 #include "transport/http/streamable_http_session.hpp"
 #include "transport/oversized.hpp"
 
+#include "auth/discovery.hpp"
+#include "auth/token_provider.hpp"
+
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
 
@@ -89,13 +92,45 @@ void StreamableHttp::flush_held() {
   }
 }
 
-std::vector<std::string> StreamableHttp::session_headers(bool initialize) const {
+std::vector<std::string> StreamableHttp::session_headers(bool initialize, bool oauth) const {
   std::vector<std::string> h = headers_;
   if (!initialize) {
     if (!session_id_.empty()) h.push_back("Mcp-Session-Id: " + session_id_);
     if (!protocol_version_.empty()) h.push_back("MCP-Protocol-Version: " + protocol_version_);
   }
+  if (oauth && opts_.oauth)
+    if (auto t = opts_.oauth->current()) h.push_back("Authorization: Bearer " + *t);
   return h;
+}
+
+bool StreamableHttp::wants_token(const Post& p, long status) const {
+  if (!opts_.oauth || p.msg.auth_attempts > 0) return false;
+  if (status == 401) return true;
+  if (status != 403) return false;
+  auto c = auth::parse_www_authenticate(p.challenge);
+  return c && c->error == "insufficient_scope";
+}
+
+void StreamableHttp::reauthorize(const PostPtr& p) {
+  spdlog::info("[{}] {} answered HTTP {} to {}: getting an OAuth token", opts_.name, url_, p->status, what(p->msg));
+  std::weak_ptr<StreamableHttp> weak = weak_from_this();
+  // The provider runs the flow on its own thread; the answer comes back to the strand.
+  opts_.oauth->acquire(p->challenge, p->token_sent, [weak, p, strand = strand_](Result<std::string> token) {
+    asio::post(strand, [weak, p, token = std::move(token)] {
+      auto s = weak.lock();
+      if (!s || s->state_ != State::running) return;
+      if (!token.ok()) {
+        if (p->msg.internal) return s->reinit_failed(token.error().message);
+        if (p->msg.info.kind == Kind::request && !p->answered)
+          s->answer_with_error(p, "HTTP " + std::to_string(p->status) + " from " + s->url_ + ", and " +
+                                      token.error().message, p->status);
+        return s->finished(p);
+      }
+      Outgoing again = p->msg;
+      again.auth_attempts++;
+      s->post(std::move(again));
+    });
+  });
 }
 
 void StreamableHttp::post(Outgoing m) {
@@ -110,7 +145,12 @@ void StreamableHttp::post(Outgoing m) {
   HttpRequest r;
   r.method = "POST";
   r.url = opts_.url;
-  r.headers = stateless ? headers_ : session_headers(init);
+  r.headers = stateless ? headers_ : session_headers(init, false);
+  if (opts_.oauth)
+    if (auto t = opts_.oauth->current()) {
+      p->token_sent = *t;
+      r.headers.push_back("Authorization: Bearer " + *t);
+    }
   if (stateless)
     for (auto& h : stateless_request_headers(p->msg.info)) r.headers.push_back(std::move(h));
   r.headers.push_back("Content-Type: application/json");
@@ -143,6 +183,7 @@ void StreamableHttp::forget_cancelled(const std::string& notification) {
 void StreamableHttp::begin(const PostPtr& p, HttpRequest r) {
   p->status = 0;
   p->reason.clear();
+  p->challenge.clear();
   p->sse = false;
   p->body.clear();
   p->parser = SseParser(opts_.max_message_bytes);
@@ -170,6 +211,8 @@ void StreamableHttp::on_head(Post& p, const HttpHead& h) {
   p.status = h.status;
   p.reason = h.reason;
   p.sse = is_2xx(h.status) && h.media_type() == "text/event-stream";
+  if (h.status == 401 || h.status == 403)
+    if (const std::string* c = h.find("www-authenticate")) p.challenge = *c;
   if (p.msg.info.method == "initialize" && !p.resuming && is_2xx(h.status)) {
     const std::string* sid = h.find("mcp-session-id");
     if (sid && visible_ascii(*sid)) {
@@ -263,6 +306,7 @@ void StreamableHttp::on_post_done(const PostPtr& p, const HttpResult& r) {
   }
   if (!p->session_sent.empty() && (r.status == 404 || says_session_unknown(r.status, p->body)))
     return session_expired(p, r.status);
+  if (wants_token(*p, r.status) && !p->answered) return reauthorize(p);
   if (!is_2xx(r.status)) {
     if (m.internal) return reinit_failed(status_text(*p, r));
     // A stateless-era server answers a refused request with its JSON-RPC error in the body

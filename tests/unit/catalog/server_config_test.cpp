@@ -242,8 +242,8 @@ TEST_CASE("auth needs its type and exactly one token source") {
   CHECK(refusal(with(http_json(), "auth", {{"type", "bearer"}})).starts_with("auth: set exactly one of tokenEnv"));
   CHECK(refusal(with(http_json(), "auth", {{"type", "bearer"}, {"tokenEnv", "A"}, {"tokenFile", "/a"}}))
             .starts_with("auth: set exactly one of tokenEnv"));
-  CHECK(refusal(with(http_json(), "auth", {{"tokenEnv", "A"}})) == "auth.type is required (the only supported type is 'bearer')");
-  CHECK(refusal(with(http_json(), "auth", {{"type", "oauth"}, {"tokenEnv", "A"}})) == "auth.type: only 'bearer' is supported, got 'oauth'");
+  CHECK(refusal(with(http_json(), "auth", {{"tokenEnv", "A"}})) == "auth.type is required: 'bearer' (a static token) or 'oauth' (OAuth 2.1 client credentials)");
+  CHECK(refusal(with(http_json(), "auth", {{"type", "oauth"}, {"tokenEnv", "A"}})) == "auth.tokenEnv: applies to auth type 'bearer'; an OAuth client secret is given with clientSecretEnv");
   CHECK(refusal(with(http_json(), "auth", {{"type", "bearer"}, {"tokenEnv", "1BAD"}})).starts_with("auth.tokenEnv: '1BAD' is not a variable name"));
   CHECK(refusal(with(http_json(), "auth", {{"type", "bearer"}, {"tokenFile", "./token.txt"}}))
             .starts_with("auth.tokenFile: must be the name of a file in the node's [security] secrets_dir"));

@@ -130,7 +130,7 @@ TEST_CASE("failures are worded for a person") {
   SECTION("missing and unknown fields") {
     CHECK(verdict(Payload::tool_request, {{"args", json::object()}}) == "tool: required field is missing");
     CHECK(verdict(Payload::server, {{"name", "x"}, {"auth", {{"type", "bearer"}, {"token", "s3cr3t"}}}}) ==
-          "auth.token: unknown field (allowed: tokenEnv, tokenFile, type)");
+          "auth.token: unknown field (allowed: clientId, clientSecretEnv, clientSecretFile, scopes, tokenEndpointAuthMethod, tokenEnv, tokenFile, type)");
     CHECK(verdict(Payload::server, {{"name", "x"}, {"maxSession", 4}}) ==
           "maxSession: unknown field (did you mean maxSessions?)");
     CHECK(verdict(Payload::admin_list_reply, {{"servers", {{{"name", "a"}}, {{"transport", "stdio"}}}}}) ==

@@ -96,3 +96,15 @@ TEST_CASE("a bearer token from an allowed variable and an empty one refused") {
   CHECK(empty.error().message == "the bearer token (MCPD_SECRET_BEARER_EMPTY) is empty");
   CHECK(r.bearer_token({"HOME", ""}).error().code == Errc::forbidden);
 }
+
+TEST_CASE("a record's OAuth endpoints must be on allowed_urls unless the config file wrote it") {
+  Policy p;
+  p.allowed_urls = {"mcp.example.com", "*.auth.example.com"};
+  SecretResolver r(p);
+  CHECK(r.refuses_url("https://mcp.example.com/.well-known/oauth-protected-resource/mcp").empty());
+  CHECK(r.refuses_url("https://login.auth.example.com/token").empty());
+  const std::string why = r.refuses_url("http://169.254.169.254/latest/meta-data");
+  CHECK_THAT(why, Catch::Contains("169.254.169.254") && Catch::Contains("[security] allowed_urls"));
+  CHECK(SecretResolver(p, true).refuses_url("http://169.254.169.254/latest/meta-data").empty());
+  CHECK(SecretResolver(Policy{}).refuses_url("https://anywhere.example.org/token").empty());  // no list: any host
+}

@@ -1,0 +1,102 @@
+#include "auth/token_cache.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace mcpd::auth {
+
+void TokenCache::put(const TokenResponse& t, Clock::time_point now) {
+  grant_.access_token = t.access_token;
+  grant_.expires_at = t.expires_in.count() > 0 ? now + t.expires_in : Clock::time_point{};
+  if (!t.refresh_token.empty()) grant_.refresh_token = t.refresh_token;
+  if (!t.scope.empty()) grant_.scope = t.scope;
+}
+
+std::optional<std::string> TokenCache::fresh(Clock::time_point now) const {
+  if (grant_.access_token.empty()) return std::nullopt;
+  if (grant_.expires_at != Clock::time_point{} && grant_.expires_at - margin_ <= now) return std::nullopt;
+  return grant_.access_token;
+}
+
+std::optional<std::string> TokenCache::usable(Clock::time_point now) const {
+  if (grant_.access_token.empty()) return std::nullopt;
+  if (grant_.expires_at != Clock::time_point{} && grant_.expires_at <= now) return std::nullopt;
+  return grant_.access_token;
+}
+
+bool TokenCache::needs_refresh(Clock::time_point now) const {
+  return !grant_.access_token.empty() && !fresh(now);
+}
+
+void TokenCache::drop_access() {
+  grant_.access_token.clear();
+  grant_.expires_at = {};
+}
+
+namespace {
+
+std::int64_t to_unix(Clock::time_point t) {
+  return t == Clock::time_point{} ? 0 : std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+Result<std::optional<Grant>> load_grant(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<Grant>();
+    return make_error(Errc::unavailable, "cannot read the token file " + path + ": " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error(Errc::unavailable, "the token file " + path + " is not a JSON object");
+  Grant g;
+  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  g.access_token = str("accessToken");
+  g.refresh_token = str("refreshToken");
+  g.scope = str("scope");
+  g.token_endpoint = str("tokenEndpoint");
+  g.resource = str("resource");
+  g.client_id = str("clientId");
+  g.client_secret = str("clientSecret");
+  g.client_auth = str("clientAuth");
+  if (j.contains("expiresAt") && j["expiresAt"].is_number_integer() && j["expiresAt"].get<std::int64_t>() > 0)
+    g.expires_at = Clock::time_point(std::chrono::seconds(j["expiresAt"].get<std::int64_t>()));
+  return std::optional<Grant>(std::move(g));
+}
+
+Status save_grant(const std::string& path, const Grant& g) {
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  std::error_code ec;
+  fs::create_directories(file.parent_path(), ec);
+  ::chmod(file.parent_path().c_str(), 0700);
+  nlohmann::json j = {{"accessToken", g.access_token}, {"expiresAt", to_unix(g.expires_at)},
+                      {"refreshToken", g.refresh_token}, {"scope", g.scope}, {"tokenEndpoint", g.token_endpoint},
+                      {"resource", g.resource}, {"clientId", g.client_id}, {"clientSecret", g.client_secret},
+                      {"clientAuth", g.client_auth}};
+  const std::string text = j.dump(2) + "\n";
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return make_error(Errc::unavailable, "cannot write the token file " + tmp + ": " + std::strerror(errno));
+  ::fchmod(fd, 0600);  // an old file of looser mode is tightened
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return make_error(Errc::unavailable, "cannot write the token file " + path + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+}  // namespace mcpd::auth
