@@ -1,32 +1,26 @@
 // mcpctl auth login NAME: authorizes mcpd toward a remote MCP server whose authorization server
-// wants a person's consent (the authorization-code flow with PKCE; lib/auth/login.hpp). Run it
-// on the node (as mcpd's user): the grant is written to the node's grant file, mode 0600,
-// where the node picks it up; tokens never cross the bus.
+// wants a person's consent (the authorization-code flow with PKCE; lib/auth/login.hpp), then
+// hands the grant to the nodes over NATS sealed to each node's own key (auth/handover.hpp), so
+// it is never readable on the bus; with --state-dir it writes the grant file of a node on this
+// machine instead (the bus is not used). mcpctl auth handover NAME --grant-file FILE hands an
+// existing grant (another node's file) the same way, e.g. to a node that joined later.
 #include "commands.hpp"
 
+#include "auth/handover.hpp"
 #include "auth/login.hpp"
+#include "auth/token_cache.hpp"
 #include "catalog/server_config.hpp"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 namespace mcpd::mcpctl {
 namespace {
-
-// The directory of the node's catalog, where the node keeps its OAuth grants (`oauth/` in it),
-// found as for the local credentials file: --state-dir, MCPD_STATE_DIR, ./.mcpd (the quick
-// start) when it holds a catalog, else /var/lib/mcpd (beside the default catalog).
-std::string state_dir(const ParsedArgs& a) {
-  if (auto d = a.get("state-dir")) return *d;
-  if (const char* v = std::getenv("MCPD_STATE_DIR"); v && *v) return v;
-  std::error_code ec;
-  if (std::filesystem::exists("./.mcpd/catalog.db", ec)) return "./.mcpd";
-  return "/var/lib/mcpd";
-}
 
 // Runs `command URL` (a browser, or a test's stand-in for one) without a shell.
 void run_browser(const std::string& command, const std::string& url) {
@@ -38,7 +32,59 @@ void run_browser(const std::string& command, const std::string& url) {
   // Not waited for here: the browser may outlive the login; reaped below once the login ends.
 }
 
+// Hands `grant` to the nodes named by --node, else to every live node, each copy sealed to that
+// node's public key. Prints a line per node; false if any did not take it.
+bool hand_over(Invocation& inv, const std::string& name, const auth::Grant& grant) {
+  std::vector<std::string> live;
+  for (const auto& n : node_stats(inv, gather_window(inv))) live.push_back(node_id(n));
+  std::vector<std::string> ids = inv.args().all("node");
+  if (ids.empty()) ids = live;
+  if (live.empty())
+    throw failure("no mcpd node answered on " + inv.global().nats.url +
+                  " to hand the grant to: start one, or run this on the node with --state-dir (the directory of its "
+                  "catalog) to write its grant file directly");
+  const std::string text = auth::grant_json(grant);
+  bool all = true;
+  Json results = Json::array();
+  std::string live_list;
+  for (const auto& id : live) live_list += (live_list.empty() ? "" : ", ") + id;
+  for (const auto& id : ids) {
+    try {
+      if (std::find(live.begin(), live.end(), id) == live.end())
+        throw failure("no such live node (live: " + live_list + ")");
+      Reply key = inv.ask(inv.subjects().node_oauth(id, "key"), Json::object(), kDefaultTimeout, false);
+      auto sealed = auth::seal(key.body.value("public_key", ""), text, auth::grant_context(id, name));
+      if (!sealed.ok()) throw failure("node " + id + ": " + sealed.error().message);
+      Reply stored = inv.ask(inv.subjects().node_oauth(id, "grant"),
+                             Json{{"server", name}, {"epk", sealed->epk}, {"nonce", sealed->nonce},
+                                  {"ciphertext", sealed->ciphertext}},
+                             kDefaultTimeout, false);
+      std::cerr << "node " << id << ": grant for '" << name << "' stored (sealed to the node's key on the way)\n";
+      results.push_back(stored.body);
+    } catch (const CliError& e) {
+      std::cerr << "node " << id << ": not handed over: " << e.what() << "\n";
+      results.push_back(Json{{"node", id}, {"error", e.what()}});
+      all = false;
+    }
+  }
+  if (inv.global().json) std::cout << Json{{"server", name}, {"nodes", results}}.dump() << '\n';
+  return all;
+}
+
 }  // namespace
+
+int run_auth_handover(Invocation& inv) {
+  const std::string& name = inv.args().operands[0];
+  if (auto st = catalog::check_server_name(name); !st.ok()) throw usage_error(st.error().message);
+  const auto file = inv.args().get("grant-file");
+  if (!file) throw usage_error("--grant-file FILE is required (a node's <catalog dir>/oauth/" + name + ".json)");
+  auto g = auth::load_grant(*file);
+  if (!g.ok()) throw failure(g.error().message);
+  if (!g.value()) throw failure("no grant file at " + *file);
+  if (g.value()->access_token.empty() && g.value()->refresh_token.empty())
+    throw failure(*file + " holds neither an access nor a refresh token");
+  return hand_over(inv, name, *g.value()) ? 0 : 1;
+}
 
 int run_auth_login(Invocation& inv) {
   const ParsedArgs& a = inv.args();
@@ -86,13 +132,14 @@ int run_auth_login(Invocation& inv) {
     if (!end || *end || port < 0 || port > 65535) throw usage_error("--port: expected 0..65535, got " + *p);
     o.port = static_cast<int>(port);
   }
-  if (auto w = a.get("wait")) {
+  if (auto w = a.get("redirect-wait")) {
     char* end = nullptr;
     long s = std::strtol(w->c_str(), &end, 10);
-    if (!end || *end || s <= 0) throw usage_error("--wait: expected a number of seconds, got " + *w);
+    if (!end || *end || s <= 0) throw usage_error("--redirect-wait: expected a number of seconds, got " + *w);
     o.wait = std::chrono::seconds(s);
   }
-  o.store_path = state_dir(a) + "/oauth/" + name + ".json";
+  // --state-dir: this machine's node reads the file; else the grant goes to the nodes over NATS.
+  if (auto dir = a.get("state-dir")) o.store_path = *dir + "/oauth/" + name + ".json";
   const auto browser = a.get("browser-command");
   o.open = [&](const std::string& url) {
     std::cerr << "Open this URL to authorize mcpd for '" << name << "':\n\n  " << url << "\n\nWaiting for the redirect...\n";
@@ -102,8 +149,9 @@ int run_auth_login(Invocation& inv) {
   while (::waitpid(-1, nullptr, WNOHANG) > 0) {
   }
   if (!grant.ok()) throw failure(grant.error().message);
-  std::cerr << "Authorized: the node's grant for '" << name << "' is in " << o.store_path
-            << (grant->refresh_token.empty() ? "" : " (with a refresh token)") << ".\n";
+  std::cerr << "Authorized" << (grant->refresh_token.empty() ? "" : " (with a refresh token)") << ".\n";
+  if (o.store_path.empty()) return hand_over(inv, name, grant.value()) ? 0 : 1;
+  std::cerr << "The grant for '" << name << "' is in " << o.store_path << ", where the node reads it.\n";
   if (inv.global().json)
     std::cout << Json{{"server", name}, {"stored", o.store_path}, {"scope", grant->scope},
                       {"refreshToken", !grant->refresh_token.empty()}}.dump() << '\n';

@@ -127,8 +127,10 @@ constexpr OptionSpec kAuthLoginOptions[] = {
     {"scope", 0, "S", "a scope to ask for besides the server's own choice", true},
     {"port", 0, "N", "loopback port for the redirect (default: any free one)"},
     {"browser-command", 0, "CMD", "run CMD URL to open the authorization URL (e.g. xdg-open)"},
-    {"wait", 0, "SECONDS", "how long to wait for the redirect (default 300)"},
-    {"state-dir", 0, "DIR", "the directory of the node's catalog (default\n$MCPD_STATE_DIR, ./.mcpd when it holds a catalog,\nelse /var/lib/mcpd); the grant goes to DIR/oauth/NAME.json"},
+    {"redirect-wait", 0, "SECONDS", "how long to wait for the redirect (default 300)"},
+    {"node", 0, "ID", "hand the grant to this node only (default: every live node)", true},
+    {"wait", 0, "MS", "how long to collect the live nodes' answers (default 500)"},
+    {"state-dir", 0, "DIR", "write the grant file of the node on this machine whose catalog\nis in DIR (DIR/oauth/NAME.json) instead of handing it over NATS"},
     {"ca-file", 0, "PATH", "PEM bundle of the CA(s) to verify the servers with"},
     {"insecure", 0, {}, "do not verify TLS certificates (testing only)"},
 };
@@ -137,15 +139,33 @@ constexpr std::string_view kAuthLoginDetails = R"HELP(Authorizes mcpd toward a r
 server wants a person's consent: the OAuth 2.1 authorization-code flow with PKCE. It finds the
 server's authorization server (protected-resource and authorization-server metadata), uses the
 record's client or registers one, prints the authorization URL, receives the redirect on
-http://127.0.0.1:PORT/callback, and exchanges the code for tokens. Run it on the node that
-serves the server, as mcpd's user: the grant (access and refresh token, and a registered
-client) is written to <state dir>/oauth/NAME.json, mode 0600, and the node takes it up at its
-next connection and refreshes it by itself. Tokens never go on the bus.
+http://127.0.0.1:PORT/callback, and exchanges the code for tokens.
+
+The grant (access and refresh token, and a registered client) then goes to every live node
+(or those given with --node) over NATS, sealed to each node's own X25519 key: only that node
+can read it, nothing readable crosses the bus. Each node stores it beside its catalog
+(oauth/NAME.json, mode 0600), uses it from its next connection and refreshes it by itself.
+With --state-dir DIR the grant file of a node on this machine is written directly instead.
 
 Examples:
   mcpctl auth login github
-  mcpctl auth login github --browser-command xdg-open
+  mcpctl auth login github --browser-command xdg-open --node node-1
   mcpctl auth login test --url http://127.0.0.1:3000/mcp --state-dir ./.mcpd
+)HELP";
+
+constexpr OptionSpec kAuthHandoverOptions[] = {
+    {"grant-file", 0, "FILE", "the grant to hand over: a node's <catalog dir>/oauth/NAME.json"},
+    {"node", 0, "ID", "hand it to this node only (default: every live node)", true},
+    {"wait", 0, "MS", "how long to collect the live nodes' answers (default 500)"},
+};
+
+constexpr std::string_view kAuthHandoverDetails = R"HELP(Hands an OAuth grant a node already holds to other nodes, e.g. one that joined the cluster
+after `mcpctl auth login`: run it where the grant file is readable (on that node, as mcpd's
+user). Each copy is sealed to the receiving node's own key, so it is never readable on the bus.
+
+Examples:
+  mcpctl auth handover github --grant-file /var/lib/mcpd/oauth/github.json
+  mcpctl auth handover github --grant-file /var/lib/mcpd/oauth/github.json --node node-3
 )HELP";
 
 constexpr OptionSpec kWaitOptions[] = {
@@ -452,6 +472,9 @@ constexpr Command kCommands[] = {
                    "NAME [options] --browser-command CMD",
      "NAME", "authorize mcpd toward a server's OAuth (authorization code, PKCE)", kAuthLoginOptions,
      kAuthLoginDetails, 1, 1, false, run_auth_login},
+    {"auth handover", "NAME --grant-file FILE [--node ID]...", "NAME --grant-file FILE",
+     "hand a grant a node holds to other nodes (sealed to each node's key)", kAuthHandoverOptions,
+     kAuthHandoverDetails, 1, 1, false, run_auth_handover},
     {"probe", "--url URL [--transport http|sse] [--header K=V]... [--token-env VAR | --token-file PATH]"
               " [--ca-file PATH] [--insecure] [--timeout MS] [--json]\n"
               "--url URL [options] --call TOOL [--args JSON]",

@@ -83,6 +83,7 @@ int run_probe(Invocation& inv);
 
 // auth_command.cpp: the authorization-code flow with PKCE for a server's OAuth (no token on the bus).
 int run_auth_login(Invocation& inv);
+int run_auth_handover(Invocation& inv);
 
 // The MCPToolRequest `call` sends (args from --args: JSON text, '-' for stdin or @FILE; with
 // --task also "task" ({"ttl_ms"} from --ttl) and "owner").

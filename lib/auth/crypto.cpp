@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include <cctype>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,25 @@ std::string base64url(std::string_view bytes) {
     else if (c == '/') c = '_';
   }
   return s;
+}
+
+Result<std::string> base64url_decode(std::string_view text) {
+  while (!text.empty() && text.back() == '=') text.remove_suffix(1);
+  if (text.size() % 4 == 1) return make_error(Errc::invalid_request, "not base64url: bad length");
+  std::string b64(text);
+  for (auto& c : b64) {
+    if (c == '-') c = '+';
+    else if (c == '_') c = '/';
+    else if (!std::isalnum(static_cast<unsigned char>(c))) return make_error(Errc::invalid_request, "not base64url text");
+  }
+  const std::size_t pad = (4 - b64.size() % 4) % 4;
+  b64.append(pad, '=');
+  std::string out(b64.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+  if (n < 0) return make_error(Errc::invalid_request, "not base64url text");
+  out.resize(static_cast<std::size_t>(n) - pad);  // EVP_DecodeBlock counts the padding as zero bytes
+  return out;
 }
 
 std::string random_string(std::size_t bytes) {

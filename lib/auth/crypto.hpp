@@ -13,6 +13,8 @@ namespace mcpd::auth {
 
 std::string base64(std::string_view bytes);
 std::string base64url(std::string_view bytes);  // no padding
+// The bytes of base64url text (padding optional); invalid_request on any other character.
+Result<std::string> base64url_decode(std::string_view text);
 // `bytes` random bytes from the CSPRNG, base64url-encoded.
 std::string random_string(std::size_t bytes);
 

@@ -1,5 +1,7 @@
 #include "auth/token_cache.hpp"
 
+#include "auth/crypto.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <fcntl.h>
@@ -50,16 +52,17 @@ std::int64_t to_unix(Clock::time_point t) {
 
 }  // namespace
 
-Result<std::optional<Grant>> load_grant(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    if (errno == ENOENT) return std::optional<Grant>();
-    return make_error(Errc::unavailable, "cannot read the token file " + path + ": " + std::strerror(errno));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto j = nlohmann::json::parse(ss.str(), nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return make_error(Errc::unavailable, "the token file " + path + " is not a JSON object");
+std::string grant_json(const Grant& g) {
+  nlohmann::json j = {{"accessToken", g.access_token}, {"expiresAt", to_unix(g.expires_at)},
+                      {"refreshToken", g.refresh_token}, {"scope", g.scope}, {"tokenEndpoint", g.token_endpoint},
+                      {"resource", g.resource}, {"clientId", g.client_id}, {"clientSecret", g.client_secret},
+                      {"clientAuth", g.client_auth}};
+  return j.dump(2) + "\n";
+}
+
+Result<Grant> parse_grant(std::string_view text, const std::string& what) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return make_error(Errc::unavailable, what + " is not a JSON object");
   Grant g;
   auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
   g.access_token = str("accessToken");
@@ -72,7 +75,20 @@ Result<std::optional<Grant>> load_grant(const std::string& path) {
   g.client_auth = str("clientAuth");
   if (j.contains("expiresAt") && j["expiresAt"].is_number_integer() && j["expiresAt"].get<std::int64_t>() > 0)
     g.expires_at = Clock::time_point(std::chrono::seconds(j["expiresAt"].get<std::int64_t>()));
-  return std::optional<Grant>(std::move(g));
+  return g;
+}
+
+Result<std::optional<Grant>> load_grant(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    if (errno == ENOENT) return std::optional<Grant>();
+    return make_error(Errc::unavailable, "cannot read the token file " + path + ": " + std::strerror(errno));
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto g = parse_grant(ss.str(), "the token file " + path);
+  if (!g.ok()) return g.error();
+  return std::optional<Grant>(std::move(g).value());
 }
 
 Status save_grant(const std::string& path, const Grant& g) {
@@ -81,12 +97,8 @@ Status save_grant(const std::string& path, const Grant& g) {
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   ::chmod(file.parent_path().c_str(), 0700);
-  nlohmann::json j = {{"accessToken", g.access_token}, {"expiresAt", to_unix(g.expires_at)},
-                      {"refreshToken", g.refresh_token}, {"scope", g.scope}, {"tokenEndpoint", g.token_endpoint},
-                      {"resource", g.resource}, {"clientId", g.client_id}, {"clientSecret", g.client_secret},
-                      {"clientAuth", g.client_auth}};
-  const std::string text = j.dump(2) + "\n";
-  const std::string tmp = path + ".tmp";
+  const std::string text = grant_json(g);
+  const std::string tmp = path + ".tmp-" + random_string(6);  // writers (a refresh, a hand-over) never share one
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0) return make_error(Errc::unavailable, "cannot write the token file " + tmp + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);  // an old file of looser mode is tightened

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace mcpd::auth {
 
@@ -51,6 +52,10 @@ class TokenCache {
   std::chrono::seconds margin_;
   Grant grant_;
 };
+
+// A grant as the JSON text of its file, and back (`what` names the source in errors).
+std::string grant_json(const Grant& grant);
+Result<Grant> parse_grant(std::string_view text, const std::string& what);
 
 // nullopt when there is no file yet; an error when it exists but cannot be read or parsed.
 Result<std::optional<Grant>> load_grant(const std::string& path);

@@ -50,6 +50,7 @@ void register_endpoints(const std::shared_ptr<Node>& node) {
   add_admin(node);
   add_forwarded(node);
   add_tasks(node);
+  add_oauth_handover(node);
   const Subjects& s = node->opts.subjects;
   node->table.refuse("servers.*", s.servers_created() + " and " + s.servers_deleted() +
                                       " are event subjects: publish to them without expecting a reply (to register "

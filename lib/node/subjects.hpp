@@ -12,6 +12,7 @@
 //   <prefix>.tasks.<verb>            tasks (1.1)          (queue group), verb: get|result|list|cancel|input
 //   <prefix>.tasks.<id>.status       a task's status events (published; every node listens)
 //   <prefix>.nodes.<id>.tasks.input|cancel  input for, or the cancel of, a task that node runs
+//   <prefix>.nodes.<id>.oauth.key|grant     that node's public key, and an OAuth grant sealed to it
 //
 // A call forwarded to its session's owner is a request to <prefix>.nodes.<id>.<name>.execute
 // carrying the caller's reply subject in the Mcpd-Reply-To header. The owner acknowledges at
@@ -49,6 +50,9 @@ struct Subjects {
   std::string task_events() const { return prefix + ".tasks.*.status"; }
   std::string node_task(std::string_view node, std::string_view verb) const {
     return prefix + ".nodes." + std::string(node) + ".tasks." + std::string(verb);
+  }
+  std::string node_oauth(std::string_view node, std::string_view verb) const {
+    return prefix + ".nodes." + std::string(node) + ".oauth." + std::string(verb);
   }
 
   // A subject a caller asks the node to publish to (status_subject, progress_subject): the node

@@ -33,7 +33,8 @@ constexpr std::array kPayloads{
     Payload::page_request,        Payload::resource_read_request, Payload::prompt_get_request,
     Payload::complete_request,    Payload::resource_list_reply, Payload::resource_template_list_reply,
     Payload::resource_read_reply, Payload::prompt_list_reply,   Payload::prompt_get_reply,
-    Payload::complete_reply,      Payload::error_reply,
+    Payload::complete_reply,      Payload::oauth_key_reply,     Payload::oauth_grant_request,
+    Payload::oauth_grant_reply,   Payload::error_reply,
 };
 static_assert(kPayloads.size() == static_cast<std::size_t>(Payload::error_reply) + 1);
 
@@ -146,6 +147,9 @@ std::string_view name(Payload payload) {
     case Payload::prompt_list_reply: return "prompt-list-reply";
     case Payload::prompt_get_reply: return "prompt-get-reply";
     case Payload::complete_reply: return "complete-reply";
+    case Payload::oauth_key_reply: return "oauth-key-reply";
+    case Payload::oauth_grant_request: return "oauth-grant-request";
+    case Payload::oauth_grant_reply: return "oauth-grant-reply";
     case Payload::error_reply: return "error-reply";
   }
   return "unknown";

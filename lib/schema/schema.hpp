@@ -52,6 +52,9 @@ enum class Payload {
   prompt_list_reply,     // reply of mcp.<name>.prompts.list
   prompt_get_reply,      // reply of mcp.<name>.prompts.get
   complete_reply,        // reply of mcp.<name>.complete
+  oauth_key_reply,       // reply of mcp.nodes.<node>.oauth.key
+  oauth_grant_request,   // body of mcp.nodes.<node>.oauth.grant
+  oauth_grant_reply,     // its reply
   error_reply,           // any failed request that has no payload-specific reply
 };
 

@@ -126,9 +126,7 @@ EOF
 # (client_id with client_secret, or with private_key_pem for private_key_jwt): the record names
 # the client and references its secret by an environment variable, as an operator would.
 # Every other record gets OAuth with dynamic registration, so a 401 starts discovery. The node
-# keeps tokens beside its catalog, in $WORK/state/oauth (mode 0600); MCPD_STATE_DIR tells
-# mcpctl where that catalog is.
-export MCPD_STATE_DIR="$WORK/state"
+# keeps tokens beside its catalog, in $WORK/state/oauth (mode 0600).
 CLIENT_ID="" MCPD_SECRET_CONFORMANCE_CLIENT=""
 if [ -n "${MCP_CONFORMANCE_CONTEXT:-}" ]; then
   context() { python3 -c 'import json, os, sys; c = json.loads(os.environ["MCP_CONFORMANCE_CONTEXT"]); print(next((c[k] for k in sys.argv[1:] if c.get(k)), ""))' "$@"; }
@@ -144,14 +142,15 @@ fi
 # An authorization server that wants a person's consent (the authorization-code flow): this
 # script plays the operator, who runs `mcpctl auth login` on the node before the server is
 # used, with curl standing in for the browser (the mock authorization server approves at once
-# and redirects to mcpctl's loopback listener). The grant lands in the node's state directory
-# (mode 0600), where mcpd takes it up. Where the server offers no authorization-code grant
+# and redirects to mcpctl's loopback listener). The node is not up yet, so --state-dir writes
+# its grant file beside its catalog (mode 0600), where mcpd takes it up (handing it over NATS,
+# sealed to the node's key, is tested by integration_oauth_handover). Where the server offers no authorization-code grant
 # (client_credentials only) or no OAuth at all, the login says so and the daemon carries on alone.
 case "$SCENARIO" in
   auth/*)
     # The client metadata document URL is the suite's own (its client publishes its metadata
     # there); mcpctl uses it as the client id only where the server supports CIMD.
-    login=(auth login conf --url "$URL" --wait 15 --browser-command "curl -fsS -o /dev/null -L"
+    login=(auth login conf --url "$URL" --redirect-wait 15 --state-dir "$WORK/state" --browser-command "curl -fsS -o /dev/null -L"
       --client-metadata-url https://conformance-test.local/client-metadata.json)
     [ -n "$CLIENT_ID" ] && login+=(--client-id "$CLIENT_ID" --client-secret-env MCPD_SECRET_CONFORMANCE_CLIENT)
     echo "+ mcpctl ${login[*]}"

@@ -9,6 +9,7 @@
 //   handlers/forwarded.cpp   <prefix>.nodes.<this node>.<server>.execute     (this node only)
 //   handlers/tasks.cpp       <prefix>.tasks.{get,result,list,cancel,input}   (queue group)
 //                            <prefix>.nodes.<this node>.tasks.input          (this node only)
+//   handlers/oauth_handover.cpp  <prefix>.nodes.<this node>.oauth.{key,grant}  (this node only)
 //
 // A new subject family: a file here with its add_*(), declared below, and one line in
 // register_endpoints() (manager.cpp).
@@ -29,6 +30,7 @@ void add_server_requests(const std::shared_ptr<Node>& node);
 void add_admin(const std::shared_ptr<Node>& node);
 void add_forwarded(const std::shared_ptr<Node>& node);
 void add_tasks(const std::shared_ptr<Node>& node);
+void add_oauth_handover(const std::shared_ptr<Node>& node);
 
 // A tool call, from a caller (forwarded = false) or from the node that received it
 // (forwarded = true: this node owns its session; it is never forwarded again). Any thread
