@@ -91,7 +91,7 @@ int run(const Options& o) {
                                            : std::string(MCPD_NODE_MODULES) + "/.bin/mcp-server-everything";
   std::ostringstream toml;
   toml << "[node]\nid = \"bench\"\n" << o.node_extra << "[nats]\nurl = \"" << nats.url()
-       << "\"\n[log]\nlevel = \"warn\"\n[[servers]]\nname = \"target\"\ncommand = \"" << command
+       << "\"\n[log]\nlevel = \"info\"\n[[servers]]\nname = \"target\"\ncommand = \"" << command
        << "\"\nisolation = \"session\"\nmaxIsolatedSessions = " << std::max(o.sessions * o.rounds, 1)
        << "\nmaxQueue = " << std::max(o.sessions * o.rounds, 256) << "\nminSessions = 0\ncallTimeoutMs = 120000\n";
   test::DaemonProcess daemon(toml.str());

@@ -103,6 +103,36 @@ void print(const Options& o, const std::vector<Measurement>& ms) {
                 m.p50_us, m.p99_us, m.errors);
 }
 
+// The goals of the node benchmark (bench/README.md), checked against this run's own floors:
+// sequential p50 through mcpd against raw NATS + direct stdio, and calls/s at concurrency 64
+// against raw NATS. Prints one line per goal with the ratio and whether it is met.
+void print_ratios(const Options& o, const std::vector<Measurement>& ms) {
+  auto find = [&](const std::string& mode, int c) -> const Measurement* {
+    for (const auto& m : ms)
+      if (m.mode == mode && m.concurrency == c) return &m;
+    return nullptr;
+  };
+  const double p50_goal = o.server == "fake" ? 1.2 : 1.3;
+  Json goals = Json::array();
+  if (auto *n = find("nats", 1), *d = find("stdio", 1), *m = find("mcpd", 1); n && d && m) {
+    const double ratio = m->p50_us / (n->p50_us + d->p50_us);
+    goals.push_back({{"goal", "sequential p50 / (nats + stdio)"}, {"ratio", ratio}, {"target_max", p50_goal}, {"met", ratio <= p50_goal}});
+  }
+  if (auto *n = find("nats", 64), *m = find("mcpd", 64); n && m) {
+    const double ratio = m->calls_per_s / n->calls_per_s;
+    goals.push_back({{"goal", "calls/s at 64 / raw nats"}, {"ratio", ratio}, {"target_min", 0.8}, {"met", ratio >= 0.8}});
+  }
+  if (o.json) {
+    std::cout << Json{{"goals", goals}}.dump(2) << "\n";
+    return;
+  }
+  for (const auto& g : goals)
+    std::printf("%-36s %6.2f  (goal %s %.2f) %s\n", g["goal"].get<std::string>().c_str(), g["ratio"].get<double>(),
+                g.contains("target_max") ? "<=" : ">=",
+                g.contains("target_max") ? g["target_max"].get<double>() : g["target_min"].get<double>(),
+                g["met"].get<bool>() ? "met" : "NOT met");
+}
+
 std::string g_self;  // argv[0], to start the responder
 
 pid_t spawn_responder(const std::string& url) {
@@ -145,13 +175,20 @@ int run(const Options& o) {
   auto client = bus::Connection::connect(bo).value();
   // The echo responder runs in a process of its own, as mcpd does: a same-process responder
   // would skip a cross-process wake-up and flatter the floor.
-  pid_t responder = spawn_responder(nats.url());
+  // Stopped however this run ends (an exception included): it must not outlive the bench.
+  struct Responder {
+    pid_t pid;
+    ~Responder() {
+      ::kill(pid, SIGTERM);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } responder{spawn_responder(nats.url())};
   if (!wait_for_responder(*client)) throw std::runtime_error("the echo responder did not start");
 
   std::string fake = MCPD_FAKE_SERVER;
   auto argv = server_argv(o);
   std::ostringstream toml;
-  toml << "[node]\nid = \"bench\"\nloop_threads = " << o.loop_threads << "\n[nats]\nurl = \"" << nats.url() << "\"\n[log]\nlevel = \"warn\"\n"
+  toml << "[node]\nid = \"bench\"\nloop_threads = " << o.loop_threads << "\n[nats]\nurl = \"" << nats.url() << "\"\n[log]\nlevel = \"info\"\n"
        << "[[servers]]\nname = \"target\"\n";
   pid_t http_server = -1;
   if (o.server == "everything-http") {
@@ -212,10 +249,10 @@ int run(const Options& o) {
   }
   if (!o.json) std::printf("\n");
   print(o, results);
+  if (!o.json) std::printf("\n");
+  print_ratios(o, results);
   daemon.signal(SIGTERM);
   daemon.wait_exit();
-  ::kill(responder, SIGTERM);
-  ::waitpid(responder, nullptr, 0);
   if (http_server > 0) {
     ::kill(-http_server, SIGTERM);
     ::waitpid(http_server, nullptr, 0);
