@@ -1,5 +1,7 @@
 #include "auth/discovery.hpp"
 
+#include "common/text.hpp"
+
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
@@ -11,12 +13,6 @@ namespace mcpd::auth {
 namespace {
 
 using Json = nlohmann::json;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 struct UrlParts {
   std::string origin;  // scheme://host[:port]
@@ -34,9 +30,9 @@ std::optional<UrlParts> split(const std::string& url) {
     curl_free(p);
     return s;
   };
-  std::string scheme = lower(part(CURLUPART_SCHEME));
+  std::string scheme = ascii_lower(part(CURLUPART_SCHEME));
   if (scheme != "http" && scheme != "https") return std::nullopt;
-  std::string host = lower(part(CURLUPART_HOST));
+  std::string host = ascii_lower(part(CURLUPART_HOST));
   if (host.empty()) return std::nullopt;
   std::string port = part(CURLUPART_PORT);  // absent when the URL gives none
   if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) port.clear();
@@ -99,7 +95,7 @@ std::optional<Challenge> parse_www_authenticate(std::string_view h) {
     skip(" \t,");
     std::string_view scheme = token();
     if (scheme.empty()) break;
-    const bool bearer = lower(scheme) == "bearer";
+    const bool bearer = ascii_lower(scheme) == "bearer";
     Challenge c;
     for (;;) {
       skip(" \t,");
@@ -122,7 +118,7 @@ std::optional<Challenge> parse_www_authenticate(std::string_view h) {
       } else {
         value = std::string(token());
       }
-      std::string n = lower(name);
+      std::string n = ascii_lower(name);
       if (n == "resource_metadata") c.resource_metadata = value;
       else if (n == "scope") c.scope = value;
       else if (n == "error") c.error = value;
@@ -229,7 +225,7 @@ Result<TokenResponse> parse_token_response(std::string_view body) {
   if (auto e = m.find("expires_in"); e != m.end() && e->is_number() && e->get<double>() > 0)
     t.expires_in = std::chrono::seconds(static_cast<long long>(e->get<double>()));
   if (t.access_token.empty()) return make_error(Errc::unavailable, "the token endpoint's answer has no access_token");
-  if (!t.token_type.empty() && lower(t.token_type) != "bearer")
+  if (!t.token_type.empty() && ascii_lower(t.token_type) != "bearer")
     return make_error(Errc::unavailable, "the token endpoint gave a token of type '" + t.token_type + "', not Bearer");
   return t;
 }

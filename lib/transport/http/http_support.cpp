@@ -1,6 +1,7 @@
 #include "transport/http/http_support.hpp"
 
 #include "common/json_limits.hpp"
+#include "common/text.hpp"
 #include "jsonrpc/peer.hpp"
 
 #include <curl/curl.h>
@@ -17,12 +18,6 @@ namespace mcpd::transport::http {
 namespace {
 
 using Json = nlohmann::json;
-
-std::string lower(std::string_view s) {
-  std::string r(s);
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
-}
 
 struct UrlDeleter {
   void operator()(CURLU* u) const { curl_url_cleanup(u); }
@@ -50,7 +45,7 @@ std::vector<std::string> base_headers(const HttpOptions& o) {
                                                             "mcp-protocol-version", "last-event-id", "expect"};
   std::vector<std::string> out;
   for (const auto& [name, value] : o.headers) {
-    const std::string l = lower(name);
+    const std::string l = ascii_lower(name);
     if (std::find(kOurs.begin(), kOurs.end(), l) != kOurs.end()) {
       spdlog::warn("[{}] ignoring configured header {}: the transport sets it", o.name, name);
       continue;
@@ -94,7 +89,7 @@ bool same_origin(const std::string& a, const std::string& b) {
   Url x = parse(a), y = parse(b);
   if (!x || !y) return false;
   for (CURLUPart p : {CURLUPART_SCHEME, CURLUPART_HOST, CURLUPART_PORT})
-    if (lower(part(x.get(), p, CURLU_DEFAULT_PORT)) != lower(part(y.get(), p, CURLU_DEFAULT_PORT))) return false;
+    if (ascii_lower(part(x.get(), p, CURLU_DEFAULT_PORT)) != ascii_lower(part(y.get(), p, CURLU_DEFAULT_PORT))) return false;
   return true;
 }
 
