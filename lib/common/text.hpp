@@ -27,6 +27,17 @@ inline std::string quote(std::string_view s, std::size_t max = 80) {
   return out + "'";
 }
 
+// A peer's body quoted in a message: its first `n` bytes, control characters as spaces,
+// trailing spaces dropped, "..." when cut.
+inline std::string excerpt(std::string_view body, std::size_t n = 200) {
+  std::string s(body.substr(0, n));
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  if (body.size() > n) s += "...";
+  return s;
+}
+
 inline std::string ascii_lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out)

@@ -1,6 +1,7 @@
 #include "auth/internal/flow.hpp"
 
 #include "auth/crypto.hpp"
+#include "common/text.hpp"
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -11,13 +12,6 @@ namespace mcpd::auth::internal {
 namespace {
 
 Error failure(std::string message) { return make_error(Errc::unavailable, std::move(message)); }
-
-std::string excerpt(const std::string& body) {
-  std::string s = body.substr(0, 200);
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  return s;
-}
 
 std::string http_problem(const FetchResponse& r) {
   if (r.status == 0) return r.error;

@@ -93,15 +93,6 @@ bool same_origin(const std::string& a, const std::string& b) {
   return true;
 }
 
-std::string excerpt(std::string_view body, std::size_t n) {
-  std::string s(body.substr(0, n));
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
-  while (!s.empty() && s.back() == ' ') s.pop_back();
-  if (body.size() > n) s += "...";
-  return s;
-}
-
 namespace {
 
 // Records the top-level members of a JSON-RPC message; nested values are walked, not built.

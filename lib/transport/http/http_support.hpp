@@ -3,6 +3,7 @@
 // (kind, id, method) to route it without building the whole document.
 #pragma once
 
+#include "common/text.hpp"
 #include "transport/http/http_options.hpp"
 
 #include <optional>
@@ -24,8 +25,8 @@ std::optional<std::string> resolve_url(const std::string& base, const std::strin
 // Same scheme, host and port.
 bool same_origin(const std::string& a, const std::string& b);
 
-// At most `n` bytes of an HTTP body for an error message, control characters replaced.
-std::string excerpt(std::string_view body, std::size_t n = 200);
+// At most `n` bytes of an HTTP body for an error message (common/text.hpp).
+using mcpd::excerpt;
 
 struct MessageInfo {
   enum class Kind { request, notification, response, other } kind = Kind::other;
