@@ -114,7 +114,7 @@ std::optional<Challenge> parse_www_authenticate(std::string_view h) {
           if (h[i] == '\\' && i + 1 < h.size()) ++i;
           value += h[i];
         }
-        ++i;
+        if (i < h.size()) ++i;  // the closing quote, when the server sent one
       } else {
         value = std::string(token());
       }

@@ -29,6 +29,18 @@ TEST_CASE("the Bearer challenge is found among others and with unquoted values")
   CHECK(bare->resource_metadata.empty());
 }
 
+TEST_CASE("a challenge cut inside a quoted value is read to its end without throwing") {
+  // Found by the oauth fuzz target: the parser stepped past the end looking for the closing
+  // quote, and the next read threw (on the event loop, from a server's 401).
+  std::optional<Challenge> c;
+  REQUIRE_NOTHROW(c = parse_www_authenticate(R"(Bearer resou="ht)"));
+  REQUIRE(c);
+  CHECK(c->resource_metadata.empty());
+  REQUIRE_NOTHROW(c = parse_www_authenticate(R"(Bearer scope="a b)"));
+  REQUIRE(c);
+  CHECK(c->scope == "a b");
+}
+
 TEST_CASE("escaped quotes inside a quoted value are kept") {
   auto c = parse_www_authenticate(R"(Bearer error_description="say \"hi\"", scope="a")");
   REQUIRE(c);
