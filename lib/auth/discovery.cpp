@@ -222,8 +222,10 @@ Result<TokenResponse> parse_token_response(std::string_view body) {
   t.token_type = string_of(m, "token_type");
   t.refresh_token = string_of(m, "refresh_token");
   t.scope = string_of(m, "scope");
+  // A lifetime past ten years is taken as ten years: the clock arithmetic stays in range.
+  constexpr double kMaxLifetime = 10.0 * 365 * 24 * 3600;
   if (auto e = m.find("expires_in"); e != m.end() && e->is_number() && e->get<double>() > 0)
-    t.expires_in = std::chrono::seconds(static_cast<long long>(e->get<double>()));
+    t.expires_in = std::chrono::seconds(static_cast<long long>(std::min(e->get<double>(), kMaxLifetime)));
   if (t.access_token.empty()) return make_error(Errc::unavailable, "the token endpoint's answer has no access_token");
   if (!t.token_type.empty() && ascii_lower(t.token_type) != "bearer")
     return make_error(Errc::unavailable, "the token endpoint gave a token of type '" + t.token_type + "', not Bearer");

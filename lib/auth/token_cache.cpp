@@ -73,8 +73,13 @@ Result<Grant> parse_grant(std::string_view text, const std::string& what) {
   g.client_id = str("clientId");
   g.client_secret = str("clientSecret");
   g.client_auth = str("clientAuth");
-  if (j.contains("expiresAt") && j["expiresAt"].is_number_integer() && j["expiresAt"].get<std::int64_t>() > 0)
+  if (j.contains("expiresAt") && j["expiresAt"].is_number_integer() && j["expiresAt"].get<std::int64_t>() > 0) {
+    // Unix seconds; past the year 2200 it is not a time this clock can hold.
+    constexpr std::int64_t kLatest = 7258118400;
+    if (j["expiresAt"].get<std::int64_t>() > kLatest)
+      return make_error(Errc::unavailable, what + ": expiresAt is out of range (Unix seconds up to " + std::to_string(kLatest) + ")");
     g.expires_at = Clock::time_point(std::chrono::seconds(j["expiresAt"].get<std::int64_t>()));
+  }
   return g;
 }
 

@@ -89,3 +89,17 @@ TEST_CASE("the grant file round-trips with mode 0600 in a 0700 directory") {
   CHECK_FALSE(load_grant(path).ok());
   fs::remove_all(dir);
 }
+
+TEST_CASE("lifetimes the clock cannot hold are refused in a grant file and capped in a token answer") {
+  // Found by the oauth fuzz target: an expiresAt or expires_in this large overflowed the clock.
+  auto g = parse_grant(R"({"accessToken":"at","expiresAt":1801800000000000})", "the grant");
+  REQUIRE_FALSE(g.ok());
+  CHECK_THAT(g.error().message, Catch::Contains("expiresAt is out of range"));
+  CHECK(parse_grant(R"({"accessToken":"at","expiresAt":1801800000})", "the grant").ok());
+  auto t = parse_token_response(R"({"access_token":"at","token_type":"Bearer","expires_in":1e300})");
+  REQUIRE(t.ok());
+  CHECK(t.value().expires_in == std::chrono::seconds(10LL * 365 * 24 * 3600));
+  TokenCache cache;
+  cache.put(t.value(), Clock::now());
+  CHECK(cache.fresh(Clock::now()) == std::optional<std::string>("at"));
+}
