@@ -90,6 +90,17 @@ void ClientSession::install_handlers() {
     }
     if (cb) cb(params);
   });
+  peer_->on_notification("notifications/tasks/status", [weak](const Json& params) {
+    auto self = weak.lock();
+    if (!self || !params.is_object() || !params.contains("taskId") || !params["taskId"].is_string()) return;
+    std::function<void(const Json&)> cb;
+    {
+      std::lock_guard lock(self->mu_);
+      if (auto it = self->task_status_.find(params["taskId"].get<std::string>()); it != self->task_status_.end())
+        cb = it->second;
+    }
+    if (cb) cb(params);
+  });
   peer_->on_notification("notifications/tools/list_changed", [weak](const Json&) {
     auto self = weak.lock();
     if (!self) return;
@@ -325,9 +336,15 @@ void ClientSession::on_related_request(const std::string& task_id, RelatedReques
   related_[task_id] = std::move(handler);
 }
 
+void ClientSession::on_task_status(const std::string& task_id, std::function<void(const Json&)> handler) {
+  std::lock_guard lock(mu_);
+  task_status_[task_id] = std::move(handler);
+}
+
 void ClientSession::forget_related(const std::string& task_id) {
   std::lock_guard lock(mu_);
   related_.erase(task_id);
+  task_status_.erase(task_id);
 }
 
 void ClientSession::fail(Error reason) {

@@ -94,6 +94,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Any other elicitation/create is declined (nobody to ask); sampling and roots are refused
   // -32601 (not offered).
   void on_related_request(const std::string& task_id, RelatedRequestHandler handler);
+  // The server's notifications/tasks/status for its task `task_id` (the full Task object) go to
+  // `handler` until forget_related(). Told on the session's strand.
+  void on_task_status(const std::string& task_id, std::function<void(const Json&)> handler);
   void forget_related(const std::string& task_id);
 
   // Closes the session and stops the transport (process group and all); `done` runs once
@@ -154,6 +157,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   std::vector<std::function<void(Result<Tools>)>> tools_waiters_;
   std::unordered_map<std::string, std::function<void(const Json&)>> progress_;
   std::unordered_map<std::string, RelatedRequestHandler> related_;  // by the server's task id
+  std::unordered_map<std::string, std::function<void(const Json&)>> task_status_;  // by the server's task id
   std::uint64_t tools_generation_ = 0;                        // bumped by list_changed
   std::atomic<std::uint64_t> next_token_{1};
   struct PingTimer;

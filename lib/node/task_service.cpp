@@ -289,9 +289,11 @@ void TaskService::create(std::shared_ptr<pool::SessionPool> pool, std::string se
       std::optional<std::string> request_id;
       if (auto rid = body.find("request_id"); rid != body.end() && rid->is_string()) request_id = rid->get<std::string>();
       const std::string id = t.id;
+      // A run's events are stored in the order it told them: a late "working" must not undo the
+      // "input_required" after it.
       tasks::RunEvents ev;
       ev.status = [this, id](TaskStatus st, const std::string& message, std::int64_t poll) {
-        (void)blocking_.post([this, id, st, message, poll] {
+        (void)blocking_.post_in_order(id, [this, id, st, message, poll] {
           auto r = mutate(id, [&](Task& cur) {
             if (tasks::is_terminal(cur.status)) return false;
             // While the server's request waits for an answer, its question is the message.
@@ -315,7 +317,7 @@ void TaskService::create(std::shared_ptr<pool::SessionPool> pool, std::string se
           last = Clock::now();
         }
         const std::string text = progress_text(p);
-        (void)blocking_.post([this, id, p, text] {
+        (void)blocking_.post_in_order(id, [this, id, p, text] {
           auto r = mutate(id, [&](Task& cur) {
             if (tasks::is_terminal(cur.status)) return false;
             cur.status_message = text;
@@ -325,7 +327,7 @@ void TaskService::create(std::shared_ptr<pool::SessionPool> pool, std::string se
         });
       };
       ev.input_request = [this, id](const Json& request) {
-        (void)blocking_.post([this, id, request] {
+        (void)blocking_.post_in_order(id, [this, id, request] {
           auto r = mutate(id, [&](Task& cur) {
             if (tasks::is_terminal(cur.status)) return false;
             cur.status = TaskStatus::input_required;
@@ -349,7 +351,8 @@ void TaskService::create(std::shared_ptr<pool::SessionPool> pool, std::string se
           reply = error_reply(outcome.error(), extra);
           status = outcome.error().code == Errc::cancelled ? TaskStatus::cancelled : TaskStatus::failed;
         }
-        (void)blocking_.post([this, id, reply = std::move(reply), status]() mutable { finish(id, std::move(reply), status); });
+        (void)blocking_.post_in_order(
+            id, [this, id, reply = std::move(reply), status]() mutable { finish(id, std::move(reply), status); });
       };
       engine_.start(std::move(run), std::move(ev));
     });

@@ -45,6 +45,7 @@ struct Engine::Run : std::enable_shared_from_this<Engine::Run> {
   std::int64_t poll_ms = 1000;
   TaskStatus last_status = TaskStatus::working;
   std::string last_message;
+  std::string last_updated_at;
   bool result_asked = false;
   int poll_failures = 0;
   bool ended = false;
@@ -115,6 +116,16 @@ struct Engine::Run : std::enable_shared_from_this<Engine::Run> {
           if (self->ev.input_request) self->ev.input_request(Json{{"method", method}, {"params", std::move(p)}});
         });
       });
+      // A server that says when its status changes is followed at once; polling stays as the
+      // fallback for what a notification does not carry (and for servers that send none).
+      session->on_task_status(upstream, [weak](const Json& task) {
+        if (auto self = weak.lock())
+          asio::post(self->strand, [self, task] {
+            if (self->ended) return;
+            self->note(task);
+            self->after_status();
+          });
+      });
     }
     if (is_terminal(last_status)) return after_status();
     schedule_poll();
@@ -123,6 +134,12 @@ struct Engine::Run : std::enable_shared_from_this<Engine::Run> {
   // Takes the status a server reports ({status, statusMessage, pollInterval}) and tells the
   // node about changes.
   void note(const Json& t) {
+    // A status older than one already seen (a poll answered before a notification overtook it)
+    // is not news. ISO 8601 times from the same server compare as text.
+    if (auto at = t.find("lastUpdatedAt"); at != t.end() && at->is_string()) {
+      if (!last_updated_at.empty() && at->get<std::string>() < last_updated_at) return;
+      last_updated_at = at->get<std::string>();
+    }
     if (auto pi = t.find("pollInterval"); pi != t.end() && pi->is_number_integer())
       poll_ms = std::clamp<std::int64_t>(pi->get<std::int64_t>(), kMinPollMs, kMaxPollMs);
     auto st = status_from(t.value("status", std::string("working")));

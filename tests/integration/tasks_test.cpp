@@ -148,11 +148,17 @@ TEST_CASE("tasks: a native task answers at once - its status events arrive - and
   const std::string id = n.start("everything", {{"tool", "simulate-research-query"}, {"args", {{"topic", "stars"}}}});
   auto r = n.result(id);
   CHECK_THAT(text_of(r), Catch::Contains("Research Report: stars"));
-  // Every stage's status message was published; the last event says completed.
+  // Every stage's status message was published, in order (the server notifies each change; a
+  // poll alone could miss a stage), and the last event says completed.
   REQUIRE(wait_until([&] { return events.any([&](const Json& e) { return e["task"]["status"] == "completed"; }); }, 5s));
-  CHECK(events.any([&](const Json& e) {
-    return e["task"]["task_id"] == id && e["task"].value("status_message", "") == "Analyzing content...";
-  }));
+  std::vector<std::string> stages;
+  for (const auto& e : events.all())
+    if (e["task"]["task_id"] == id && e["task"]["status"] == "working") {
+      auto m = e["task"].value("status_message", "");
+      if (!m.empty() && (stages.empty() || stages.back() != m)) stages.push_back(m);
+    }
+  CHECK(stages == std::vector<std::string>{"Gathering sources...", "Analyzing content...", "Synthesizing findings...",
+                                           "Generating report..."});
   auto t = n.get(id)["task"];
   CHECK(t["status"] == "completed");
   CHECK(t["tool"] == "simulate-research-query");

@@ -8,6 +8,9 @@
 
 #include <atomic>
 #include <future>
+#include <map>
+#include <mutex>
+#include <vector>
 #include <stdexcept>
 #include <thread>
 
@@ -84,4 +87,62 @@ TEST_CASE("blocking pool: a job that throws is logged and the thread takes the n
   REQUIRE(pool.post([] { throw std::runtime_error("boom"); }).ok());
   REQUIRE(pool.post([&] { next.set_value(); }).ok());
   CHECK(done.wait_for(10s) == std::future_status::ready);
+}
+
+TEST_CASE("blocking pool: jobs posted in order under one key run one at a time in that order") {
+  io::BlockingPool pool("test-pool", 4);
+  std::mutex mu;
+  std::map<std::string, std::vector<int>> seen;
+  std::map<std::string, int> running;
+  bool overlapped = false;
+  std::atomic<int> done{0};
+  constexpr int kPerKey = 200;
+  for (int i = 0; i < kPerKey; ++i)
+    for (std::string key : {"a", "b", "c"})
+      REQUIRE(pool.post_in_order(key, [&, key, i] {
+                    {
+                      std::lock_guard lock(mu);
+                      if (running[key]++ > 0) overlapped = true;
+                    }
+                    std::this_thread::yield();
+                    std::lock_guard lock(mu);
+                    --running[key];
+                    seen[key].push_back(i);
+                    ++done;
+                  })
+                  .ok());
+  REQUIRE(wait_until([&] { return done.load() == 3 * kPerKey; }, 20s, 1ms));
+  std::vector<int> expected(kPerKey);
+  for (int i = 0; i < kPerKey; ++i) expected[i] = i;
+  std::lock_guard lock(mu);
+  CHECK_FALSE(overlapped);
+  for (std::string key : {"a", "b", "c"}) CHECK(seen[key] == expected);
+}
+
+TEST_CASE("blocking pool: a key whose job waits holds back only its own line, and ordered work counts toward the bound") {
+  io::BlockingPool pool("test-pool", 2, 3);
+  std::promise<void> entered, go;
+  std::shared_future<void> released = go.get_future().share();
+  auto in = entered.get_future();
+  std::atomic<int> a_ran{0}, b_ran{0};
+  REQUIRE(pool.post_in_order("a", [&] {
+                entered.set_value();
+                released.wait();
+                ++a_ran;
+              })
+              .ok());
+  REQUIRE(in.wait_for(10s) == std::future_status::ready);
+  REQUIRE(pool.post_in_order("a", [&] { ++a_ran; }).ok());
+  REQUIRE(pool.post_in_order("b", [&] { ++b_ran; }).ok());
+  // b runs on the other thread; a's second job waits behind its first.
+  REQUIRE(wait_until([&] { return b_ran.load() == 1; }, 10s, 1ms));
+  CHECK(a_ran.load() == 0);
+  CHECK(pool.queued() == 1);
+  REQUIRE(pool.post_in_order("a", [&] { ++a_ran; }).ok());
+  REQUIRE(pool.post([] {}).ok());
+  auto refused = pool.post_in_order("c", [] {});
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == Errc::overloaded);
+  go.set_value();
+  CHECK(wait_until([&] { return a_ran.load() == 3; }, 10s, 1ms));
 }
