@@ -165,11 +165,7 @@ Result<std::optional<std::int64_t>> CatalogSync::remove(const std::string& name)
 }
 
 void CatalogSync::announce(const catalog::ServerConfig& config) {
-  if (auto* c = replicated_()) {
-    if (auto r = c->put(config); !r.ok())
-      spdlog::warn("[{}] could not write to the cluster catalog: {}", config.name, r.error().message);
-    return;
-  }
+  if (auto* c = replicated_()) return c->claim(config);
   publish(subjects_.servers_created(), catalog::to_json(config).dump());
 }
 

@@ -74,7 +74,8 @@ class CatalogSync {
   Result<catalog::ServerConfig> put(const catalog::ServerConfig& config);
   Result<std::optional<std::int64_t>> remove(const std::string& name);
   // A server changed outside the admin API (the config file): written to the catalog of record
-  // when JetStream is in use, else published as a created event. Blocking.
+  // when JetStream is in use (unless it holds it as written already), else published as a
+  // created event. Blocking.
   void announce(const catalog::ServerConfig& config);
   // A server this node has not heard of: ask the catalog of record (perhaps it was created on
   // another node a moment ago) and run it if it exists. Blocking.

@@ -92,8 +92,8 @@ class Manager {
   Status start();
 
   // Tells the cluster about a server changed outside the admin API (the config file): written
-  // to the catalog of record when JetStream is in use, else published as a created event.
-  // Blocking (main).
+  // to the catalog of record when JetStream is in use (unless it holds it as written already),
+  // else published as a created event. Blocking (main).
   void announce(const catalog::ServerConfig& config);
 
   // The config file was read again (SIGHUP): its [[servers]] are now `servers`. Those added or

@@ -113,7 +113,15 @@ void ReplicatedCatalog::on_snapshot_done() {
       apply_delete(e.key, static_cast<std::int64_t>(e.revision), true);
     }
   }
-  // Records only this node has (added while the cluster was out of reach) join the bucket.
+  // The config file's records the bucket holds otherwise (or has deleted) are written as the
+  // file has them.
+  std::set<std::string> claimed;
+  for (const auto& own : claimed_) {
+    claimed.insert(own.name);
+    if (mentioned.count(own.name) && !holds(own)) settle_claim(own);
+  }
+  // Records only this node has (added while the cluster was out of reach, or new in its file)
+  // join the bucket.
   auto locals = store_.list();
   if (!locals.ok()) spdlog::error("catalog: cannot offer this node's records to the bucket: {}", locals.error().message);
   for (const auto& local : locals.ok() ? locals.value() : std::vector<catalog::ServerConfig>{}) {
@@ -123,8 +131,11 @@ void ReplicatedCatalog::on_snapshot_done() {
       spdlog::info("[{}] added to the cluster catalog from this node's copy (revision {})", local.name, r.value());
     } else if (!is_conflict(r)) {
       spdlog::warn("[{}] could not add to the cluster catalog: {}", local.name, r.error().message);
+    } else if (claimed.count(local.name)) {
+      settle_claim(local);  // another node wrote it meanwhile: the same, or the file's wins
     }
   }
+  claimed_.clear();
   spdlog::info("catalog synchronised with bucket {}: {} records", options_.bucket, snapshot_.size());
   snapshot_.clear();
 }
@@ -156,13 +167,61 @@ void ReplicatedCatalog::apply_delete(const std::string& name, std::int64_t revis
   else if (r.value() == catalog::Applied::applied) hooks_.removed(name);
 }
 
-Result<catalog::ServerConfig> ReplicatedCatalog::put(const catalog::ServerConfig& config) {
+Result<catalog::ServerConfig> ReplicatedCatalog::stamped(const catalog::ServerConfig& config) {
   auto existing = store_.get(config.name);
   if (!existing.ok()) return existing.error();
   catalog::ServerConfig c = config;
   const auto now = catalog::format_timestamp(std::chrono::system_clock::now());
   c.created_at = existing.value() ? existing.value()->created_at : now;
   c.updated_at = now;
+  return c;
+}
+
+bool ReplicatedCatalog::holds(const catalog::ServerConfig& config) {
+  auto current = store_.get(config.name);
+  return current.ok() && current.value() && catalog::same_definition(*current.value(), config);
+}
+
+// With mu_ held (the watch thread, at the end of the snapshot): writes a claim unless the
+// bucket's record of that name has the same definition.
+void ReplicatedCatalog::settle_claim(const catalog::ServerConfig& config) {
+  auto current = kv_->get_latest(config.name);  // a replica might not have the write that conflicted yet
+  if (current.ok() && current.value())
+    if (auto c = decode(*current.value()); c && catalog::same_definition(*c, config)) {
+      apply_put(*c, false);
+      return;
+    }
+  auto c = stamped(config);
+  auto r = c.ok() ? Status{} : Status(c.error());
+  if (r.ok()) {
+    auto written = kv_->put(config.name, encode(c.value()));
+    if (written.ok()) {
+      c.value().revision = static_cast<std::int64_t>(written.value());
+      apply_put(c.value(), false);
+      return;
+    }
+    r = Error(written.error());
+  }
+  spdlog::warn("[{}] could not write to the cluster catalog: {}", config.name, r.error().message);
+}
+
+void ReplicatedCatalog::claim(const catalog::ServerConfig& config) {
+  {
+    MutexLock lock(mu_);
+    if (in_snapshot_) {
+      claimed_.push_back(config);
+      return;
+    }
+  }
+  if (holds(config)) return;
+  if (auto r = put(config); !r.ok())
+    spdlog::warn("[{}] could not write to the cluster catalog: {}", config.name, r.error().message);
+}
+
+Result<catalog::ServerConfig> ReplicatedCatalog::put(const catalog::ServerConfig& config) {
+  auto stamp = stamped(config);
+  if (!stamp.ok()) return stamp.error();
+  catalog::ServerConfig c = std::move(stamp).value();
   auto r = kv_->put(c.name, encode(c));
   if (!r.ok()) return Error(r.error());
   c.revision = static_cast<std::int64_t>(r.value());

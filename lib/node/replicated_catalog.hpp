@@ -46,6 +46,11 @@ class ReplicatedCatalog {
   // A change made on this node: written to the bucket (which orders it), then applied here at
   // once. Returns the record as stored, its revision the bucket's.
   Result<catalog::ServerConfig> put(const catalog::ServerConfig& config);
+  // A record of this node's config file, at start: written to the bucket unless the bucket
+  // holds the same definition already (a restart with an unchanged file writes nothing). Until
+  // the watch's first snapshot is in, it waits for it: the bucket may hold another node's
+  // version of the server, which the file then replaces. Blocking.
+  void claim(const catalog::ServerConfig& config);
   // Returns the revision deleted (the one this node knew), nullopt if no such server exists.
   Result<std::optional<std::int64_t>> remove(const std::string& name);
   // The bucket's record of one server (for a node that has not seen it yet), applied here;
@@ -59,6 +64,11 @@ class ReplicatedCatalog {
   void on_snapshot_done();
   void apply_put(const catalog::ServerConfig& config, bool force) MCPD_REQUIRES(mu_);
   void apply_delete(const std::string& name, std::int64_t revision, bool force) MCPD_REQUIRES(mu_);
+  // `config` with the store's creation time and now as its update time, ready for the bucket.
+  Result<catalog::ServerConfig> stamped(const catalog::ServerConfig& config);
+  // Whether the store holds `config` as it is (a claim then has nothing to write).
+  bool holds(const catalog::ServerConfig& config);
+  void settle_claim(const catalog::ServerConfig& config) MCPD_REQUIRES(mu_);
 
   std::shared_ptr<bus::Connection> bus_;
   catalog::Store& store_;
@@ -71,6 +81,7 @@ class ReplicatedCatalog {
   Mutex mu_;
   bool in_snapshot_ MCPD_GUARDED_BY(mu_) = true;
   std::vector<bus::KvEntry> snapshot_ MCPD_GUARDED_BY(mu_);
+  std::vector<catalog::ServerConfig> claimed_ MCPD_GUARDED_BY(mu_);  // claims made before the snapshot
 };
 
 }  // namespace mcpd::node

@@ -118,6 +118,76 @@ TEST_CASE("cluster: a node down during create change and delete converges after 
   CHECK(Clock::now() - t0 < kTestBound);
 }
 
+TEST_CASE("cluster: a config file's servers are written to the bucket once - and as written again at the next start") {
+  const auto t0 = Clock::now();
+  TestCluster cluster;
+  auto admin = cluster.connect({0});
+  auto definition = [&](const std::string& name) {
+    auto r = admin->request("mcp.admin.servers.get", Json{{"name", name}}.dump(), std::chrono::seconds(10));
+    REQUIRE(r.ok());
+    auto body = Json::parse(r.value().data(), nullptr, false);
+    INFO(body.dump());
+    REQUIRE(body.contains("server"));
+    return body["server"];
+  };
+  auto filed = [](const std::string& version) {
+    return "[[servers]]\nname = \"filed\"\ncommand = \"" + fake_server_path() + "\"\nminSessions = 0\n" +
+           "env = { FAKE_VERSION = \"" + version + "\" }\n";
+  };
+  {
+    // Every file says "fake" alike: the first node to sync writes it, the others find it as
+    // written and write nothing (the bucket's first revision stays).
+    auto r = await_revision(cluster, "fake", 1);
+    INFO("revisions: " << r.seen[0] << " " << r.seen[1] << " " << r.seen[2] << "\n" << cluster.logs(20));
+    REQUIRE(r.same);
+  }
+  // node-3's file gains a server: at its next start the whole cluster runs it.
+  REQUIRE(cluster.stop_node(2) == 0);
+  cluster.rewrite_node_config(2, filed("file-1"));
+  cluster.restart_node(2);
+  std::int64_t rev = 0;
+  REQUIRE(wait_until([&] { return (rev = cluster.server_stats(0, "filed").value("revision", std::int64_t{0})) > 1; }, 10s, 50ms));
+  REQUIRE(await_revision(cluster, "filed", rev).same);
+  // Changed through the admin API; at node-3's next start its file's servers run as written
+  // again (the file is the node's word on them), and the cluster follows.
+  auto put = admin->request("mcp.admin.servers.put",
+                            Json{{"name", "filed"}, {"command", fake_server_path()}, {"minSessions", 0},
+                                 {"env", {{"FAKE_VERSION", "admin"}}}}.dump(),
+                            std::chrono::seconds(10));
+  REQUIRE(put.ok());
+  const std::int64_t admin_rev = Json::parse(put.value().data(), nullptr, false)["server"]["revision"].get<std::int64_t>();
+  REQUIRE(await_revision(cluster, "filed", admin_rev).same);
+  CHECK(definition("filed")["env"]["FAKE_VERSION"] == "admin");
+  REQUIRE(cluster.stop_node(2) == 0);
+  cluster.restart_node(2);
+  REQUIRE(wait_until([&] { return (rev = cluster.server_stats(0, "filed").value("revision", std::int64_t{0})) > admin_rev; },
+                     10s, 50ms));
+  CHECK(await_revision(cluster, "filed", rev).same);
+  CHECK(definition("filed")["env"]["FAKE_VERSION"] == "file-1");
+  // A restart that changes nothing writes nothing.
+  REQUIRE(cluster.stop_node(2) == 0);
+  cluster.restart_node(2);
+  {
+    auto r = await_revision(cluster, "filed", rev);
+    INFO("revisions: " << r.seen[0] << " " << r.seen[1] << " " << r.seen[2] << " want " << rev);
+    CHECK(r.same);
+  }
+  // node-3's file changes the server: at its next start the file's definition wins everywhere.
+  REQUIRE(cluster.stop_node(2) == 0);
+  cluster.rewrite_node_config(2, filed("file-2"));
+  cluster.restart_node(2);
+  const std::int64_t before = rev;
+  REQUIRE(wait_until([&] { return (rev = cluster.server_stats(0, "filed").value("revision", std::int64_t{0})) > before; },
+                     10s, 50ms));
+  {
+    auto r = await_revision(cluster, "filed", rev);
+    INFO("revisions: " << r.seen[0] << " " << r.seen[1] << " " << r.seen[2] << " want " << rev << "\n" << cluster.logs(20));
+    CHECK(r.same);
+  }
+  CHECK(definition("filed")["env"]["FAKE_VERSION"] == "file-2");
+  CHECK(Clock::now() - t0 < kTestBound);
+}
+
 TEST_CASE("cluster: concurrent changes to one server end the same on every node") {
   const auto t0 = Clock::now();
   TestCluster cluster;

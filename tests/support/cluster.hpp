@@ -293,6 +293,9 @@ class TestCluster {
     return nodes_[i]->wait_exit(timeout);
   }
   void kill_node(int i) { nodes_[i]->kill(); }
+  // Node i's config file, its [[servers]] now the cluster's "fake" and `more_servers` (read at
+  // its next start).
+  void rewrite_node_config(int i, const std::string& more_servers) { nodes_[i]->rewrite_config(daemon_toml(i, more_servers)); }
   void restart_node(int i) {
     nodes_[i]->start();
     wait_node(i);
@@ -335,7 +338,8 @@ class TestCluster {
   }
 
  private:
-  std::string daemon_toml(int i) const {
+  std::string daemon_toml(int i) const { return daemon_toml(i, opts_.more_servers); }
+  std::string daemon_toml(int i, const std::string& more_servers) const {
     std::string urls = nats_[i]->url();  // its own server first: the nodes spread over the servers
     for (int j = 0; j < kSize; ++j)
       if (j != i) urls += "," + nats_[j]->url();
@@ -348,7 +352,7 @@ class TestCluster {
       << "[[servers]]\nname = \"fake\"\ncommand = \"" << fake_server_path() << "\"\n"
       << "minSessions = 1\nmaxSessions = " << opts_.max_sessions << "\n"
       << "maxIsolatedSessions = " << opts_.max_isolated_sessions << "\n"
-      << opts_.more_servers;
+      << more_servers;
     return t.str();
   }
 

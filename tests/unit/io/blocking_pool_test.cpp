@@ -119,7 +119,7 @@ TEST_CASE("blocking pool: jobs posted in order under one key run one at a time i
   for (std::string key : {"a", "b", "c"}) CHECK(seen[key] == expected);
 }
 
-TEST_CASE("blocking pool: a key whose job waits holds back only its own line, and ordered work counts toward the bound") {
+TEST_CASE("blocking pool: a key whose job waits holds back only its own line - ordered work counts toward the bound") {
   io::BlockingPool pool("test-pool", 2, 3);
   std::promise<void> entered, go;
   std::shared_future<void> released = go.get_future().share();
