@@ -108,10 +108,12 @@ int run_auth_login(Invocation& inv) {
       if (au.contains("scopes") && au["scopes"].is_array())
         for (const auto& s : au["scopes"])
           if (s.is_string()) o.scopes.push_back(s.get<std::string>());
-      if (std::string env = au.value("clientSecretEnv", ""); !env.empty()) {
+      if (std::string env = au.value("clientSecretEnv", ""); !env.empty() && !a.has("client-secret-env")) {
         const char* v = std::getenv(env.c_str());
-        if (!v) throw failure("the record's client secret is in " + env + ", which is not set here: run this on the node, "
-                              "in mcpd's environment, or give --client-secret-env");
+        if (!v)
+          throw failure("the record's client secret is read from " + env + ", which is not set here: the login "
+                        "exchanges the code from this machine, so set " + env + " here too, or name another "
+                        "variable with --client-secret-env");
         o.client_secret = v;
       }
     }

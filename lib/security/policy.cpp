@@ -140,14 +140,18 @@ Status check_server(const Policy& p, const catalog::ServerConfig& c) {
   for (const auto& [k, v] : c.headers)
     if (auto st = refs_in("headers." + k, v); !st.ok()) return st;
   if (c.auth) {
+    // The record's own field names: for oauth the two hold the client's secret.
+    const bool oauth = c.auth->type == catalog::AuthType::oauth;
+    const std::string env_field = oauth ? "auth.clientSecretEnv" : "auth.tokenEnv";
+    const std::string file_field = oauth ? "auth.clientSecretFile" : "auth.tokenFile";
     if (!c.auth->token_env.empty() && !env_name_allowed(p, c.auth->token_env))
-      return forbidden(who + "auth.tokenEnv " + c.auth->token_env + " is not allowed by [security] secret_env (" +
+      return forbidden(who + env_field + " " + c.auth->token_env + " is not allowed by [security] secret_env (" +
                        list(p.secret_env) + ")");
     if (!c.auth->token_file.empty()) {
       if (p.secrets_dir.empty())
-        return forbidden(who + "auth.tokenFile needs [security] secrets_dir, which is not set on this node");
+        return forbidden(who + file_field + " needs [security] secrets_dir, which is not set on this node");
       if (c.auth->token_file.starts_with('/') && !inside_secrets_dir(p, c.auth->token_file))
-        return forbidden(who + "auth.tokenFile " + quote(c.auth->token_file) + " is outside [security] secrets_dir (" +
+        return forbidden(who + file_field + " " + quote(c.auth->token_file) + " is outside [security] secrets_dir (" +
                          p.secrets_dir + "): put the file there and give its name");
     }
   }

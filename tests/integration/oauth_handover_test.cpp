@@ -136,3 +136,21 @@ TEST_CASE("a node refuses a grant sealed for another node or server and one chan
   CHECK(ok == Json{{"node", "node-a"}, {"server", "crm"}, {"stored", true}, {"refresh_token", false}});
   CHECK(fs::exists(c.grant_file(0, "crm")));
 }
+
+TEST_CASE("mcpctl auth login names the client secret variable it lacks and takes --client-secret-env instead") {
+  Nodes c;
+  ::unsetenv("MCPD_SECRET_TEST_UNSET");
+  auto put = c.request("mcp.admin.servers.put",
+                       {{"name", "crm"},
+                        {"url", "http://127.0.0.1:9/mcp"},
+                        {"transport", "http"},
+                        {"auth", {{"type", "oauth"}, {"clientId", "mcpd-prod"}, {"clientSecretEnv", "MCPD_SECRET_TEST_UNSET"}}}});
+  INFO(put.dump());
+  REQUIRE(put.contains("server"));
+  CHECK_THAT(c.run({"auth", "login", "crm"}),
+             ExitsWith(1).err(Catch::Contains("MCPD_SECRET_TEST_UNSET, which is not set here") &&
+                              Catch::Contains("--client-secret-env")));
+  // Another variable named on the command line is used instead (and checked in its turn).
+  CHECK_THAT(c.run({"auth", "login", "crm", "--client-secret-env", "MCPD_TEST_OTHER_UNSET"}),
+             ExitsWith(2).err(Catch::Contains("MCPD_TEST_OTHER_UNSET is not set")));
+}

@@ -111,6 +111,11 @@ TEST_CASE("references may read only allowed variables and the secrets directory"
   CHECK(verdict(p, c) == "(allowed)");
   c.auth = catalog::BearerAuth{"", "api"};
   CHECK(verdict(p, c) == "(allowed)");
+  // An OAuth record's fields are named as the record names them: they hold the client's secret.
+  c.auth = catalog::BearerAuth{"HOME", "", catalog::AuthType::oauth};
+  CHECK(verdict(p, c).starts_with("server 's': auth.clientSecretEnv HOME is not allowed by [security] secret_env"));
+  c.auth = catalog::BearerAuth{"", "/root/.ssh/id_ed25519", catalog::AuthType::oauth};
+  CHECK(verdict(p, c).starts_with("server 's': auth.clientSecretFile '/root/.ssh/id_ed25519' is outside"));
 }
 
 TEST_CASE("remote_registration = false refuses every change from the bus") {
