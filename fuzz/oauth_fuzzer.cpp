@@ -1,13 +1,14 @@
 // Fuzz target: what the OAuth code reads from remote servers and from the bus. The first byte
 // picks the parser, the rest is its input: a WWW-Authenticate challenge, protected-resource
 // metadata, authorization-server metadata, a token endpoint's answer (all from the server or
-// its authorization server), a grant file, base64url, and a sealed grant as a node receives it
+// its authorization server), a grant file (and an opened hand-over), base64url, and a sealed grant as a node receives it
 // on mcp.nodes.<node>.oauth.grant (epk, nonce and ciphertext cut from the input). Properties:
 // nothing crashes; a refusal is an error with a message; base64url of what decodes encodes
 // back to the same bytes' decoding; a sealed grant that was not sealed to the key never opens.
 #include "auth/crypto.hpp"
 #include "auth/discovery.hpp"
 #include "auth/handover.hpp"
+#include "auth/sealed_grant.hpp"
 #include "auth/token_cache.hpp"
 #include "fuzz_support.hpp"
 
@@ -58,6 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     case 4:
       refused_with_message(auth::parse_grant(in, "the fuzzed grant"));
+      refused_with_message(auth::read_sealed_grant(in, 1'800'000'000'000));  // as a node reads an opened hand-over
       break;
     case 5: {
       auto raw = auth::base64url_decode(in);

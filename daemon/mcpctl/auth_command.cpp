@@ -8,6 +8,7 @@
 
 #include "auth/handover.hpp"
 #include "auth/login.hpp"
+#include "auth/sealed_grant.hpp"
 #include "auth/token_cache.hpp"
 #include "catalog/server_config.hpp"
 
@@ -43,7 +44,9 @@ bool hand_over(Invocation& inv, const std::string& name, const auth::Grant& gran
     throw failure("no mcpd node answered on " + inv.global().nats.url +
                   " to hand the grant to: start one, or run this on the node with --state-dir (the directory of its "
                   "catalog) to write its grant file directly");
-  const std::string text = auth::grant_json(grant);
+  const auto sealed_at =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string text = auth::sealed_grant_text(grant, sealed_at);
   bool all = true;
   Json results = Json::array();
   std::string live_list;

@@ -3,6 +3,7 @@
 // readable crosses the bus; a grant sealed for another node or server, a changed one and a
 // plain one are refused with the reason.
 #include "auth/handover.hpp"
+#include "auth/sealed_grant.hpp"
 #include "node/subjects.hpp"
 #include "support/mcpctl_fixture.hpp"
 
@@ -43,6 +44,11 @@ unsigned mode_of(const fs::path& p) {
 std::string read_all(const fs::path& p) {
   std::ifstream in(p);
   return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A grant sealed as an mcpctl before sealing times would have sealed it.
+auth::Sealed plain_sealed(const Json& key, const std::string& text) {
+  return auth::seal(key["public_key"].get<std::string>(), text, auth::grant_context("node-a", "crm")).value();
 }
 
 }  // namespace
@@ -98,7 +104,7 @@ TEST_CASE("mcpctl auth handover gives every live node the grant sealed to its ow
   CHECK_THAT(c.run({"auth", "handover", "crm"}), ExitsWith(2).err(Catch::Contains("--grant-file")));
 }
 
-TEST_CASE("a node refuses a grant sealed for another node or server and one changed or sent plain") {
+TEST_CASE("a node refuses a grant sealed for another node or server - changed - sent plain - or handed over again") {
   Nodes c;
   node::Subjects s;
   Json key_a = c.request(s.node_oauth("node-a", "key"), Json::object());
@@ -107,7 +113,11 @@ TEST_CASE("a node refuses a grant sealed for another node or server and one chan
   CHECK(key_a["public_key"] != key_b["public_key"]);
   CHECK(c.request(s.node_oauth("node-a", "key"), Json::object())["public_key"] == key_a["public_key"]);  // kept
 
-  const std::string grant = R"({"accessToken": "at-x"})";
+  const auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auth::Grant g;
+  g.access_token = "at-x";
+  const std::string grant = auth::sealed_grant_text(g, now_ms);
   auto sealed = auth::seal(key_a["public_key"].get<std::string>(), grant, auth::grant_context("node-a", "crm")).value();
   auto body = [&](const std::string& server, const auth::Sealed& x) {
     return Json{{"server", server}, {"epk", x.epk}, {"nonce", x.nonce}, {"ciphertext", x.ciphertext}};
@@ -128,13 +138,37 @@ TEST_CASE("a node refuses a grant sealed for another node or server and one chan
   CHECK_FALSE(fs::exists(c.grant_file(0, "crm")));
   CHECK_FALSE(fs::exists(c.grant_file(1, "crm")));
   // Sealed with no token in it: refused too.
-  auto empty = auth::seal(key_a["public_key"].get<std::string>(), "{}", auth::grant_context("node-a", "crm")).value();
+  auto empty = auth::seal(key_a["public_key"].get<std::string>(), auth::sealed_grant_text(auth::Grant{}, now_ms),
+                          auth::grant_context("node-a", "crm"))
+                   .value();
   const std::string empty_error = c.request(s.node_oauth("node-a", "grant"), body("crm", empty))["error"];
   CHECK_THAT(empty_error, Catch::Contains("neither an access nor a refresh token"));
   // The right one is stored, and answered without any token in the reply.
   Json ok = c.request(s.node_oauth("node-a", "grant"), body("crm", sealed));
   CHECK(ok == Json{{"node", "node-a"}, {"server", "crm"}, {"stored", true}, {"refresh_token", false}});
   CHECK(fs::exists(c.grant_file(0, "crm")));
+  // A hand-over is taken once: the same one sent again, or one sealed before it, is refused and
+  // the grant stored stays; a later one replaces it.
+  auto seal_at = [&](const std::string& token, std::int64_t at) {
+    auth::Grant x;
+    x.access_token = token;
+    return auth::seal(key_a["public_key"].get<std::string>(), auth::sealed_grant_text(x, at),
+                      auth::grant_context("node-a", "crm"))
+        .value();
+  };
+  CHECK_THAT(c.request(s.node_oauth("node-a", "grant"), body("crm", sealed))["error"].get<std::string>(),
+             Catch::Contains("a hand-over is taken once"));
+  CHECK(c.request(s.node_oauth("node-a", "grant"), body("crm", seal_at("at-older", now_ms - 5000)))["code"] ==
+        "invalid_request");
+  CHECK_THAT(c.request(s.node_oauth("node-a", "grant"), body("crm", seal_at("at-stale", now_ms - 3'600'000)))["error"]
+                 .get<std::string>(),
+             Catch::Contains("was sealed 3600 s ago"));
+  CHECK_THAT(c.request(s.node_oauth("node-a", "grant"), body("crm", plain_sealed(key_a, R"({"accessToken":"at-y"})")))["error"]
+                 .get<std::string>(),
+             Catch::Contains("no sealedAt"));
+  CHECK(Json::parse(read_all(c.grant_file(0, "crm")))["accessToken"] == "at-x");
+  CHECK(c.request(s.node_oauth("node-a", "grant"), body("crm", seal_at("at-newer", now_ms + 1)))["stored"] == true);
+  CHECK(Json::parse(read_all(c.grant_file(0, "crm")))["accessToken"] == "at-newer");
 }
 
 TEST_CASE("mcpctl auth login names the client secret variable it lacks and takes --client-secret-env instead") {

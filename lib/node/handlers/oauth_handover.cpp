@@ -2,18 +2,22 @@
 // ever being readable on the bus (auth/handover.hpp). `key` answers the node's X25519 public key
 // (the key pair is made at the first request and kept beside the catalog, oauth/node.key, mode
 // 0600); `grant` opens a grant sealed to it for one server and stores it where the server's
-// token provider reads it (oauth/<server>.json, mode 0600), so the next connection uses it.
+// token provider reads it (oauth/<server>.json, mode 0600), so the next connection uses it. A
+// hand-over is taken once: one sealed long ago, or no later than the last taken, is refused
+// (auth/sealed_grant.hpp).
 // This node's own subscription; the blocking pool (files). The NATS permissions let operators,
 // not callers, publish here (deploy/nats/).
 #include "node/internal/handlers.hpp"
 #include "node/internal/node.hpp"
 
 #include "auth/handover.hpp"
+#include "auth/sealed_grant.hpp"
 #include "auth/token_cache.hpp"
 #include "catalog/server_config.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -39,11 +43,25 @@ class KeyHolder {
     return *key_;
   }
   const std::string& dir() const { return dir_; }
+  // Takes a grant's sealing time for `server` if it is later than the last taken; else says why
+  // not (the same or an older hand-over sent again).
+  Status take(const std::string& server, std::int64_t sealed_at_ms) {
+    std::lock_guard lock(mu_);
+    auto& last = last_sealed_at_[server];
+    if (sealed_at_ms <= last)
+      return make_error(Errc::invalid_request,
+                        "this grant for '" + server + "' was sealed no later than the last one this node took (" +
+                            std::to_string(sealed_at_ms) + " <= " + std::to_string(last) +
+                            " ms): a hand-over is taken once; seal a fresh one");
+    last = sealed_at_ms;
+    return {};
+  }
 
  private:
   std::mutex mu_;
   std::string dir_;
   std::optional<auth::NodeKey> key_;
+  std::map<std::string, std::int64_t> last_sealed_at_;  // by server, since this node started
 };
 
 Reply key(Node& n, KeyHolder& keys) {
@@ -61,15 +79,19 @@ Reply grant(Node& n, KeyHolder& keys, const Request& r) {
                       r.body["ciphertext"].get<std::string>()};
   auto plain = k.value().open(sealed, auth::grant_context(n.opts.node_id, server));
   if (!plain.ok()) return error_reply(plain.error());
-  auto g = auth::parse_grant(plain.value(), "the sealed grant");
-  if (!g.ok()) return error_reply(make_error(Errc::invalid_request, g.error().message));
-  if (g.value().access_token.empty() && g.value().refresh_token.empty())
+  const auto now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto handed = auth::read_sealed_grant(plain.value(), now_ms);
+  if (!handed.ok()) return error_reply(handed.error());
+  const auth::Grant& g = handed.value().grant;
+  if (g.access_token.empty() && g.refresh_token.empty())
     return error_reply(make_error(Errc::invalid_request, "the sealed grant holds neither an access nor a refresh token"));
+  if (auto st = keys.take(server, handed.value().sealed_at_ms); !st.ok()) return error_reply(st.error());
   const std::string path = keys.dir() + "/" + server + ".json";
-  if (auto st = auth::save_grant(path, g.value()); !st.ok()) return error_reply(st.error());
+  if (auto st = auth::save_grant(path, g); !st.ok()) return error_reply(st.error());
   spdlog::info("[{}] OAuth: a grant was handed to this node and stored in {}", server, path);
   return ok(Json{{"node", n.opts.node_id}, {"server", server}, {"stored", true},
-                 {"refresh_token", !g.value().refresh_token.empty()}});
+                 {"refresh_token", !g.refresh_token.empty()}});
 }
 
 }  // namespace

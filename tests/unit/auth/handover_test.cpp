@@ -3,6 +3,7 @@
 #include "auth/handover.hpp"
 
 #include "auth/crypto.hpp"
+#include "auth/sealed_grant.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -91,4 +92,31 @@ TEST_CASE("the node key is made once with mode 0600 and read back the same") {
   auto broken = NodeKey::load_or_create(path);
   REQUIRE_FALSE(broken.ok());
   CHECK_THAT(broken.error().message, Catch::Contains("move it away"));
+}
+
+TEST_CASE("a sealed grant carries its sealing time and a node reads it only within the allowed skew") {
+  Grant g;
+  g.access_token = "at-1";
+  g.refresh_token = "rt-1";
+  const std::int64_t now = 1'800'000'000'000;
+  auto read = read_sealed_grant(sealed_grant_text(g, now - 1000), now);
+  REQUIRE(read.ok());
+  CHECK(read.value().grant == g);
+  CHECK(read.value().sealed_at_ms == now - 1000);
+  const std::int64_t skew = std::chrono::milliseconds(kSealedGrantSkew).count();
+  CHECK(read_sealed_grant(sealed_grant_text(g, now - skew), now).ok());
+  CHECK(read_sealed_grant(sealed_grant_text(g, now + skew), now).ok());
+  auto old = read_sealed_grant(sealed_grant_text(g, now - skew - 1000), now);
+  REQUIRE_FALSE(old.ok());
+  CHECK(old.error().code == Errc::invalid_request);
+  CHECK(old.error().message.find("sealed 601 s ago") != std::string::npos);
+  auto ahead = read_sealed_grant(sealed_grant_text(g, now + 3'600'000), now);
+  REQUIRE_FALSE(ahead.ok());
+  CHECK(ahead.error().message.find("3600 s ahead of this node's clock") != std::string::npos);
+  // No time, a time that is not an integer, the far past: refused, never an overflow.
+  CHECK(read_sealed_grant(R"({"accessToken":"a"})", now).error().message.find("no sealedAt") != std::string::npos);
+  CHECK_FALSE(read_sealed_grant(R"({"accessToken":"a","sealedAt":"now"})", now).ok());
+  CHECK_FALSE(read_sealed_grant(R"({"accessToken":"a","sealedAt":-9223372036854775808})", now).ok());
+  CHECK_FALSE(read_sealed_grant(R"({"accessToken":"a","sealedAt":18446744073709551615})", now).ok());
+  CHECK_FALSE(read_sealed_grant("not json", now).ok());
 }
