@@ -2,11 +2,13 @@
 // its two floors, measured in one run against the same server:
 //   nats   raw NATS request–reply to an echo responder in another process (no MCP at all);
 //   stdio  the server driven directly over pipes, pipelined by id (raw_pipe.cpp);
-//   mcpd   NATS requests to mcp.<server>.execute served by a real mcpd child process.
+//   mcpd   NATS requests to mcp.<server>.execute served by a real mcpd child process;
+//   sgw    (--supergateway) the same server behind supergateway, stateful Streamable HTTP.
 // `c` callers run closed loops (one call in flight each). Every reply is checked against its
 // request. See bench/README.md.
 
 #include "raw_pipe.hpp"
+#include "supergateway.hpp"
 #include "workload.hpp"
 
 #include "bus/connection.hpp"
@@ -36,6 +38,7 @@ struct Options {
   std::size_t calls = 20000;               // per measurement, at most
   bool json = false;
   unsigned loop_threads = 1;               // mcpd's [node] loop_threads
+  bool supergateway = false;               // also measure the server behind supergateway
 };
 
 constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
@@ -48,6 +51,9 @@ constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
   --seconds S                time bound per measurement (default 4)
   --calls N                  call bound per measurement (default 20000)
   --loop-threads N           mcpd's event-loop threads (default 1)
+  --supergateway             also measure the server behind supergateway (stdio to stateful
+                             Streamable HTTP, one MCP session from this process) and print
+                             mcpd's calls/s against it at concurrency 32 (goal >= 15x)
   --json                     machine-readable output
 )";
 
@@ -121,6 +127,10 @@ void print_ratios(const Options& o, const std::vector<Measurement>& ms) {
   if (auto *n = find("nats", 64), *m = find("mcpd", 64); n && m) {
     const double ratio = m->calls_per_s / n->calls_per_s;
     goals.push_back({{"goal", "calls/s at 64 / raw nats"}, {"ratio", ratio}, {"target_min", 0.8}, {"met", ratio >= 0.8}});
+  }
+  if (auto *g = find("sgw", 32), *m = find("mcpd", 32); g && m && g->calls_per_s > 0) {
+    const double ratio = m->calls_per_s / g->calls_per_s;
+    goals.push_back({{"goal", "calls/s at 32 / supergateway"}, {"ratio", ratio}, {"target_min", 15.0}, {"met", ratio >= 15.0}});
   }
   if (o.json) {
     std::cout << Json{{"goals", goals}}.dump(2) << "\n";
@@ -216,6 +226,8 @@ int run(const Options& o) {
   daemon.wait_serving(*client);
 
   Workload w("echo", Json{{"message", std::string(kPayloadMarker)}}, o.payload);
+  std::unique_ptr<Supergateway> sgw;
+  if (o.supergateway) sgw = std::make_unique<Supergateway>(std::string(MCPD_NODE_MODULES) + "/.bin/supergateway", argv[0]);
   std::vector<Measurement> results;
   for (int c : o.concurrency) {
     // nats: the floor of the bus alone.
@@ -245,7 +257,22 @@ int run(const Options& o) {
         return "bad reply: " + std::string(r.value().data().substr(0, 120));
       return expect_suffix(reply["result"].get_ref<const std::string&>(), p);
     }));
-    print(Options{o.server, o.payload, {}, 0, 0, o.json, o.loop_threads}, {results.end() - 3, results.end()});
+    std::size_t rows = 3;
+    if (sgw) {
+      // sgw: the same server behind supergateway, the same closed loop of callers.
+      results.push_back(closed_loop("sgw", c, o, [&](std::uint64_t seq) -> std::string {
+        std::string p = w.payload(seq);
+        auto r = sgw->call("echo", Json{{"message", p}});
+        if (!r.ok()) return r.error().message;
+        const Json& content = r.value().value("content", Json::array());
+        if (!content.is_array() || content.empty() || !content[0].value("text", Json()).is_string())
+          return "bad reply: " + r.value().dump().substr(0, 120);
+        return expect_suffix(content[0]["text"].get_ref<const std::string&>(), p);
+      }));
+      ++rows;
+    }
+    print(Options{o.server, o.payload, {}, 0, 0, o.json, o.loop_threads, o.supergateway},
+          {results.end() - static_cast<std::ptrdiff_t>(rows), results.end()});
   }
   if (!o.json) std::printf("\n");
   print(o, results);
@@ -289,12 +316,17 @@ int main(int argc, char** argv) {
       else if (a == "--calls") o.calls = std::stoul(value());
       else if (a == "--json") o.json = true;
       else if (a == "--loop-threads") o.loop_threads = static_cast<unsigned>(std::stoul(value()));
+      else if (a == "--supergateway") o.supergateway = true;
       else if (a == "--help" || a == "-h") { std::cout << mcpd::bench::kUsage; return 0; }
       else throw std::invalid_argument("unknown option " + a);
     } catch (const std::exception& e) {
       std::cerr << "mcpd_bench_node: " << e.what() << "\n" << mcpd::bench::kUsage;
       return 2;
     }
+  }
+  if (o.supergateway && o.server != "everything") {
+    std::cerr << "mcpd_bench_node: --supergateway compares server-everything over stdio: use it with --server everything\n";
+    return 2;
   }
   try {
     return mcpd::bench::run(o);
