@@ -42,6 +42,18 @@ struct Table {
     add("admin", "admin.servers.get", schema::Payload::admin_name_request, Via::queue);
     add("admin", "admin.servers.delete", schema::Payload::admin_name_request, Via::queue);
     add("admin", "admin.servers.list", schema::Payload::admin_list_request, Via::queue);
+    add("resources", "*.resources.list", schema::Payload::page_request, Via::queue);
+    add("resources", "*.resources.templates", schema::Payload::page_request, Via::queue);
+    add("resources", "*.resources.read", schema::Payload::resource_read_request, Via::queue);
+    add("prompts", "*.prompts.list", schema::Payload::page_request, Via::queue);
+    add("prompts", "*.prompts.get", schema::Payload::prompt_get_request, Via::queue);
+    add("complete", "*.complete", schema::Payload::complete_request, Via::queue);
+    add("tasks", "tasks.get", schema::Payload::task_id_request, Via::queue);
+    add("tasks", "tasks.cancel", schema::Payload::task_id_request, Via::queue);
+    add("tasks", "tasks.result", schema::Payload::task_result_request, Via::queue);
+    add("tasks", "tasks.list", schema::Payload::task_list_request, Via::queue);
+    add("tasks", "tasks.input", schema::Payload::task_input_request, Via::queue);
+    add("oauth", "nodes.fuzz.oauth.grant", schema::Payload::oauth_grant_request, Via::node);
     add("forwarded", "nodes.fuzz.*.execute", schema::Payload::tool_request, Via::node);
     add("forwarded", "nodes.fuzz.*.list-tools", schema::Payload::tool_list_request, Via::node);
     table.refuse("servers.*", "mcp.servers.* are events: publish them, do not request them");
