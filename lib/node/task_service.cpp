@@ -68,7 +68,6 @@ TaskService::TaskService(TaskOptions options, io::Loop& loop, io::BlockingPool& 
                          std::shared_ptr<bus::Connection> bus, Subjects subjects, std::string node_id,
                          EndpointTable& table)
     : opts_(options),
-      loop_(loop),
       blocking_(blocking),
       bus_(std::move(bus)),
       subjects_(std::move(subjects)),

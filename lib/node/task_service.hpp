@@ -104,7 +104,6 @@ class TaskService {
   Reply task_reply(const tasks::Task& t, const nlohmann::json& extra = nlohmann::json::object()) const;
 
   TaskOptions opts_;
-  io::Loop& loop_;
   io::BlockingPool& blocking_;
   std::shared_ptr<bus::Connection> bus_;
   Subjects subjects_;
