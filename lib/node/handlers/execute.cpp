@@ -61,23 +61,31 @@ Handed forward(const std::shared_ptr<Node>& n, const std::string& owner, const C
   auto session = [&] {
     return "session '" + c.body.at("session_id").get<std::string>() + "' of server '" + c.server + "'";
   };
+  // Sending again is safe only if the owner never ran the call; say why each time it happens.
+  auto gone = [&](const std::string& why) {
+    spdlog::warn("{}: node {} is taken for gone ({}); settling its owner again", session(), owner, why);
+    return Handed::owner_gone;
+  };
   if (bus::is_no_responders(r.error())) {
     // Rare: every node's <prefix>.> queue subscription matches the subject too (and ignores
     // it), so a dead owner mostly shows as a timeout, below.
     membership.mark_gone(owner, "nobody serves " + subject + " any more");
-    return Handed::owner_gone;
+    return gone("no responders on " + subject);
   }
   if (r.error().code == Errc::timeout) {
     // Not accepted in time: the owner is dead (its $SRV.PING has no responders once NATS has
     // dropped its connection), or its connection outlives it, or it is stuck.
     switch (membership.probe(owner)) {
       case Membership::Presence::gone:
-        return Handed::owner_gone;
+        return gone("no acknowledgement within " + std::to_string(kAcceptWithin.count()) +
+                    " ms, and its $SRV.PING has no responders");
       case Membership::Presence::there:
         break;
       case Membership::Presence::unknown:
         // NATS cannot tell either: a dead owner's heartbeats stop, a stuck one's go on.
-        if (membership.wait_gone(owner, membership.timeout() + std::chrono::milliseconds(100))) return Handed::owner_gone;
+        if (membership.wait_gone(owner, membership.timeout() + std::chrono::milliseconds(100)))
+          return gone("no acknowledgement within " + std::to_string(kAcceptWithin.count()) +
+                      " ms, and its heartbeats stopped or it said goodbye");
         break;
     }
     n->table.answer(c.to, error_reply(make_error(Errc::unavailable,
