@@ -167,13 +167,16 @@ void ReplicatedCatalog::apply_delete(const std::string& name, std::int64_t revis
   else if (r.value() == catalog::Applied::applied) hooks_.removed(name);
 }
 
-Result<catalog::ServerConfig> ReplicatedCatalog::stamped(const catalog::ServerConfig& config) {
+Result<catalog::ServerConfig> ReplicatedCatalog::write(const catalog::ServerConfig& config) {
   auto existing = store_.get(config.name);
   if (!existing.ok()) return existing.error();
   catalog::ServerConfig c = config;
   const auto now = catalog::format_timestamp(std::chrono::system_clock::now());
   c.created_at = existing.value() ? existing.value()->created_at : now;
   c.updated_at = now;
+  auto r = kv_->put(c.name, encode(c));
+  if (!r.ok()) return Error(r.error());
+  c.revision = static_cast<std::int64_t>(r.value());
   return c;
 }
 
@@ -191,18 +194,10 @@ void ReplicatedCatalog::settle_claim(const catalog::ServerConfig& config) {
       apply_put(*c, false);
       return;
     }
-  auto c = stamped(config);
-  auto r = c.ok() ? Status{} : Status(c.error());
-  if (r.ok()) {
-    auto written = kv_->put(config.name, encode(c.value()));
-    if (written.ok()) {
-      c.value().revision = static_cast<std::int64_t>(written.value());
-      apply_put(c.value(), false);
-      return;
-    }
-    r = Error(written.error());
-  }
-  spdlog::warn("[{}] could not write to the cluster catalog: {}", config.name, r.error().message);
+  auto written = write(config);
+  if (!written.ok())
+    return spdlog::warn("[{}] could not write to the cluster catalog: {}", config.name, written.error().message);
+  apply_put(written.value(), false);
 }
 
 void ReplicatedCatalog::claim(const catalog::ServerConfig& config) {
@@ -219,14 +214,10 @@ void ReplicatedCatalog::claim(const catalog::ServerConfig& config) {
 }
 
 Result<catalog::ServerConfig> ReplicatedCatalog::put(const catalog::ServerConfig& config) {
-  auto stamp = stamped(config);
-  if (!stamp.ok()) return stamp.error();
-  catalog::ServerConfig c = std::move(stamp).value();
-  auto r = kv_->put(c.name, encode(c));
-  if (!r.ok()) return Error(r.error());
-  c.revision = static_cast<std::int64_t>(r.value());
+  auto c = write(config);
+  if (!c.ok()) return c.error();
   MutexLock lock(mu_);
-  apply_put(c, false);
+  apply_put(c.value(), false);
   return c;
 }
 

@@ -64,8 +64,9 @@ class ReplicatedCatalog {
   void on_snapshot_done();
   void apply_put(const catalog::ServerConfig& config, bool force) MCPD_REQUIRES(mu_);
   void apply_delete(const std::string& name, std::int64_t revision, bool force) MCPD_REQUIRES(mu_);
-  // `config` with the store's creation time and now as its update time, ready for the bucket.
-  Result<catalog::ServerConfig> stamped(const catalog::ServerConfig& config);
+  // Writes `config` to the bucket with the store's creation time and now as its update time;
+  // returns the record as written, its revision the bucket's. Not applied here yet.
+  Result<catalog::ServerConfig> write(const catalog::ServerConfig& config);
   // Whether the store holds `config` as it is (a claim then has nothing to write).
   bool holds(const catalog::ServerConfig& config);
   void settle_claim(const catalog::ServerConfig& config) MCPD_REQUIRES(mu_);
