@@ -8,6 +8,7 @@
 // See bench/README.md for how to run it and what the numbers mean.
 
 #include "raw_pipe.hpp"
+#include "session_open.hpp"
 #include "workload.hpp"
 
 #include "io/loop.hpp"
@@ -159,20 +160,11 @@ class SessionHarness {
     s.name = "bench";
     s.request_timeout = 10s;  // a hung server shows up as timeouts, not as a hung benchmark
     session_ = mcp::ClientSession::create(transport::make_stdio_transport(loop_.make_strand(), t), s);
-    // Shared, not on the stack: if the open hangs we throw, and a late callback must not
-    // touch a promise that is gone.
-    auto ready = std::make_shared<std::promise<Result<mcp::ServerDescription>>>();
-    auto opened = ready->get_future();
-    session_->start([ready](Result<mcp::ServerDescription> r) { ready->set_value(std::move(r)); });
-    if (opened.wait_for(40s) != std::future_status::ready) throw std::runtime_error("session: open hung");
-    if (auto r = opened.get(); !r.ok()) throw std::runtime_error("session: " + r.error().message);
+    open_or_throw(*session_, "session");
   }
 
   ~SessionHarness() {
-    auto closed = std::make_shared<std::promise<void>>();
-    session_->close([closed] { closed->set_value(); });
-    if (closed->get_future().wait_for(10s) != std::future_status::ready)
-      std::cerr << "warning: session close did not finish within 10 s\n";
+    close_within_10s(*session_, "session");
     session_.reset();
     loop_.stop();
   }

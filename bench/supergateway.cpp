@@ -1,5 +1,7 @@
 #include "supergateway.hpp"
 
+#include "session_open.hpp"
+
 #include "support/nats_server.hpp"
 #include "support/test_support.hpp"
 #include "transport/http/streamable_http_transport.hpp"
@@ -28,33 +30,35 @@ Supergateway::Supergateway(const std::string& gateway, const std::string& server
   const int rc = ::posix_spawn(&pid_, gateway.c_str(), nullptr, &attr, argv.data(), environ);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) throw std::runtime_error("cannot start " + gateway);
-  if (!test::wait_until([&] { return test::loopback_port_accepts(port); }, 20s))
-    throw std::runtime_error("supergateway did not listen on port " + std::to_string(port));
-  transport::HttpOptions h;
-  h.name = "supergateway";
-  h.url = "http://127.0.0.1:" + std::to_string(port) + "/mcp";
-  mcp::SessionOptions s;
-  s.name = "supergateway";
-  s.request_timeout = 30s;
-  session_ = mcp::ClientSession::create(transport::make_streamable_http_transport(loop_.make_strand(), h), s);
-  auto ready = std::make_shared<std::promise<Result<mcp::ServerDescription>>>();
-  auto opened = ready->get_future();
-  session_->start([ready](Result<mcp::ServerDescription> r) { ready->set_value(std::move(r)); });
-  if (opened.wait_for(40s) != std::future_status::ready) throw std::runtime_error("supergateway: the session did not open");
-  if (auto r = opened.get(); !r.ok()) throw std::runtime_error("supergateway: " + r.error().message);
+  try {
+    if (!test::wait_until([&] { return test::loopback_port_accepts(port); }, 20s))
+      throw std::runtime_error("supergateway did not listen on port " + std::to_string(port));
+    transport::HttpOptions h;
+    h.name = "supergateway";
+    h.url = "http://127.0.0.1:" + std::to_string(port) + "/mcp";
+    mcp::SessionOptions s;
+    s.name = "supergateway";
+    s.request_timeout = 30s;
+    session_ = mcp::ClientSession::create(transport::make_streamable_http_transport(loop_.make_strand(), h), s);
+    open_or_throw(*session_, "supergateway");
+  } catch (...) {
+    stop();  // the destructor does not run when the constructor throws: supergateway must not outlive the bench
+    throw;
+  }
 }
 
-Supergateway::~Supergateway() {
+Supergateway::~Supergateway() { stop(); }
+
+void Supergateway::stop() {
   if (session_) {
-    auto closed = std::make_shared<std::promise<void>>();
-    session_->close([closed] { closed->set_value(); });
-    (void)closed->get_future().wait_for(10s);
+    close_within_10s(*session_, "supergateway");
     session_.reset();
   }
   loop_.stop();
   if (pid_ > 0) {
     ::kill(-pid_, SIGTERM);
     ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
   }
 }
 

@@ -28,6 +28,8 @@ class Supergateway {
   Result<Json> call(const std::string& tool, const Json& arguments);
 
  private:
+  void stop();  // closes the session, the loop and supergateway's process group
+
   pid_t pid_ = -1;
   io::Loop loop_{1};
   std::shared_ptr<mcp::ClientSession> session_;
