@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <optional>
+
 namespace mcpd::jsonrpc {
 
 struct Peer::Pending {
@@ -45,64 +47,87 @@ Error remote_error(const Json& err) {
 
 }  // namespace
 
-std::shared_ptr<Peer> Peer::create(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth) {
-  return std::shared_ptr<Peer>(new Peer(std::move(strand), std::move(name), std::move(send), max_json_depth));
+std::shared_ptr<Peer> Peer::create(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth,
+                                   SendFn send_alone) {
+  return std::shared_ptr<Peer>(
+      new Peer(std::move(strand), std::move(name), std::move(send), max_json_depth, std::move(send_alone)));
 }
 
-Peer::Peer(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth)
-    : strand_(std::move(strand)), name_(std::move(name)), send_(std::move(send)), max_json_depth_(max_json_depth) {}
+Peer::Peer(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth, SendFn send_alone)
+    : strand_(std::move(strand)),
+      name_(std::move(name)),
+      send_(std::move(send)),
+      send_alone_(std::move(send_alone)),
+      max_json_depth_(max_json_depth) {}
 
 Peer::~Peer() = default;
 
 RequestId Peer::request(std::string method, Json params, Duration timeout, ResponseCallback done) {
   const RequestId id = next_id_.fetch_add(1, std::memory_order_relaxed);
-  // Serialise on the caller's thread: it spreads the JSON work off the loop.
+  // Serialised and sent on the caller's thread: it spreads the JSON work off the loop, and a
+  // request from another thread needs no hand-off to the strand before it is on its way.
   Json msg = {{"jsonrpc", "2.0"}, {"id", id}, {"method", method}};
   if (!params.is_null()) msg["params"] = std::move(params);
   std::string wire = msg.dump(-1, ' ', false, Json::error_handler_t::replace);
-  asio::post(strand_, [self = shared_from_this(), id, method = std::move(method), wire = std::move(wire),
-                       timeout, done = std::move(done)]() mutable {
-    self->start_request(id, std::move(method), std::move(wire), timeout, std::move(done));
-  });
+  start_request(id, std::move(method), std::move(wire), timeout, std::move(done));
   return id;
 }
 
 void Peer::start_request(RequestId id, std::string method, std::string wire, Duration timeout,
                          ResponseCallback done) {
-  if (closed_.load()) {
-    done(close_reason_);
-    return;
-  }
   auto pending = std::make_unique<Pending>();
   pending->method = std::move(method);
   pending->done = std::move(done);
-  if (timeout.count() > 0) {
-    pending->timer = std::make_unique<asio::steady_timer>(strand_, timeout);
-    pending->timer->async_wait([weak = weak_from_this(), id, timeout](const std::error_code& ec) {
-      auto self = weak.lock();
-      if (ec || !self) return;
-      auto it = self->pending_.find(id);
-      if (it == self->pending_.end()) return;
-      const std::string method = it->second->method;
-      self->complete(id, make_error(Errc::timeout, self->name_ + ": " + method + " timed out after " +
-                                                       std::to_string(timeout.count()) + " ms"));
-      if (self->timeout_hook_) self->timeout_hook_(id, method);
-    });
+  bool alone = false;
+  {
+    MutexLock lock(pending_mu_);
+    if (closed_.load()) {
+      // Callbacks run on the strand, never on the caller's thread.
+      asio::post(strand_, [reason = close_reason_, done = std::move(pending->done)] { done(reason); });
+      return;
+    }
+    if (timeout.count() > 0) {
+      // Armed before the request is visible in pending_: once it is, only the strand touches it.
+      pending->timer = std::make_unique<asio::steady_timer>(strand_, timeout);
+      pending->timer->async_wait([weak = weak_from_this(), id, timeout](const std::error_code& ec) {
+        auto self = weak.lock();
+        if (ec || !self) return;
+        std::string method;
+        {
+          MutexLock lock(self->pending_mu_);
+          auto it = self->pending_.find(id);
+          if (it == self->pending_.end()) return;
+          method = it->second->method;
+        }
+        self->complete(id, make_error(Errc::timeout, self->name_ + ": " + method + " timed out after " +
+                                                         std::to_string(timeout.count()) + " ms"));
+        if (self->timeout_hook_) self->timeout_hook_(id, method);
+      });
+    }
+    pending_.emplace(id, std::move(pending));
+    in_flight_.store(pending_.size(), std::memory_order_relaxed);
+    alone = pending_.size() == 1;
   }
-  pending_.emplace(id, std::move(pending));
-  in_flight_.store(pending_.size(), std::memory_order_relaxed);
   sent_.fetch_add(1, std::memory_order_relaxed);
-  if (!send_(std::move(wire))) {
-    complete(id, make_error(Errc::unavailable, name_ + ": cannot send, the connection is closed"));
+  // Alone, it goes out at once; among others, it may share a write with them.
+  const SendFn& send = alone && send_alone_ ? send_alone_ : send_;
+  if (!send(std::move(wire))) {
+    asio::post(strand_, [self = shared_from_this(), id] {
+      self->complete(id, make_error(Errc::unavailable, self->name_ + ": cannot send, the connection is closed"));
+    });
   }
 }
 
 void Peer::complete(RequestId id, Result<Json> outcome) {
-  auto it = pending_.find(id);
-  if (it == pending_.end()) return;
-  auto pending = std::move(it->second);
-  pending_.erase(it);
-  in_flight_.store(pending_.size(), std::memory_order_relaxed);
+  std::unique_ptr<Pending> pending;
+  {
+    MutexLock lock(pending_mu_);
+    auto it = pending_.find(id);
+    if (it == pending_.end()) return;
+    pending = std::move(it->second);
+    pending_.erase(it);
+    in_flight_.store(pending_.size(), std::memory_order_relaxed);
+  }
   if (pending->timer) pending->timer->cancel();
   pending->done(std::move(outcome));
 }
@@ -173,10 +198,13 @@ void Peer::refuse_too_deep(const Json& msg, std::string_view line) {
   auto id = msg.find("id");
   const bool response = !msg.contains("method") && (msg.contains("result") || msg.contains("error"));
   if (response && id != msg.end() && id->is_number_integer()) {
-    if (auto it = pending_.find(id->get<RequestId>()); it != pending_.end()) {
-      const std::string method = it->second->method;
-      complete(it->first, make_error(Errc::too_large, name_ + ": the answer to " + method + " was refused: " + what));
+    const auto key = id->get<RequestId>();
+    std::optional<std::string> method;
+    {
+      MutexLock lock(pending_mu_);
+      if (auto it = pending_.find(key); it != pending_.end()) method = it->second->method;
     }
+    if (method) complete(key, make_error(Errc::too_large, name_ + ": the answer to " + *method + " was refused: " + what));
   }
 }
 
@@ -202,7 +230,12 @@ void Peer::handle_response(Json& msg) {
     spdlog::warn("[{}] response with an id we never sent: {}", name_, id.dump());
     return;
   }
-  if (pending_.find(key) == pending_.end()) {
+  bool known = false;
+  {
+    MutexLock lock(pending_mu_);
+    known = pending_.find(key) != pending_.end();
+  }
+  if (!known) {
     late_.fetch_add(1, std::memory_order_relaxed);
     spdlog::debug("[{}] dropped a late response to request {}", name_, key);
     return;
@@ -250,12 +283,15 @@ void Peer::reply(const Json& id, Result<Json> outcome) {
 
 void Peer::close(Error reason) {
   asio::post(strand_, [self = shared_from_this(), reason = std::move(reason)]() mutable {
-    if (self->closed_.load()) return;
-    self->close_reason_ = reason;
-    self->closed_.store(true);
-    auto pending = std::move(self->pending_);
-    self->pending_.clear();
-    self->in_flight_.store(0, std::memory_order_relaxed);
+    std::unordered_map<RequestId, std::unique_ptr<Pending>> pending;
+    {
+      MutexLock lock(self->pending_mu_);
+      if (self->closed_.load()) return;
+      self->close_reason_ = reason;
+      self->closed_.store(true);
+      pending.swap(self->pending_);
+      self->in_flight_.store(0, std::memory_order_relaxed);
+    }
     for (auto& [id, p] : pending) {
       if (p->timer) p->timer->cancel();
       p->done(reason);

@@ -3,8 +3,9 @@
 // requests and notifications to handlers, and drops late or unknown responses.
 //
 // The peer knows nothing of the channel: it is given a send function and fed each incoming
-// line with receive(). All of its state lives on one strand; request() and notify() may be
-// called from any thread. Callbacks run on the strand and must not block.
+// line with receive(). Its state lives on one strand, except the requests in flight (under a
+// mutex): request() and notify() may be called from any thread and send at once, from that
+// thread. Callbacks run on the strand and must not block.
 //
 // An incoming message nested deeper than a bound (common/json_limits.hpp) is dropped as
 // malformed, and if it answers a request of ours, that request fails with too_large.
@@ -13,6 +14,7 @@
 #include "common/error.hpp"
 #include "common/json_limits.hpp"
 #include "common/log_budget.hpp"
+#include "common/thread_annotations.hpp"
 #include "io/loop.hpp"
 
 #include <nlohmann/json_fwd.hpp>
@@ -70,8 +72,10 @@ class Peer : public std::enable_shared_from_this<Peer> {
   using TimeoutHook = std::function<void(RequestId id, const std::string& method)>;
 
   // `max_json_depth` bounds the nesting of every incoming message (json_limits.hpp).
+  // `send_alone`, if given, sends a request that is the only one in flight: the channel may
+  // write it at once from the calling thread, where `send` may batch it with others.
   static std::shared_ptr<Peer> create(io::Strand strand, std::string name, SendFn send,
-                                      std::size_t max_json_depth = json::kDefaultMaxDepth);
+                                      std::size_t max_json_depth = json::kDefaultMaxDepth, SendFn send_alone = {});
   ~Peer();
 
   // Sends a request; `done` is called exactly once: with the result, a remote error, a
@@ -101,7 +105,7 @@ class Peer : public std::enable_shared_from_this<Peer> {
 
  private:
   struct Pending;
-  Peer(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth);
+  Peer(io::Strand strand, std::string name, SendFn send, std::size_t max_json_depth, SendFn send_alone);
   void start_request(RequestId id, std::string method, std::string wire, Duration timeout,
                      ResponseCallback done);
   void complete(RequestId id, Result<Json> outcome);
@@ -116,11 +120,14 @@ class Peer : public std::enable_shared_from_this<Peer> {
   io::Strand strand_;
   std::string name_;
   SendFn send_;
+  SendFn send_alone_;
   const std::size_t max_json_depth_;
   std::atomic<RequestId> next_id_{1};
-  std::atomic<bool> closed_{false};
-  Error close_reason_;  // valid once closed_ is set; written on the strand
-  std::unordered_map<RequestId, std::unique_ptr<Pending>> pending_;  // strand only
+  // The requests in flight: added by request() on any thread, completed on the strand.
+  Mutex pending_mu_;
+  std::atomic<bool> closed_{false};  // set under pending_mu_: no request is added after it
+  Error close_reason_ MCPD_GUARDED_BY(pending_mu_);  // valid once closed_ is set
+  std::unordered_map<RequestId, std::unique_ptr<Pending>> pending_ MCPD_GUARDED_BY(pending_mu_);
   std::unordered_map<std::string, AsyncRequestHandler> request_handlers_;
   std::unordered_map<std::string, NotificationHandler> notification_handlers_;
   TimeoutHook timeout_hook_;

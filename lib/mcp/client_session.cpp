@@ -39,7 +39,11 @@ ClientSession::ClientSession(std::shared_ptr<transport::Transport> transport, Se
         auto t = weak_transport.lock();
         return t && t->send(std::move(m));
       },
-      opts_.json_max_depth);
+      opts_.json_max_depth,
+      [weak_transport](std::string m) {
+        auto t = weak_transport.lock();
+        return t && t->send_now(std::move(m));
+      });
   ping_timer_ = std::make_unique<PingTimer>(transport_->strand());
 }
 

@@ -15,6 +15,7 @@ void SessionPool::Impl::begin_close(std::function<void()> done, std::chrono::mil
   }
   if (closing) return;
   closing = true;
+  update_lane();  // closed before in-flight calls are counted: the lane starts none after this
   restart_timer.cancel();
   answer_tools(shutting_down());
   drain_timer.expires_after(drain);

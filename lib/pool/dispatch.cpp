@@ -104,17 +104,8 @@ Error SessionPool::Impl::queue_full() const {
                                           std::to_string(queued()) + " calls waiting (maxQueue); retry later");
 }
 
-std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::least_loaded() {
-  std::shared_ptr<Member> best;
-  for (auto& m : members) {
-    if (m->state != State::ready || m->in_flight >= opts.max_inflight_per_session || m->evict_when_idle) continue;
-    if (!best || m->in_flight < best->in_flight) best = m;
-  }
-  return best;
-}
-
 void SessionPool::Impl::dispatch(Pending p) {
-  if (auto m = least_loaded()) {
+  if (auto m = claim_least_loaded()) {
     run_on(m, std::move(p));
     return;
   }
@@ -151,7 +142,7 @@ void SessionPool::Impl::grow() {
 
 void SessionPool::Impl::pump() {
   while (!queue.empty()) {
-    auto m = least_loaded();
+    auto m = claim_least_loaded();
     if (!m) break;
     Pending p = std::move(queue.front());
     queue.pop_front();
@@ -164,41 +155,25 @@ void SessionPool::Impl::pump() {
 void SessionPool::Impl::run_on(const std::shared_ptr<Member>& m, Pending p) {
   auto now = Clock::now();
   if (now >= p.deadline) {
+    release(m);
     p.done(make_error(Errc::timeout, server() + ": " + p.req.what() + " timed out while waiting for a session"));
     return;
   }
   if (p.req.cancel && p.req.cancel->cancelled()) {
+    release(m);
     p.done(make_error(Errc::cancelled, server() + ": " + p.req.what() + " cancelled: " + p.req.cancel->reason()));
-    return;
-  }
-  if (!p.req.method.empty()) {
-    request_on(m, std::move(p));
     return;
   }
   if (m->offered) {  // a shared session the node could have evicted: busy now
     m->offered = false;
     opts.limits->withdraw_idle(m->seat);
   }
-  ++m->in_flight;
-  ++st_in_flight;
   m->last_used = now;
-  mcp::CallOptions o;
-  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(p.deadline - now);
-  if (o.timeout.count() <= 0) o.timeout = 1ms;
-  o.on_progress = std::move(p.req.on_progress);
-  o.task = std::move(p.req.task);
-  o.meta = std::move(p.req.meta);
-  auto cancel = std::move(p.req.cancel);
-  std::string tool = p.req.tool;
-  Json arguments = std::move(p.req.arguments);
-  auto done = finisher(m, std::move(p));
-  auto id = m->session->call_tool(std::move(tool), std::move(arguments), std::move(o), std::move(done));
-  if (cancel) {
-    std::weak_ptr<mcp::ClientSession> session = m->session;
-    cancel->arm([session, id](const std::string& reason) {
-      if (auto s = session.lock()) s->cancel_call(id, reason);
-    });
+  if (!p.req.method.empty()) {
+    request_on(m, std::move(p));
+    return;
   }
+  start_call(m, std::move(p));
 }
 
 std::function<void(Result<Json>)> SessionPool::Impl::finisher(const std::shared_ptr<Member>& m, Pending p) {
@@ -242,6 +217,7 @@ void SessionPool::Impl::request_on(const std::shared_ptr<Member>& m, Pending p) 
   if (!p.req.capability.empty()) {
     const auto& caps = m->session->server().capabilities;
     if (!caps.is_object() || !caps.contains(p.req.capability)) {
+      release(m);
       p.done(make_error(Errc::invalid_request, server() + " does not offer " + p.req.capability +
                                                    " (it does not declare the '" + p.req.capability +
                                                    "' capability)"));
@@ -256,13 +232,6 @@ void SessionPool::Impl::request_on(const std::shared_ptr<Member>& m, Pending p) 
     if (!params.is_object()) params = Json::object();
     for (auto& [k, v] : p.req.meta.items()) params["_meta"][k] = v;
   }
-  if (m->offered) {
-    m->offered = false;
-    opts.limits->withdraw_idle(m->seat);
-  }
-  ++m->in_flight;
-  ++st_in_flight;
-  m->last_used = now;
   std::string method = p.req.method;
   auto done = finisher(m, std::move(p));
   m->session->request(std::move(method), std::move(params), timeout, std::move(done));

@@ -53,7 +53,7 @@ void SessionPool::Impl::route_isolated(Pending p) {
   auto m = it->second;
   m->last_used = Clock::now();
   opts.limits->withdraw_idle(m->seat);  // busy: not the node's to evict now
-  if (m->state == State::ready && m->waiting.empty() && m->in_flight < opts.max_inflight_per_session) {
+  if (m->state == State::ready && m->waiting.empty() && claim(m)) {
     run_on(m, std::move(p));
     return;
   }
@@ -84,7 +84,7 @@ void SessionPool::Impl::fail_waiting(const std::shared_ptr<Member>& m, const Err
 
 void SessionPool::Impl::settle_isolated(const std::shared_ptr<Member>& m) {
   if (m->state != State::ready) return;
-  while (!m->waiting.empty() && m->in_flight < opts.max_inflight_per_session) {
+  while (!m->waiting.empty() && claim(m)) {
     Pending p = std::move(m->waiting.front());
     m->waiting.pop_front();
     --isolated_waiting;
@@ -121,6 +121,7 @@ void SessionPool::Impl::offer_to_node(const std::shared_ptr<Member>& m) {
 void SessionPool::Impl::settle_shared(const std::shared_ptr<Member>& m) {
   if (m->state != State::ready || m->in_flight > 0 || closing) return;
   if (m->evict_when_idle) {
+    if (!take_out_if_idle(m)) return;  // a call from the lane came first: its end settles it again
     spdlog::info("[{}] closing session {}: the node needs its place for another session", opts.name, m->label);
     retire(m);
     if (live_members() < opts.min_sessions) schedule_restart(opts.backoff.initial);
@@ -129,8 +130,9 @@ void SessionPool::Impl::settle_shared(const std::shared_ptr<Member>& m) {
   if (live_members() <= opts.min_sessions) return;  // minSessions stay, idle or not
   // A tool list being fetched may be on it (the first call waits for that list): not yet.
   if (tools_fetching || !tools_waiters.empty()) return;
-  m->offered = true;
-  offer_to_node(m);  // once taken, least_loaded skips it
+  if (!take_out_if_idle(m)) return;
+  m->offered = true;  // out of the lane until a call takes it back (run_on)
+  offer_to_node(m);  // once taken, claim_least_loaded skips it
   ensure_sweep();  // closes it after idle_ttl if nobody needs it before
 }
 
@@ -203,6 +205,7 @@ void SessionPool::Impl::sweep() {
   std::sort(idle_shared.begin(), idle_shared.end(), [](const auto& a, const auto& b) { return a->last_used < b->last_used; });
   for (auto& m : idle_shared) {
     if (live_members() <= opts.min_sessions) break;
+    if (!take_out_if_idle(m)) continue;
     spdlog::info("[{}] closing session {}: idle for {} ms", opts.name, m->label, opts.idle_ttl.count());
     retire(m);
   }

@@ -28,6 +28,7 @@ void SessionPool::Impl::refresh_stats() {
   st_isolated = static_cast<int>(isolated.size());
   st_queued = queued();
   st_circuit = backoff.state();
+  update_lane();
 }
 
 Error SessionPool::Impl::circuit_error() const {

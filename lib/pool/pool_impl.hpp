@@ -11,10 +11,14 @@
 //
 // Every member function and every field below is touched only on `strand`, except opts (never
 // changed after construction), the st_* counters and last_error (under err_mu), which stats()
-// reads from any thread, and Member::in_flight, which a session's strand decrements.
+// reads from any thread, Member::in_flight, which a session's strand decrements, and the lane
+// (under lane_mu), through which SessionPool::call dispatches a plain tool call on the caller's
+// own thread: a shared session with a free slot takes it at once, with no hand-off to the strand.
 #pragma once
 
 #include "pool/session_pool.hpp"
+
+#include "common/thread_annotations.hpp"
 
 #include <asio/steady_timer.hpp>
 
@@ -114,6 +118,17 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   bool runs_tool_tasks = false;
   std::shared_ptr<const std::unordered_map<std::string, mcp::TaskSupport>> task_tools;
 
+  // The lane: the shared sessions a call may take from any thread (ready, not offered to the
+  // node, not being evicted), open while the pool takes calls (not closing, circuit closed,
+  // nobody queued). Every slot is claimed under lane_mu, on the strand too, so a call from the
+  // lane and the strand's "is it idle?" (before offering a session to the node or closing it)
+  // never pass each other.
+  Mutex lane_mu;
+  bool lane_open MCPD_GUARDED_BY(lane_mu) = false;
+  bool lane_shut MCPD_GUARDED_BY(lane_mu) = false;  // close() was called: no call takes the lane again
+  std::vector<std::shared_ptr<Member>> lane MCPD_GUARDED_BY(lane_mu);
+  std::shared_ptr<const std::unordered_map<std::string, mcp::TaskSupport>> lane_tools MCPD_GUARDED_BY(lane_mu);
+
   // --- helpers (members.cpp) -----------------------------------------------------------------
   std::string server() const { return "server '" + opts.name + "'"; }
   Error shutting_down() const { return make_error(Errc::unavailable, server() + " is shutting down"); }
@@ -150,16 +165,36 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   void retire(const std::shared_ptr<Member>& m);
   void schedule_restart(std::chrono::milliseconds delay);
 
+  // --- the lane and slots (lane.cpp) ----------------------------------------------------------
+  // Any thread: runs a plain tool call on a lane session with a free slot; false (and `p`
+  // untouched) when the strand must decide.
+  bool try_lane(Pending& p);
+  // Rebuilds the lane from the pool's state (refresh_stats does, after every change).
+  void update_lane();
+  // Any thread: from now on, every call goes through the strand (which refuses it once closing).
+  void shut_lane();
+  // A slot on `m`, if it has one free (in_flight below max_inflight_per_session).
+  bool claim(const std::shared_ptr<Member>& m);
+  // The ready shared session with the fewest calls and a free slot, its slot claimed; or null.
+  std::shared_ptr<Member> claim_least_loaded();
+  // Gives back a slot claimed for a call that then did not run.
+  void release(const std::shared_ptr<Member>& m);
+  // True if `m` has no call in flight; it is then out of the lane, so none can start on it
+  // until the strand puts it back (before offering a session to the node or closing it).
+  bool take_out_if_idle(const std::shared_ptr<Member>& m);
+  // Runs a tool call on `m`, whose slot is claimed (any thread).
+  void start_call(const std::shared_ptr<Member>& m, Pending p);
+
   // --- calls (dispatch.cpp) ------------------------------------------------------------------
   void fail_queue(const Error& e);
   void submit(Pending p);
   void refuse_unknown_tool(const Pending& p, const mcp::Tools& list);
   void check_tool(Pending p);
   void route(Pending p);
-  std::shared_ptr<Member> least_loaded();
   void dispatch(Pending p);
   void grow();
   void pump();
+  // Runs a call or request on `m`, whose slot is claimed.
   void run_on(const std::shared_ptr<Member>& m, Pending p);
   // A request other than tools/call (CallRequest::method) on `m`: its capability checked.
   void request_on(const std::shared_ptr<Member>& m, Pending p);

@@ -1,5 +1,6 @@
-// SessionPool's public methods: each hands its work to the pool's strand, where all of the
-// pool's state lives (pool_impl.hpp); stats() reads counters kept for any thread.
+// SessionPool's public methods: each hands its work to the pool's strand, where the pool's
+// state lives (pool_impl.hpp), except a tool call the lane takes on the caller's thread
+// (lane.cpp); stats() reads counters kept for any thread.
 #include "pool/session_pool.hpp"
 #include "pool/pool_impl.hpp"
 
@@ -15,6 +16,7 @@ std::shared_ptr<SessionPool> SessionPool::create(io::Loop& loop, PoolOptions opt
 
 SessionPool::~SessionPool() {
   // Sessions not closed by close() stop with their transports (which kill their processes).
+  if (impl_) impl_->shut_lane();
   if (impl_) asio::post(impl_->strand, [impl = impl_] {
       if (!impl->closing) impl->begin_close({}, impl->opts.drain_timeout);
     });
@@ -29,6 +31,7 @@ void SessionPool::start() {
 void SessionPool::call(CallRequest request, std::function<void(Result<CallResult>)> done) {
   auto timeout = request.timeout.count() > 0 ? request.timeout : impl_->opts.call_timeout;
   Impl::Pending p{std::move(request), std::move(done), Clock::now() + timeout, false, timeout};
+  if (impl_->try_lane(p)) return;  // a session with a free slot took it on this thread
   asio::post(impl_->strand, [impl = impl_, p = std::move(p)]() mutable { impl->submit(std::move(p)); });
 }
 
@@ -44,6 +47,7 @@ void SessionPool::list_tools(std::function<void(Result<mcp::Tools>)> done, bool 
 
 void SessionPool::close(std::function<void()> done, std::optional<std::chrono::milliseconds> drain) {
   auto d = drain.value_or(impl_->opts.drain_timeout);
+  impl_->shut_lane();  // a call made after close() is refused, as the strand will refuse it
   asio::post(impl_->strand, [impl = impl_, done = std::move(done), d]() mutable { impl->begin_close(std::move(done), d); });
 }
 

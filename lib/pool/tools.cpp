@@ -16,6 +16,10 @@ void SessionPool::Impl::set_tools(mcp::Tools t) {
     tool_names.insert(name);
     modes->emplace(std::move(name), mcp::task_support_of(tool));
   }
+  {
+    MutexLock lock(lane_mu);
+    lane_tools = modes;
+  }
   std::lock_guard lock(task_mu);
   task_tools = std::move(modes);
 }

@@ -5,6 +5,8 @@
 #include "transport/outbox.hpp"
 #include "transport/process_group.hpp"
 
+#include "common/thread_annotations.hpp"
+
 #include <asio/read.hpp>
 #include <asio/posix/stream_descriptor.hpp>
 #include <asio/post.hpp>
@@ -70,12 +72,8 @@ class StdioTransportImpl final : public StdioTransport,
     });
   }
 
-  bool send(std::string message) override {
-    if (!accepting_.load()) return false;
-    message.push_back('\n');
-    if (outbox_.push(std::move(message))) asio::post(strand_, [self = shared_from_this()] { self->flush(); });
-    return true;
-  }
+  bool send(std::string message) override { return queue_or_write(std::move(message), false); }
+  bool send_now(std::string message) override { return queue_or_write(std::move(message), true); }
 
   void close(std::function<void()> done) override {
     asio::post(strand_, [self = shared_from_this(), done = std::move(done)]() mutable {
@@ -120,16 +118,42 @@ class StdioTransportImpl final : public StdioTransport,
   }
 
   // --- stdin ---------------------------------------------------------------------------------
+  // From any thread. `now`, while nothing is queued or being written: the message goes into the
+  // pipe from the sending thread (a non-blocking write), with no hand-off to the loop. Else, or
+  // for what does not fit (a full pipe), the outbox and one flush on the strand for the batch.
+  bool queue_or_write(std::string message, bool now) {
+    if (!accepting_.load()) return false;
+    message.push_back('\n');
+    MutexLock lock(write_mu_);
+    if (now && direct_fd_ >= 0) {
+      const ssize_t n = ::write(direct_fd_, message.data(), message.size());
+      if (n == static_cast<ssize_t>(message.size())) return true;
+      if (n > 0) message.erase(0, static_cast<std::size_t>(n));
+      // The rest (or all of it, after EAGAIN or an error the strand's write will report) goes
+      // through the outbox; nothing may overtake it until the strand has written it.
+    }
+    direct_fd_ = -1;
+    if (outbox_.push(std::move(message))) asio::post(strand_, [self = shared_from_this()] { self->flush(); });
+    return true;
+  }
+
   void flush() {
+    MutexLock lock(write_mu_);
     // Messages wait while a write is in flight (its completion flushes) or before the child runs.
     if (writing_ || state_ != State::running) return outbox_.defer();
     outbox_.take(writing_batch_);
-    if (writing_batch_.empty()) return;
+    if (writing_batch_.empty()) {
+      direct_fd_ = stdin_.native_handle();  // all written: senders may write directly again
+      return;
+    }
     writing_ = true;
     buffers_.clear();
     for (const auto& m : writing_batch_) buffers_.emplace_back(asio::buffer(m));
     asio::async_write(stdin_, buffers_, [self = shared_from_this()](const std::error_code& ec, std::size_t) {
-      self->writing_ = false;
+      {
+        MutexLock done(self->write_mu_);
+        self->writing_ = false;
+      }
       self->writing_batch_.clear();
       if (ec) {
         // EPIPE: the child closed stdin or died; its exit is reported by the pidfd watch.
@@ -325,6 +349,7 @@ class StdioTransportImpl final : public StdioTransport,
   void finish() {
     if (state_ == State::stopped) return;
     state_ = State::stopped;
+    stop_direct_writes();
     std::error_code ignored;
     stdin_.close(ignored);
     stdout_.close(ignored);
@@ -344,6 +369,12 @@ class StdioTransportImpl final : public StdioTransport,
   }
 
   // --- stop ----------------------------------------------------------------------------------
+  // Before stdin closes: no sender may write to its descriptor (or to one that reuses the number).
+  void stop_direct_writes() {
+    MutexLock lock(write_mu_);
+    direct_fd_ = -1;
+  }
+
   void do_close(std::function<void()> done) {
     if (state_ == State::stopped || state_ == State::idle) {
       state_ = State::stopped;
@@ -361,6 +392,7 @@ class StdioTransportImpl final : public StdioTransport,
     state_ = State::stopping;
     stop_requested_ = stop_requested_ || requested;
     accepting_ = false;
+    stop_direct_writes();
     std::error_code ignored;
     stdin_.close(ignored);
     timer_.expires_after(opts_.eof_grace);
@@ -398,9 +430,13 @@ class StdioTransportImpl final : public StdioTransport,
   std::vector<std::function<void()>> close_waiters_;
 
   Outbox<std::string> outbox_;
+  Mutex write_mu_;  // orders direct writes against the strand's: see send()
+  // stdin's descriptor while a sender may write to it directly: the child runs, nothing is
+  // queued and no write is in flight. -1 otherwise.
+  int direct_fd_ MCPD_GUARDED_BY(write_mu_) = -1;
   std::vector<std::string> writing_batch_;
   std::vector<asio::const_buffer> buffers_;
-  bool writing_ = false;
+  bool writing_ MCPD_GUARDED_BY(write_mu_) = false;
 
   std::array<char, 64 * 1024> read_buf_{};
   LineSplitter lines_{opts_.max_message_bytes};

@@ -45,6 +45,10 @@ class Transport {
   virtual void start(Handlers handlers) = 0;
   // Queues one message. Any thread. Returns false if the transport is closed or full.
   virtual bool send(std::string message) = 0;
+  // send() for a message with nothing else of ours in flight (a request to an idle session):
+  // the transport may write it from the calling thread at once, sparing the loop a wake-up.
+  // Under load send() is better: queued messages share one write.
+  virtual bool send_now(std::string message) { return send(std::move(message)); }
   // Graceful stop; `done` runs on the strand once the transport is fully stopped (for a
   // process: it and its process group are gone). Safe to call more than once and after a crash.
   virtual void close(std::function<void()> done = {}) = 0;

@@ -9,9 +9,14 @@
 
 #include <catch2/catch.hpp>
 
+#include <asio/post.hpp>
+
+#include <atomic>
 #include <csignal>
 #include <mutex>
+#include <random>
 #include <set>
+#include <thread>
 
 using namespace mcpd;
 using namespace mcpd::pool;
@@ -282,4 +287,91 @@ TEST_CASE("close lets in-flight calls finish - then stops every process - and re
   for (auto& s : slow) CHECK(s.get().ok());
   CHECK(closed.get());
   for (int pid : pids) CHECK_FALSE(transport::process_alive(pid));
+}
+
+// The lane: a tool call to a shared session with a free slot is dispatched and written to the
+// session's pipe on the caller's thread, with no hand-off to the pool's strand.
+TEST_CASE("the lane: a call to an idle shared session is on its way before the loop runs") {
+  Pool p(opts(1, 1), {});
+  REQUIRE(p.text("echo", {{"message", "list the tools first"}}) == "list the tools first");
+  // Both loop threads held: nothing of the pool, the session or the transport can run there.
+  std::mutex held;
+  std::unique_lock hold(held);
+  Slot<bool> blocked_a, blocked_b;
+  for (auto* b : {&blocked_a, &blocked_b})
+    asio::post(p.loop.context(), [&held, cb = b->callback()] {
+      cb(true);
+      std::lock_guard wait(held);
+    });
+  REQUIRE(blocked_a.get(5s));
+  REQUIRE(blocked_b.get(5s));
+  Slot<Result<CallResult>> r;
+  p.pool->call(CallRequest{"echo", {{"message", "lane"}}, {}, 0ms, {}}, r.callback());
+  // The slot was claimed on this thread, and the request written to the pipe from here.
+  CHECK(p.pool->stats().in_flight == 1);
+  CHECK(p.pool->stats().calls == 2);
+  hold.unlock();
+  auto answer = r.get(10s);
+  REQUIRE(answer.ok());
+  CHECK(mcp::result_text(answer.value().result) == "lane");
+}
+
+TEST_CASE("the lane: calls from many threads never exceed maxInflightPerSession") {
+  Pool p(opts(1, 1, /*inflight=*/2, /*queue=*/256), {});
+  REQUIRE(p.text("echo", {{"message", "ready"}}) == "ready");
+  std::atomic<bool> done{false};
+  std::atomic<int> most{0};
+  std::thread sampler([&] {
+    while (!done) {
+      most = std::max(most.load(), p.pool->stats().in_flight);
+      std::this_thread::sleep_for(200us);
+    }
+  });
+  std::atomic<int> failed{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 6; ++t)
+    callers.emplace_back([&] {
+      for (int i = 0; i < 8; ++i) {
+        auto r = p.call("sleep", {{"ms", 10}});
+        if (!r.ok()) ++failed;
+      }
+    });
+  for (auto& c : callers) c.join();
+  done = true;
+  sampler.join();
+  CHECK(failed == 0);
+  CHECK(most.load() >= 1);
+  CHECK(most.load() <= 2);
+}
+
+TEST_CASE("the lane: calls from many threads while idle sessions close all succeed") {
+  // Sessions above minSessions close 5 ms after their last call, while calls keep arriving from
+  // four threads at random moments: a call the lane hands to a session must never meet it closing.
+  auto o = opts(0, 3, /*inflight=*/2);
+  o.idle_ttl = 5ms;
+  Pool p(o, {});
+  std::atomic<int> ok{0}, failed{0};
+  std::mutex first_mu;
+  std::string first_failure;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 4; ++t)
+    callers.emplace_back([&, t] {
+      std::mt19937 rng(static_cast<unsigned>(t + 1));
+      for (int i = 0; i < 60; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 12));
+        // A server exits at stdin's EOF abandoning its calls: a call on a closing session fails.
+        auto r = p.call("sleep", {{"ms", 3}});
+        if (r.ok()) {
+          ++ok;
+          continue;
+        }
+        ++failed;
+        std::lock_guard lock(first_mu);
+        if (first_failure.empty()) first_failure = r.error().message;
+      }
+    });
+  for (auto& c : callers) c.join();
+  INFO("first failure: " << first_failure);
+  CHECK(failed == 0);
+  CHECK(ok == 240);
 }
