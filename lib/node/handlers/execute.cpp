@@ -3,13 +3,15 @@
 // and answers the caller directly. A forward nobody accepts is never left unanswered: an owner
 // that NATS says is gone (no responders, or silent until its heartbeats time out) has its
 // session taken over here (session_reset); one that is there but does not accept in time gets
-// the caller an `unavailable` naming it.
+// the caller an `unavailable` naming it. A call is never sent twice to the same owner: one taken
+// for gone that still owns the session afterwards may have run it.
 #include "node/internal/handlers.hpp"
 #include "node/internal/node.hpp"
 #include "common/text.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <random>
 
@@ -107,13 +109,29 @@ Handed forward(const std::shared_ptr<Node>& n, const std::string& owner, const C
 // the reply says session_reset).
 void settle(const std::shared_ptr<Node>& n, Call c) {
   const std::string session_id = c.body["session_id"].get<std::string>();
+  std::vector<std::string> tried;  // owners this call was sent to and taken for gone
   // One round, or a few when owners turn out to be gone (each one is then taken for gone).
   for (int round = 0; round < 3; ++round) {
     auto* affinity = n->affinity();
     auto route = affinity ? affinity->resolve(c.server, session_id) : Result<Affinity::Route>(Affinity::Route{});
     if (!route.ok()) return n->table.answer(c.to, error_reply(route.error(), c.to.error_extra));
     if (route->decision == Affinity::Decision::forward && !c.forwarded) {
+      if (std::find(tried.begin(), tried.end(), route->owner) != tried.end()) {
+        // Taken for gone, yet still the owner by every account: perhaps it was only slow (or
+        // this node was), and it may have run the call. A second send could run it twice.
+        spdlog::warn("session '{}' of server '{}': node {} did not acknowledge the call but still owns the session; "
+                     "not sending it again",
+                     session_id, c.server, route->owner);
+        return n->table.answer(
+            c.to, error_reply(make_error(Errc::unavailable,
+                                         "node " + route->owner + ", which owns session '" + session_id +
+                                             "' of server '" + c.server +
+                                             "', did not acknowledge the call in time and still owns the session; "
+                                             "the call may or may not have run there, so it is not sent again"),
+                              c.to.error_extra));
+      }
       if (forward(n, route->owner, c) == Handed::done) return;
+      tried.push_back(route->owner);
       continue;  // its owner is gone: this time resolve() takes the session over
     }
     // A forwarded call is never forwarded again (no ping-pong while ownership moves).
