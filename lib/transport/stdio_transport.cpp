@@ -430,7 +430,7 @@ class StdioTransportImpl final : public StdioTransport,
   std::vector<std::function<void()>> close_waiters_;
 
   Outbox<std::string> outbox_;
-  Mutex write_mu_;  // orders direct writes against the strand's: see send()
+  Mutex write_mu_;  // orders direct writes against the strand's: see queue_or_write()
   // stdin's descriptor while a sender may write to it directly: the child runs, nothing is
   // queued and no write is in flight. -1 otherwise.
   int direct_fd_ MCPD_GUARDED_BY(write_mu_) = -1;
