@@ -20,18 +20,9 @@ bool SessionPool::Impl::try_lane(Pending& p) {
   std::shared_ptr<Member> best;
   {
     MutexLock lock(lane_mu);
-    if (!lane_open || !lane_tools || !lane_tools->count(p.req.tool)) return false;
-    int fewest = opts.max_inflight_per_session;
-    for (const auto& m : lane) {
-      const int n = m->in_flight.load();
-      if (n < fewest) {
-        fewest = n;
-        best = m;
-      }
-    }
+    if (!lane_open || !tool_modes || !tool_modes->count(p.req.tool)) return false;
+    best = claim_fewest(lane, [](const Member&) { return true; });  // the lane holds only usable ones
     if (!best) return false;
-    ++best->in_flight;
-    ++st_in_flight;
   }
   ++st_calls;
   start_call(best, std::move(p));
@@ -64,10 +55,15 @@ bool SessionPool::Impl::claim(const std::shared_ptr<Member>& m) {
 
 std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::claim_least_loaded() {
   MutexLock lock(lane_mu);
+  return claim_fewest(members, [](const Member& m) { return m.state == State::ready && !m.evict_when_idle; });
+}
+
+std::shared_ptr<SessionPool::Impl::Member> SessionPool::Impl::claim_fewest(
+    const std::vector<std::shared_ptr<Member>>& from, bool (*usable)(const Member&)) {
   std::shared_ptr<Member> best;
   int fewest = opts.max_inflight_per_session;
-  for (const auto& m : members) {
-    if (m->state != State::ready || m->evict_when_idle) continue;
+  for (const auto& m : from) {
+    if (!usable(*m)) continue;
     const int n = m->in_flight.load();
     if (n < fewest) {
       fewest = n;

@@ -163,7 +163,7 @@ void SessionPool::Impl::on_opened(const std::shared_ptr<Member>& m, const Result
   m->state = State::ready;
   m->ready_at = Clock::now();
   {
-    std::lock_guard lock(task_mu);
+    MutexLock lock(lane_mu);
     runs_tool_tasks = mcp::server_runs_tool_tasks(r.value().capabilities);
   }
   if (backoff.state() != CircuitState::closed) spdlog::info("[{}] circuit closed: a session opened", opts.name);

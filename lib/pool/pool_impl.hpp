@@ -112,12 +112,6 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   std::atomic<CircuitState> st_circuit{CircuitState::closed};
   mutable std::mutex err_mu;
   std::string last_error;
-  // What task_support() reads from any thread: whether the server runs tools as tasks (its
-  // capabilities, from the last session that opened) and each listed tool's taskSupport.
-  mutable std::mutex task_mu;
-  bool runs_tool_tasks = false;
-  std::shared_ptr<const std::unordered_map<std::string, mcp::TaskSupport>> task_tools;
-
   // The lane: the shared sessions a call may take from any thread (ready, not offered to the
   // node, not being evicted), open while the pool takes calls (not closing, circuit closed,
   // nobody queued). Every slot is claimed under lane_mu, on the strand too, so a call from the
@@ -127,7 +121,11 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   bool lane_open MCPD_GUARDED_BY(lane_mu) = false;
   bool lane_shut MCPD_GUARDED_BY(lane_mu) = false;  // close() was called: no call takes the lane again
   std::vector<std::shared_ptr<Member>> lane MCPD_GUARDED_BY(lane_mu);
-  std::shared_ptr<const std::unordered_map<std::string, mcp::TaskSupport>> lane_tools MCPD_GUARDED_BY(lane_mu);
+  // What task_support() and the lane read from any thread: whether the server runs tools as
+  // tasks (its capabilities, from the last session that opened) and each listed tool's
+  // taskSupport (null until the tool list is first fetched).
+  bool runs_tool_tasks MCPD_GUARDED_BY(lane_mu) = false;
+  std::shared_ptr<const std::unordered_map<std::string, mcp::TaskSupport>> tool_modes MCPD_GUARDED_BY(lane_mu);
 
   // --- helpers (members.cpp) -----------------------------------------------------------------
   std::string server() const { return "server '" + opts.name + "'"; }
@@ -177,6 +175,10 @@ struct SessionPool::Impl : std::enable_shared_from_this<Impl> {
   bool claim(const std::shared_ptr<Member>& m);
   // The ready shared session with the fewest calls and a free slot, its slot claimed; or null.
   std::shared_ptr<Member> claim_least_loaded();
+  // The session in `from` with the fewest calls and a free slot, among those `usable` accepts,
+  // its slot claimed; or null.
+  std::shared_ptr<Member> claim_fewest(const std::vector<std::shared_ptr<Member>>& from, bool (*usable)(const Member&))
+      MCPD_REQUIRES(lane_mu);
   // Gives back a slot claimed for a call that then did not run.
   void release(const std::shared_ptr<Member>& m);
   // True if `m` has no call in flight; it is then out of the lane, so none can start on it

@@ -52,11 +52,11 @@ void SessionPool::close(std::function<void()> done, std::optional<std::chrono::m
 }
 
 std::optional<mcp::TaskSupport> SessionPool::task_support(const std::string& tool) const {
-  std::lock_guard lock(impl_->task_mu);
-  if (!impl_->task_tools) return std::nullopt;
+  MutexLock lock(impl_->lane_mu);
+  if (!impl_->tool_modes) return std::nullopt;
   if (!impl_->runs_tool_tasks) return mcp::TaskSupport::forbidden;
-  auto it = impl_->task_tools->find(tool);
-  return it == impl_->task_tools->end() ? mcp::TaskSupport::forbidden : it->second;
+  auto it = impl_->tool_modes->find(tool);
+  return it == impl_->tool_modes->end() ? mcp::TaskSupport::forbidden : it->second;
 }
 
 PoolStats SessionPool::stats() const {

@@ -16,12 +16,8 @@ void SessionPool::Impl::set_tools(mcp::Tools t) {
     tool_names.insert(name);
     modes->emplace(std::move(name), mcp::task_support_of(tool));
   }
-  {
-    MutexLock lock(lane_mu);
-    lane_tools = modes;
-  }
-  std::lock_guard lock(task_mu);
-  task_tools = std::move(modes);
+  MutexLock lock(lane_mu);
+  tool_modes = std::move(modes);
 }
 
 void SessionPool::Impl::list_tools_on_strand(std::function<void(Result<mcp::Tools>)> done, bool refresh) {
