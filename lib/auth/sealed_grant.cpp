@@ -5,15 +5,15 @@
 namespace mcpd::auth {
 
 std::string sealed_grant_text(const Grant& grant, std::int64_t sealed_at_ms) {
-  auto j = nlohmann::json::parse(grant_json(grant));
+  auto j = grant_object(grant);
   j["sealedAt"] = sealed_at_ms;
   return j.dump();
 }
 
 Result<HandedGrant> read_sealed_grant(std::string_view text, std::int64_t now_ms) {
-  auto g = parse_grant(text, "the sealed grant");
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  auto g = grant_from_object(j, "the sealed grant");
   if (!g.ok()) return make_error(Errc::invalid_request, g.error().message);
-  auto j = nlohmann::json::parse(text, nullptr, false);  // an object: parse_grant said so
   auto at = j.find("sealedAt");
   if (at == j.end() || !at->is_number_integer())
     return make_error(Errc::invalid_request,

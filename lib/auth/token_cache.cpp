@@ -52,19 +52,26 @@ std::int64_t to_unix(Clock::time_point t) {
 
 }  // namespace
 
-std::string grant_json(const Grant& g) {
-  nlohmann::json j = {{"accessToken", g.access_token}, {"expiresAt", to_unix(g.expires_at)},
+std::string grant_json(const Grant& g) { return grant_object(g).dump(2) + "\n"; }
+
+nlohmann::json grant_object(const Grant& g) {
+  return {{"accessToken", g.access_token}, {"expiresAt", to_unix(g.expires_at)},
                       {"refreshToken", g.refresh_token}, {"scope", g.scope}, {"tokenEndpoint", g.token_endpoint},
                       {"resource", g.resource}, {"clientId", g.client_id}, {"clientSecret", g.client_secret},
                       {"clientAuth", g.client_auth}};
-  return j.dump(2) + "\n";
 }
 
 Result<Grant> parse_grant(std::string_view text, const std::string& what) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
+  return grant_from_object(nlohmann::json::parse(text, nullptr, false), what);
+}
+
+Result<Grant> grant_from_object(const nlohmann::json& j, const std::string& what) {
   if (j.is_discarded() || !j.is_object()) return make_error(Errc::unavailable, what + " is not a JSON object");
   Grant g;
-  auto str = [&](const char* k) { return j.contains(k) && j[k].is_string() ? j[k].get<std::string>() : std::string(); };
+  auto str = [&](const char* k) {
+    auto it = j.find(k);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
   g.access_token = str("accessToken");
   g.refresh_token = str("refreshToken");
   g.scope = str("scope");
@@ -73,12 +80,13 @@ Result<Grant> parse_grant(std::string_view text, const std::string& what) {
   g.client_id = str("clientId");
   g.client_secret = str("clientSecret");
   g.client_auth = str("clientAuth");
-  if (j.contains("expiresAt") && j["expiresAt"].is_number_integer() && j["expiresAt"].get<std::int64_t>() > 0) {
+  auto exp = j.find("expiresAt");
+  if (exp != j.end() && exp->is_number_integer() && exp->get<std::int64_t>() > 0) {
     // Unix seconds; past the year 2200 it is not a time this clock can hold.
     constexpr std::int64_t kLatest = 7258118400;
-    if (j["expiresAt"].get<std::int64_t>() > kLatest)
+    if (exp->get<std::int64_t>() > kLatest)
       return make_error(Errc::unavailable, what + ": expiresAt is out of range (Unix seconds up to " + std::to_string(kLatest) + ")");
-    g.expires_at = Clock::time_point(std::chrono::seconds(j["expiresAt"].get<std::int64_t>()));
+    g.expires_at = Clock::time_point(std::chrono::seconds(exp->get<std::int64_t>()));
   }
   return g;
 }

@@ -8,6 +8,8 @@
 #include "auth/discovery.hpp"
 #include "common/error.hpp"
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <chrono>
 #include <optional>
 #include <string>
@@ -56,6 +58,9 @@ class TokenCache {
 // A grant as the JSON text of its file, and back (`what` names the source in errors).
 std::string grant_json(const Grant& grant);
 Result<Grant> parse_grant(std::string_view text, const std::string& what);
+// The same as a JSON object, for texts that carry a grant beside other members.
+nlohmann::json grant_object(const Grant& grant);
+Result<Grant> grant_from_object(const nlohmann::json& j, const std::string& what);
 
 // nullopt when there is no file yet; an error when it exists but cannot be read or parsed.
 Result<std::optional<Grant>> load_grant(const std::string& path);
