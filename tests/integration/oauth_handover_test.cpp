@@ -167,8 +167,22 @@ TEST_CASE("a node refuses a grant sealed for another node or server - changed - 
                  .get<std::string>(),
              Catch::Contains("no sealedAt"));
   CHECK(Json::parse(read_all(c.grant_file(0, "crm")))["accessToken"] == "at-x");
-  CHECK(c.request(s.node_oauth("node-a", "grant"), body("crm", seal_at("at-newer", now_ms + 1)))["stored"] == true);
+  auto newer = seal_at("at-newer", now_ms + 1);
+  CHECK(c.request(s.node_oauth("node-a", "grant"), body("crm", newer))["stored"] == true);
   CHECK(Json::parse(read_all(c.grant_file(0, "crm")))["accessToken"] == "at-newer");
+
+  // Restarted, the node still refuses a hand-over it has taken (it keeps the last sealing time).
+  c.nodes[0]->signal(SIGTERM);
+  REQUIRE(c.nodes[0]->wait_exit(20s).has_value());
+  c.nodes[0]->start();
+  REQUIRE(wait_until([&] { return c.client->request(s.node_oauth("node-a", "key"), "{}", 500ms).ok(); }, 20s));
+  CHECK(mode_of(c.grant_file(0, "crm").parent_path() / "crm.sealed-at") == 0600);
+  for (const auto* again : {&newer, &sealed}) {
+    Json r = c.request(s.node_oauth("node-a", "grant"), body("crm", *again));
+    CHECK_THAT(r["error"].get<std::string>(), Catch::Contains("a hand-over is taken once"));
+  }
+  CHECK(Json::parse(read_all(c.grant_file(0, "crm")))["accessToken"] == "at-newer");
+  CHECK(c.request(s.node_oauth("node-a", "grant"), body("crm", seal_at("at-after-restart", now_ms + 2)))["stored"] == true);
 }
 
 TEST_CASE("mcpctl auth login names the client secret variable it lacks and takes --client-secret-env instead") {

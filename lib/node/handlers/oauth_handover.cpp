@@ -4,7 +4,8 @@
 // 0600); `grant` opens a grant sealed to it for one server and stores it where the server's
 // token provider reads it (oauth/<server>.json, mode 0600), so the next connection uses it. A
 // hand-over is taken once: one sealed long ago, or no later than the last taken, is refused
-// (auth/sealed_grant.hpp).
+// (auth/sealed_grant.hpp); the last sealing time taken is kept beside the grant
+// (oauth/<server>.sealed-at), so a restarted node refuses the same hand-over sent again.
 // This node's own subscription; the blocking pool (files). The NATS permissions let operators,
 // not callers, publish here (deploy/nats/).
 #include "node/internal/handlers.hpp"
@@ -17,6 +18,13 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -47,21 +55,48 @@ class KeyHolder {
   // not (the same or an older hand-over sent again).
   Status take(const std::string& server, std::int64_t sealed_at_ms) {
     std::lock_guard lock(mu_);
-    auto& last = last_sealed_at_[server];
+    auto [it, first] = last_sealed_at_.try_emplace(server, 0);
+    auto& last = it->second;
+    if (first) last = read_sealed_at(server);
     if (sealed_at_ms <= last)
       return make_error(Errc::invalid_request,
                         "this grant for '" + server + "' was sealed no later than the last one this node took (" +
                             std::to_string(sealed_at_ms) + " <= " + std::to_string(last) +
                             " ms): a hand-over is taken once; seal a fresh one");
+    if (auto st = write_sealed_at(server, sealed_at_ms); !st.ok()) return st;
     last = sealed_at_ms;
     return {};
   }
 
  private:
-  std::mutex mu_;
+  std::string sealed_at_path(const std::string& server) const { return dir_ + "/" + server + ".sealed-at"; }
+  // 0 when no hand-over for `server` was ever taken here (or the file is not a number).
+  std::int64_t read_sealed_at(const std::string& server) const {
+    std::ifstream in(sealed_at_path(server));
+    std::string text;
+    std::getline(in, text);
+    std::int64_t v = 0;
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+    return ec == std::errc() && end == text.data() + text.size() ? v : 0;
+  }
+  Status write_sealed_at(const std::string& server, std::int64_t sealed_at_ms) const {
+    const std::string path = sealed_at_path(server), tmp = path + ".tmp";
+    const std::string text = std::to_string(sealed_at_ms) + "\n";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    bool done = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+    if (fd >= 0) done = ::close(fd) == 0 && done;
+    if (!done || ::rename(tmp.c_str(), path.c_str()) != 0) {
+      const std::string why = std::strerror(errno);
+      ::unlink(tmp.c_str());
+      return make_error(Errc::unavailable, "cannot record the hand-over in " + path + ": " + why);
+    }
+    return {};
+  }
+
+  std::mutex mu_;  // held by take() across reading and writing the .sealed-at file
   std::string dir_;
   std::optional<auth::NodeKey> key_;
-  std::map<std::string, std::int64_t> last_sealed_at_;  // by server, since this node started
+  std::map<std::string, std::int64_t> last_sealed_at_;  // by server: the file's, then each taken
 };
 
 Reply key(Node& n, KeyHolder& keys) {
