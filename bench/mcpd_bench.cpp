@@ -1,12 +1,15 @@
 // mcpd_bench_node: a call through mcpd (NATS client → mcpd → MCP server over stdio) beside
 // its two floors, measured in one run against the same server:
 //   nats   raw NATS request–reply to an echo responder in another process (no MCP at all);
+//   nats-loop  (--nats-event-loop) the same to a responder driving nats.c from its own epoll
+//          loop (event_loop_responder.cpp);
 //   stdio  the server driven directly over pipes, pipelined by id (raw_pipe.cpp);
 //   mcpd   NATS requests to mcp.<server>.execute served by a real mcpd child process;
 //   sgw    (--supergateway) the same server behind supergateway, stateful Streamable HTTP.
 // `c` callers run closed loops (one call in flight each). Every reply is checked against its
 // request. See bench/README.md.
 
+#include "event_loop_responder.hpp"
 #include "raw_pipe.hpp"
 #include "supergateway.hpp"
 #include "workload.hpp"
@@ -17,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <spawn.h>
@@ -39,6 +43,7 @@ struct Options {
   bool json = false;
   unsigned loop_threads = 1;               // mcpd's [node] loop_threads
   bool supergateway = false;               // also measure the server behind supergateway
+  bool nats_event_loop = false;            // also measure the event-loop responder (nats-loop)
 };
 
 constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
@@ -54,6 +59,9 @@ constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
   --supergateway             also measure the server behind supergateway (stdio to stateful
                              Streamable HTTP, one MCP session from this process) and print
                              mcpd's calls/s against it at concurrency 32 (goal >= 15x)
+  --nats-event-loop          also measure raw NATS to a second echo responder that drives
+                             nats.c's socket from its own epoll loop and drains a synchronous
+                             subscription there (row nats-loop, after nats)
   --json                     machine-readable output
 )";
 
@@ -102,11 +110,13 @@ void print(const Options& o, const std::vector<Measurement>& ms) {
     std::cout << out.dump(2) << "\n";
     return;
   }
-  std::printf("server %s, payload %zu B\n%-6s %5s %9s %11s %9s %9s %7s\n", o.server.c_str(), o.payload, "mode", "conc",
-              "calls", "calls/s", "p50 us", "p99 us", "errors");
+  int width = 6;
+  for (const auto& m : ms) width = std::max(width, static_cast<int>(m.mode.size()));
+  std::printf("server %s, payload %zu B\n%-*s %5s %9s %11s %9s %9s %7s\n", o.server.c_str(), o.payload, width, "mode",
+              "conc", "calls", "calls/s", "p50 us", "p99 us", "errors");
   for (const auto& m : ms)
-    std::printf("%-6s %5d %9zu %11.0f %9.1f %9.1f %7zu\n", m.mode.c_str(), m.concurrency, m.completed, m.calls_per_s,
-                m.p50_us, m.p99_us, m.errors);
+    std::printf("%-*s %5d %9zu %11.0f %9.1f %9.1f %7zu\n", width, m.mode.c_str(), m.concurrency, m.completed,
+                m.calls_per_s, m.p50_us, m.p99_us, m.errors);
 }
 
 // The goals of the node benchmark (bench/README.md), checked against this run's own floors:
@@ -145,17 +155,18 @@ void print_ratios(const Options& o, const std::vector<Measurement>& ms) {
 
 std::string g_self;  // argv[0], to start the responder
 
-pid_t spawn_responder(const std::string& url) {
-  std::string flag = "--responder";
-  std::string u = url;
-  char* argv[] = {g_self.data(), flag.data(), u.data(), nullptr};
+// `--responder <url>`, or `--responder-event-loop <url> <subject>`.
+pid_t spawn_responder(std::vector<std::string> args) {
+  std::vector<char*> argv{g_self.data()};
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = -1;
-  if (::posix_spawn(&pid, g_self.c_str(), nullptr, nullptr, argv, environ) != 0) throw std::runtime_error("cannot spawn the responder");
+  if (::posix_spawn(&pid, g_self.c_str(), nullptr, nullptr, argv.data(), environ) != 0) throw std::runtime_error("cannot spawn the responder");
   return pid;
 }
 
-bool wait_for_responder(bus::Connection& client) {
-  return test::wait_until([&] { return client.request("bench.echo", "ping", 200ms).ok(); }, 10s);
+bool wait_for_responder(bus::Connection& client, const std::string& subject) {
+  return test::wait_until([&] { return client.request(subject, "ping", 200ms).ok(); }, 10s);
 }
 
 // The responder process: echo every request on bench.echo until killed.
@@ -187,13 +198,18 @@ int run(const Options& o) {
   // would skip a cross-process wake-up and flatter the floor.
   // Stopped however this run ends (an exception included): it must not outlive the bench.
   struct Responder {
-    pid_t pid;
+    pid_t pid;  // -1: not started
     ~Responder() {
+      if (pid <= 0) return;
       ::kill(pid, SIGTERM);
       ::waitpid(pid, nullptr, 0);
     }
-  } responder{spawn_responder(nats.url())};
-  if (!wait_for_responder(*client)) throw std::runtime_error("the echo responder did not start");
+  } responder{spawn_responder({"--responder", nats.url()})};
+  if (!wait_for_responder(*client, "bench.echo")) throw std::runtime_error("the echo responder did not start");
+  const std::string loop_subject = "bench.echo-loop";
+  Responder loop_responder{o.nats_event_loop ? spawn_responder({"--responder-event-loop", nats.url(), loop_subject}) : -1};
+  if (o.nats_event_loop && !wait_for_responder(*client, loop_subject))
+    throw std::runtime_error("the event-loop echo responder did not start");
 
   std::string fake = MCPD_FAKE_SERVER;
   auto argv = server_argv(o);
@@ -229,14 +245,19 @@ int run(const Options& o) {
   std::unique_ptr<Supergateway> sgw;
   if (o.supergateway) sgw = std::make_unique<Supergateway>(std::string(MCPD_NODE_MODULES) + "/.bin/supergateway", argv[0]);
   std::vector<Measurement> results;
-  for (int c : o.concurrency) {
-    // nats: the floor of the bus alone.
-    results.push_back(closed_loop("nats", c, o, [&](std::uint64_t seq) -> std::string {
+  auto nats_echo = [&](const std::string& subject) {
+    return [&, subject](std::uint64_t seq) -> std::string {
       std::string p = w.payload(seq);
-      auto r = client->request("bench.echo", p, 10s);
+      auto r = client->request(subject, p, 10s);
       if (!r.ok()) return r.error().message;
       return r.value().data() == p ? std::string() : "echo mismatch";
-    }));
+    };
+  };
+  for (int c : o.concurrency) {
+    // nats: the floor of the bus alone.
+    results.push_back(closed_loop("nats", c, o, nats_echo("bench.echo")));
+    // nats-loop: the same, answered without a reader-to-delivery thread hand-off.
+    if (o.nats_event_loop) results.push_back(closed_loop("nats-loop", c, o, nats_echo(loop_subject)));
     // stdio: the floor of the MCP server alone.
     {
       RawPipeClient raw(argv);
@@ -257,7 +278,7 @@ int run(const Options& o) {
         return "bad reply: " + std::string(r.value().data().substr(0, 120));
       return expect_suffix(reply["result"].get_ref<const std::string&>(), p);
     }));
-    std::size_t rows = 3;
+    std::size_t rows = o.nats_event_loop ? 4 : 3;
     if (sgw) {
       // sgw: the same server behind supergateway, the same closed loop of callers.
       results.push_back(closed_loop("sgw", c, o, [&](std::uint64_t seq) -> std::string {
@@ -271,8 +292,7 @@ int run(const Options& o) {
       }));
       ++rows;
     }
-    print(Options{o.server, o.payload, {}, 0, 0, o.json, o.loop_threads, o.supergateway},
-          {results.end() - static_cast<std::ptrdiff_t>(rows), results.end()});
+    print(o, {results.end() - static_cast<std::ptrdiff_t>(rows), results.end()});
   }
   if (!o.json) std::printf("\n");
   print(o, results);
@@ -301,6 +321,7 @@ std::vector<int> parse_list(const std::string& s) {
 int main(int argc, char** argv) {
   mcpd::bench::g_self = argv[0];
   if (argc == 3 && std::string(argv[1]) == "--responder") return mcpd::bench::respond_forever(argv[2]);
+  if (argc == 4 && std::string(argv[1]) == "--responder-event-loop") return mcpd::bench::run_event_loop_responder(argv[2], argv[3]);
   mcpd::bench::Options o;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -317,6 +338,7 @@ int main(int argc, char** argv) {
       else if (a == "--json") o.json = true;
       else if (a == "--loop-threads") o.loop_threads = static_cast<unsigned>(std::stoul(value()));
       else if (a == "--supergateway") o.supergateway = true;
+      else if (a == "--nats-event-loop") o.nats_event_loop = true;
       else if (a == "--help" || a == "-h") { std::cout << mcpd::bench::kUsage; return 0; }
       else throw std::invalid_argument("unknown option " + a);
     } catch (const std::exception& e) {
