@@ -62,7 +62,7 @@ constexpr const char* kUsage = R"(usage: mcpd_bench_node [options]
   --nats-event-loop          also measure raw NATS to a second echo responder that drives
                              nats.c's socket from its own epoll loop and drains a synchronous
                              subscription there (row nats-loop, after nats)
-  --json                     machine-readable output
+  --json                     machine-readable output: one JSON document, {"results": [...], "goals": [...]}
 )";
 
 std::vector<std::string> server_argv(const Options& o) {
@@ -101,15 +101,17 @@ std::string expect_suffix(std::string_view got, const std::string& want) {
   return "reply does not end with the payload: " + std::string(got.substr(0, 80));
 }
 
+Json rows_json(const std::vector<Measurement>& ms) {
+  Json out = Json::array();
+  for (const auto& m : ms)
+    out.push_back({{"mode", m.mode}, {"concurrency", m.concurrency}, {"calls", m.completed}, {"errors", m.errors},
+                   {"calls_per_s", m.calls_per_s}, {"p50_us", m.p50_us}, {"p99_us", m.p99_us}});
+  return out;
+}
+
+// The table of `ms` (text only: with --json, print_ratios prints every row once, at the end).
 void print(const Options& o, const std::vector<Measurement>& ms) {
-  if (o.json) {
-    Json out = Json::array();
-    for (const auto& m : ms)
-      out.push_back({{"mode", m.mode}, {"concurrency", m.concurrency}, {"calls", m.completed}, {"errors", m.errors},
-                     {"calls_per_s", m.calls_per_s}, {"p50_us", m.p50_us}, {"p99_us", m.p99_us}});
-    std::cout << out.dump(2) << "\n";
-    return;
-  }
+  if (o.json) return;
   int width = 6;
   for (const auto& m : ms) width = std::max(width, static_cast<int>(m.mode.size()));
   std::printf("server %s, payload %zu B\n%-*s %5s %9s %11s %9s %9s %7s\n", o.server.c_str(), o.payload, width, "mode",
@@ -121,7 +123,8 @@ void print(const Options& o, const std::vector<Measurement>& ms) {
 
 // The goals of the node benchmark (bench/README.md), checked against this run's own floors:
 // sequential p50 through mcpd against raw NATS + direct stdio, and calls/s at concurrency 64
-// against raw NATS. Prints one line per goal with the ratio and whether it is met.
+// against raw NATS. Prints one line per goal with the ratio and whether it is met; with --json,
+// one document: {"results": [every row], "goals": [...]}.
 void print_ratios(const Options& o, const std::vector<Measurement>& ms) {
   auto find = [&](const std::string& mode, int c) -> const Measurement* {
     for (const auto& m : ms)
@@ -143,7 +146,7 @@ void print_ratios(const Options& o, const std::vector<Measurement>& ms) {
     goals.push_back({{"goal", "calls/s at 32 / supergateway"}, {"ratio", ratio}, {"target_min", 15.0}, {"met", ratio >= 15.0}});
   }
   if (o.json) {
-    std::cout << Json{{"goals", goals}}.dump(2) << "\n";
+    std::cout << Json{{"results", rows_json(ms)}, {"goals", goals}}.dump(2) << "\n";
     return;
   }
   for (const auto& g : goals)
