@@ -71,14 +71,17 @@ class DaemonProcess {
     posix_spawn_file_actions_destroy(&fa);
   }
 
-  // Polls the admin API until the daemon answers and it has logged "serving" (which comes after it
-  // announced its config file's servers, so a test's own subscription sees none of those events);
-  // fails with its log.
+  // Waits until the daemon has logged "serving" (which comes after it announced its config file's
+  // servers) and then answers the admin API; fails with its log. The request is sent only after
+  // the line is seen: its answer leaves on the daemon's connection after the announcements, and
+  // NATS keeps one connection's messages in order, so a subscription the test makes afterwards
+  // sees none of them (asked before the line, it could be answered first, and a late
+  // announcement reach a subscription made after the line).
   void wait_serving(bus::Connection& client, const std::string& prefix = "mcp") {
     bool up = wait_until(
         [&] {
-          auto r = client.request(prefix + ".admin.servers.list", "{}", std::chrono::milliseconds(500));
-          return r.ok() && log().find(" MCP servers on ") != std::string::npos;
+          return log().find(" MCP servers on ") != std::string::npos &&
+                 client.request(prefix + ".admin.servers.list", "{}", std::chrono::milliseconds(500)).ok();
         },
         std::chrono::seconds(20), std::chrono::milliseconds(50));
     if (!up) throw std::runtime_error("mcpd did not start serving; its log:\n" + log());
