@@ -552,7 +552,10 @@ TEST_CASE("cluster: SIGKILL on a node under load fails only its in-flight calls 
   CHECK(failed <= static_cast<std::size_t>(kCallers));
   CHECK(late_failed == 0);
   CHECK(after_n > 0);
-  CHECK(after_rate >= 0.75 * before_rate);  // the full rate, give or take a loaded machine
+  // Recovered: calls flow at a rate of the same order as before (a node that kept sending calls
+  // to the dead one would fail them, see late_failed). Not the full rate: two nodes left do the
+  // work of three, and under the sanitizers on two CPUs one CI run saw 0.63 of it.
+  CHECK(after_rate >= 0.5 * before_rate);
   CHECK(Clock::now() - t0 < kTestBound);
 }
 
