@@ -47,8 +47,12 @@ struct Loop {
     added = true;
     registered = events;
   }
-  void changed() {  // mu held
+  // nats.c asks to poll (or not) for reads or writes: `which` is want_read or want_write.
+  natsStatus want(bool Loop::*which, bool add) {
+    std::lock_guard lock(mu);
+    this->*which = add;
     if (std::this_thread::get_id() != owner) sync();
+    return NATS_OK;
   }
 };
 
@@ -67,21 +71,8 @@ natsStatus on_attach(void** user, void* loop, natsConnection*, natsSock socket) 
   return NATS_OK;
 }
 
-natsStatus on_read(void* user, bool add) {
-  auto* l = static_cast<Loop*>(user);
-  std::lock_guard lock(l->mu);
-  l->want_read = add;
-  l->changed();
-  return NATS_OK;
-}
-
-natsStatus on_write(void* user, bool add) {
-  auto* l = static_cast<Loop*>(user);
-  std::lock_guard lock(l->mu);
-  l->want_write = add;
-  l->changed();
-  return NATS_OK;
-}
+natsStatus on_read(void* user, bool add) { return static_cast<Loop*>(user)->want(&Loop::want_read, add); }
+natsStatus on_write(void* user, bool add) { return static_cast<Loop*>(user)->want(&Loop::want_write, add); }
 
 natsStatus on_detach(void* user) {
   auto* l = static_cast<Loop*>(user);
