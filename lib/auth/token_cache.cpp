@@ -110,16 +110,20 @@ Status save_grant(const std::string& path, const Grant& g) {
   std::error_code ec;
   fs::create_directories(file.parent_path(), ec);
   ::chmod(file.parent_path().c_str(), 0700);
-  const std::string text = grant_json(g);
+  return write_private_file(path, grant_json(g), "the token file");
+}
+
+Status write_private_file(const std::string& path, std::string_view text, const std::string& what) {
   const std::string tmp = path + ".tmp-" + random_string(6);  // writers (a refresh, a hand-over) never share one
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return make_error(Errc::unavailable, "cannot write the token file " + tmp + ": " + std::strerror(errno));
+  if (fd < 0) return make_error(Errc::unavailable, "cannot write " + what + " " + tmp + ": " + std::strerror(errno));
   ::fchmod(fd, 0600);  // an old file of looser mode is tightened
   bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    const std::string why = std::strerror(errno);
     ::unlink(tmp.c_str());
-    return make_error(Errc::unavailable, "cannot write the token file " + path + ": " + std::strerror(errno));
+    return make_error(Errc::unavailable, "cannot write " + what + " " + path + ": " + why);
   }
   return {};
 }

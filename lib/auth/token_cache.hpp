@@ -62,6 +62,10 @@ Result<Grant> parse_grant(std::string_view text, const std::string& what);
 nlohmann::json grant_object(const Grant& grant);
 Result<Grant> grant_from_object(const nlohmann::json& j, const std::string& what);
 
+// Writes `text` to `path` atomically (a temporary file of its own, fsync, rename) with mode 0600,
+// tightening an older file's; `what` names the file in errors ("the token file").
+Status write_private_file(const std::string& path, std::string_view text, const std::string& what);
+
 // nullopt when there is no file yet; an error when it exists but cannot be read or parsed.
 Result<std::optional<Grant>> load_grant(const std::string& path);
 Status save_grant(const std::string& path, const Grant& grant);

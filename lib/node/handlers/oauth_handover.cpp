@@ -18,12 +18,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
@@ -80,17 +75,7 @@ class KeyHolder {
     return ec == std::errc() && end == text.data() + text.size() ? v : 0;
   }
   Status write_sealed_at(const std::string& server, std::int64_t sealed_at_ms) const {
-    const std::string path = sealed_at_path(server), tmp = path + ".tmp";
-    const std::string text = std::to_string(sealed_at_ms) + "\n";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-    bool done = fd >= 0 && ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-    if (fd >= 0) done = ::close(fd) == 0 && done;
-    if (!done || ::rename(tmp.c_str(), path.c_str()) != 0) {
-      const std::string why = std::strerror(errno);
-      ::unlink(tmp.c_str());
-      return make_error(Errc::unavailable, "cannot record the hand-over in " + path + ": " + why);
-    }
-    return {};
+    return auth::write_private_file(sealed_at_path(server), std::to_string(sealed_at_ms) + "\n", "the hand-over record");
   }
 
   std::mutex mu_;  // held by take() across reading and writing the .sealed-at file
